@@ -1,0 +1,29 @@
+# The README's two commands: `make demo` and `make test`. Both bootstrap .venv/ first.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.bootstrap-stamp
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: bootstrap demo test test-quick lint bench clean
+
+bootstrap: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt infra/bootstrap.sh
+	@bash infra/bootstrap.sh $(PYTHON) $(VENV)
+	@touch $(STAMP)
+
+demo: bootstrap
+	$(VENV)/bin/fyp demo
+
+test: bootstrap
+	$(PYTEST) -q
+
+# Pure tests only: no Spark, no servers, no Airflow (seconds).
+test-quick: bootstrap
+	$(PYTEST) -q -m "not spark and not services and not airflow and not slow"
+
+bench: bootstrap
+	for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+clean:
+	rm -rf .fyp .pytest_cache

@@ -1,0 +1,3 @@
+"""fyplake: the shared library of the For-You feed lake (config, table catalog, key formats, CLI)."""
+
+__version__ = "0.1.0"

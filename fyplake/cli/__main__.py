@@ -1,0 +1,3 @@
+from fyplake.cli import run
+
+run()

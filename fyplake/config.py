@@ -1,0 +1,178 @@
+"""The one configuration object.
+
+Every setting comes from an environment variable ``FYP_<NAME>`` or from the TOML file named by
+``FYP_CONFIG`` (environment wins), and every default is the embedded single-machine stack, so a
+fresh clone runs with no configuration at all and a cluster deployment changes settings, not code.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: Delta Lake's Spark artifact; must match the ``delta-spark`` Python package pinned in setup.cfg.
+DELTA_MAVEN_COORDINATES = "io.delta:delta-spark_4.2_2.13:4.4.0"
+
+
+def _is_uri(value: str) -> bool:
+    return "://" in value
+
+
+class Settings(BaseSettings):
+    """Platform settings. Unset endpoint fields mean "use the embedded service under ``home``"."""
+
+    model_config = SettingsConfigDict(env_prefix="FYP_", extra="ignore", validate_default=True)
+
+    # --- where state lives -------------------------------------------------------------------
+    home: Path = Field(
+        default=REPO_ROOT / ".fyp",
+        description="State directory: embedded services' data, local lake, media, Airflow home.",
+    )
+    cache_dir: Path = Field(
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fyplake",
+        description="User-level cache shared by every clone (Delta/Spark jars).",
+    )
+
+    # --- storage -----------------------------------------------------------------------------
+    lake: str = Field(
+        default="",
+        description="Lake root: a local path or s3a://bucket/prefix. Default: <home>/lake.",
+    )
+    media: str = Field(
+        default="",
+        description="Media object store root: a local path or s3://bucket/prefix. Default: <home>/media.",
+    )
+    media_public_url: str = Field(
+        default="/media",
+        description="URL prefix clients/CDN use for media paths (paths under it are immutable).",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint for the lake and media (None = AWS)."
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 region.")
+
+    # --- servers ----------------------------------------------------------------------------
+    postgres_dsn: str | None = Field(
+        default=None, description="Postgres DSN. Unset: the embedded Postgres 18 + pgvector."
+    )
+    valkey_url: str | None = Field(
+        default=None, description="Valkey URL. Unset: the embedded Valkey."
+    )
+
+    # --- Spark ------------------------------------------------------------------------------
+    spark_master: str = Field(default="local[*]", description="Spark master URL.")
+    spark_driver_memory: str = Field(default="4g", description="Spark driver memory.")
+    spark_shuffle_partitions: int = Field(
+        default=8, description="spark.sql.shuffle.partitions (small suits one machine)."
+    )
+    spark_timezone: str = Field(default="UTC", description="spark.sql.session.timeZone.")
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="Extra Spark settings, passed through verbatim."
+    )
+    delta_packages: str = Field(
+        default=DELTA_MAVEN_COORDINATES, description="Maven coordinates of Delta's Spark jars."
+    )
+
+    # --- Airflow ----------------------------------------------------------------------------
+    airflow_home: str = Field(default="", description="AIRFLOW_HOME. Default: <home>/airflow.")
+
+    @model_validator(mode="after")
+    def _fill_derived_paths(self) -> Settings:
+        self.home = Path(self.home).expanduser().resolve()
+        self.cache_dir = Path(self.cache_dir).expanduser()
+        if not self.lake:
+            self.lake = str(self.home / "lake")
+        if not self.media:
+            self.media = str(self.home / "media")
+        if not self.airflow_home:
+            self.airflow_home = str(self.home / "airflow")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("FYP_CONFIG")
+        if config_file:
+            path = Path(config_file).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"FYP_CONFIG names {path}, which does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # --- derived locations ------------------------------------------------------------------
+    @property
+    def lake_is_local(self) -> bool:
+        return not _is_uri(self.lake)
+
+    @property
+    def media_is_local(self) -> bool:
+        return not _is_uri(self.media)
+
+    @property
+    def lake_uri(self) -> str:
+        """The lake root as a URI Spark and delta-rs both accept."""
+        return Path(self.lake).resolve().as_uri() if self.lake_is_local else self.lake
+
+    @property
+    def media_uri(self) -> str:
+        return Path(self.media).resolve().as_uri() if self.media_is_local else self.media
+
+    @property
+    def services_dir(self) -> Path:
+        return self.home / "services"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.cache_dir / "jars"
+
+    def lake_path(self, *parts: str) -> str:
+        """A location under the lake root, as a path (local) or URI (object store)."""
+        return "/".join([self.lake.rstrip("/"), *parts])
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings as plain JSON-able values, for `fyp config` and logs (no secrets)."""
+        data = self.model_dump(mode="json")
+        if self.postgres_dsn:
+            data["postgres_dsn"] = _redact(self.postgres_dsn)
+        if self.valkey_url:
+            data["valkey_url"] = _redact(self.valkey_url)
+        return data
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests that change the environment call ``reload``."""
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()

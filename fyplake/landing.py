@@ -1,0 +1,136 @@
+"""The landing zone: raw records as every producer writes them (generator, importers, API).
+
+Layout (documented in the README)::
+
+    <lake>/landing/<entity>/date=YYYY-MM-DD/hour=HH/<producer>-<token>.jsonl
+
+``entity`` is one of ``ENTITIES``; the date/hour is the *arrival* hour (the data interval that
+ingests the file), not the event time, so late events arrive in a later interval's folder. Each
+file is JSON Lines, written to a temporary name and renamed into place, so a reader never sees a
+half-written file and a file, once visible, never changes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+#: Landing entities and the fields each record carries. Optional fields may be absent or null.
+ENTITIES: dict[str, dict[str, str]] = {
+    "events": {
+        "event_id": "str, unique per event; producers that re-send reuse it (dedupe key)",
+        "event_type": "watch | skip | like | comment | share | follow",
+        "user_id": "int",
+        "video_id": "int, null for follow",
+        "creator_id": "int, only for follow",
+        "watch_ms": "int, for watch and skip",
+        "event_time": "ISO-8601 UTC timestamp, e.g. 2026-11-01T13:45:12.345Z",
+        "source": "str: generator | api | movielens | kuairec | csv",
+        "comment_text": "str, optional, for comment",
+    },
+    "users": {
+        "user_id": "int",
+        "age_band": "13-17 | 18-24 | 25-34 | 35-44 | 45+",
+        "country": "ISO-3166 alpha-2",
+        "language": "ISO-639-1",
+        "signup_time": "ISO-8601 UTC",
+        "is_creator": "bool",
+        "source": "str",
+    },
+    "videos": {
+        "video_id": "int",
+        "creator_id": "int",
+        "duration_ms": "int",
+        "title": "str",
+        "description": "str",
+        "hashtags": "list[str], lower case, no '#'",
+        "sound_id": "int or null",
+        "language": "ISO-639-1",
+        "status": "processing | ready | failed | duplicate",
+        "created_at": "ISO-8601 UTC",
+        "source": "str",
+    },
+    "sounds": {
+        "sound_id": "int",
+        "title": "str",
+        "creator_id": "int or null (original uploader)",
+        "created_at": "ISO-8601 UTC",
+        "source": "str",
+    },
+}
+
+EVENT_TYPES = ("watch", "skip", "like", "comment", "share", "follow")
+
+
+def iso_utc(ts: datetime) -> str:
+    """The one timestamp spelling in landing files: UTC, millisecond precision, trailing Z."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def partition_dir(landing_root: str | Path, entity: str, arrival: datetime) -> Path:
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown landing entity {entity!r}; expected one of {sorted(ENTITIES)}")
+    arrival = arrival.astimezone(UTC) if arrival.tzinfo else arrival
+    return Path(landing_root) / entity / f"date={arrival:%Y-%m-%d}" / f"hour={arrival:%H}"
+
+
+def write_jsonl_atomic(
+    path_dir: Path, producer: str, lines: str | bytes, token: str | None = None
+) -> Path:
+    """Write one finished landing file and fsync it; returns its final path.
+
+    ``token`` makes the name deterministic (a re-run of the same producer chunk overwrites the
+    same file with the same bytes instead of adding a second copy).
+    """
+    path_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{producer}-{token or uuid.uuid4().hex}.jsonl"
+    final = path_dir / name
+    tmp = path_dir / f".{name}.{uuid.uuid4().hex}.tmp"
+    data = lines.encode() if isinstance(lines, str) else lines
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(path_dir)
+    return final
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def records_to_jsonl(records: Iterable[Mapping[str, Any]]) -> str:
+    buf = io.StringIO()
+    for rec in records:
+        buf.write(json.dumps(rec, separators=(",", ":"), ensure_ascii=False))
+        buf.write("\n")
+    return buf.getvalue()
+
+
+def write_records(
+    landing_root: str | Path,
+    entity: str,
+    records: Iterable[Mapping[str, Any]],
+    producer: str,
+    arrival: datetime | None = None,
+    token: str | None = None,
+) -> Path | None:
+    """Append a batch of records to the landing zone as one new file (None if the batch is empty)."""
+    text = records_to_jsonl(records)
+    if not text:
+        return None
+    arrival = arrival or datetime.now(UTC)
+    return write_jsonl_atomic(partition_dir(landing_root, entity, arrival), producer, text, token)

@@ -1,0 +1,153 @@
+"""The one Spark session builder every job, test and command uses.
+
+Delta is always configured, the session time zone is UTC, the master comes from the settings.
+Delta's jars are resolved from Maven once into the user-level cache (``~/.cache/fyplake``); the
+resolved file list is remembered there, so every later session, in any clone, starts offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fyplake.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.4.2"
+
+
+class DeltaJarsUnavailable(RuntimeError):
+    """Delta's jars are neither cached nor resolvable: tell the user exactly what to do."""
+
+
+def _packages(settings: Settings) -> list[str]:
+    packages = [settings.delta_packages]
+    if settings.lake.startswith(("s3://", "s3a://")):
+        packages.append(HADOOP_AWS)
+    return packages
+
+
+def _manifest_path(settings: Settings, packages: list[str]) -> Path:
+    digest = hashlib.sha256(",".join(packages).encode()).hexdigest()[:16]
+    return settings.jars_dir / f"resolved-{digest}.txt"
+
+
+def cached_jars(settings: Settings, packages: list[str]) -> list[str] | None:
+    """The jar files resolved earlier for these packages, or None if any is missing."""
+    manifest = _manifest_path(settings, packages)
+    if not manifest.exists():
+        return None
+    jars = [line for line in manifest.read_text().splitlines() if line.strip()]
+    if not jars or not all(Path(j.removeprefix("file:")).exists() for j in jars):
+        return None
+    return jars
+
+
+def _remember_jars(settings: Settings, packages: list[str], spark_jars: str) -> None:
+    jars = [j for j in spark_jars.split(",") if j.strip()]
+    if not jars:
+        return
+    manifest = _manifest_path(settings, packages)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = manifest.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text("\n".join(j.removeprefix("file://") for j in jars) + "\n")
+    os.replace(tmp, manifest)
+
+
+def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
+    """Every Spark setting we apply, as a plain dict (also used for spark-submit in the DAGs)."""
+    home = settings.home
+    conf = {
+        "spark.app.name": app_name,
+        "spark.master": settings.spark_master,
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.session.timeZone": settings.spark_timezone,
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.default.parallelism": str(max(2, settings.spark_shuffle_partitions)),
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.warehouse.dir": str(home / "spark-warehouse"),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home / 'derby'}",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+        "spark.databricks.delta.optimizeWrite.enabled": "true",
+        "spark.databricks.delta.autoCompact.enabled": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    }
+    if settings.spark_master.startswith("local"):
+        conf.update(
+            {
+                "spark.driver.host": "127.0.0.1",
+                "spark.driver.bindAddress": "127.0.0.1",
+                "spark.ui.enabled": "false",
+            }
+        )
+    if settings.lake.startswith(("s3://", "s3a://")):
+        conf.update(
+            {
+                "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+                "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+                "spark.hadoop.fs.s3a.path.style.access": "true",
+                "spark.hadoop.fs.s3a.endpoint.region": settings.s3_region,
+            }
+        )
+        if settings.s3_endpoint_url:
+            conf["spark.hadoop.fs.s3a.endpoint"] = settings.s3_endpoint_url
+    conf.update(settings.spark_conf)
+    return conf
+
+
+def get_spark(app_name: str = "fyplake", settings: Settings | None = None) -> SparkSession:
+    """The Spark session for this process (created once; later calls return the same one)."""
+    settings = settings or get_settings()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+
+    packages = _packages(settings)
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, app_name).items():
+        builder = builder.config(key, value)
+
+    jars = cached_jars(settings, packages)
+    if jars is not None:
+        builder = builder.config("spark.jars", ",".join(jars))
+        return builder.getOrCreate()
+
+    ivy = settings.cache_dir / "ivy"
+    logger.info("resolving %s into %s (first run only)", packages, ivy)
+    builder = builder.config("spark.jars.packages", ",".join(packages)).config(
+        "spark.jars.ivy", str(ivy)
+    )
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:
+        raise DeltaJarsUnavailable(
+            f"could not start Spark with Delta: resolving {', '.join(packages)} from Maven "
+            f"into {ivy} failed ({type(exc).__name__}). Run once on a machine with access to "
+            f"Maven Central (the jars are then cached for every clone), or copy the jars into "
+            f"{settings.jars_dir} and list them in {_manifest_path(settings, packages)}."
+        ) from exc
+    _remember_jars(settings, packages, spark.sparkContext.getConf().get("spark.jars", ""))
+    return spark
+
+
+def stop_spark() -> None:
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()

@@ -1,0 +1,97 @@
+"""Shared fixtures: an isolated FYP_HOME per test session, one Spark session, one embedded stack.
+
+Markers are added from the fixtures a test uses (spark -> `spark`, stack -> `services`), so
+`pytest -m "not spark and not services"` runs the pure tests alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+_SESSION_HOME: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _SESSION_HOME
+    if not os.environ.get("FYP_TEST_KEEP_HOME"):
+        _SESSION_HOME = tempfile.mkdtemp(prefix="fyp-test-")
+        os.environ["FYP_HOME"] = _SESSION_HOME
+        for var in ("FYP_LAKE", "FYP_MEDIA", "FYP_POSTGRES_DSN", "FYP_VALKEY_URL", "FYP_CONFIG"):
+            os.environ.pop(var, None)
+    os.environ.setdefault("FYP_SPARK_MASTER", "local[2]")
+    os.environ.setdefault("FYP_SPARK_SHUFFLE_PARTITIONS", "2")
+    os.environ.setdefault("FYP_SPARK_DRIVER_MEMORY", "2g")
+    from fyplake.config import reload_settings
+
+    reload_settings()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_HOME:
+        from infra.stack import Stack
+
+        try:
+            Stack().down()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+        shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
+_FIXTURE_MARKS = {"spark": "spark", "stack": "services", "pg": "services", "valkey": "services"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, mark in _FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, mark))
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from fyplake.config import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from infra.spark import get_spark
+
+    session = get_spark("fyplake-tests", settings)
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(settings):
+    """The embedded Postgres + Valkey of the test session's FYP_HOME, migrated."""
+    from infra.migrations import migrate
+    from infra.stack import Stack
+
+    endpoints = Stack(settings).up()
+    migrate(endpoints.postgres)
+    return endpoints
+
+
+@pytest.fixture
+def pg(stack) -> Iterator:
+    import psycopg
+
+    with psycopg.connect(stack.postgres, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def valkey(stack) -> Iterator:
+    import redis
+
+    client = redis.Redis.from_url(stack.valkey)
+    yield client
+    client.close()
