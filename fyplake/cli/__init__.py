@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "fyplake.cli.generate_cmd": "generate",
     "fyplake.cli.config_cmd": "config",
     "fyplake.cli.demo_cmd": "demo",
+    "fyplake.cli.job_cmd": "job",
 }
 
 

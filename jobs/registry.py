@@ -1,0 +1,17 @@
+"""Job name -> module. Every module listed has ``run(spark, settings, ds) -> dict``."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+JOBS: dict[str, str] = {
+    # "ingest": "jobs.ingest",   (each issue adds its jobs here)
+}
+
+
+def job_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(JOBS[name])
+    except KeyError:
+        raise KeyError(f"unknown job {name!r}; known jobs: {', '.join(sorted(JOBS))}") from None
