@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-RunFn = Callable[[Any, Any, dt.date], dict]
+RunFn = Callable[..., dict]
 
 
 def parse_ds(value: str | None) -> dt.date:
@@ -23,15 +26,36 @@ def parse_ds(value: str | None) -> dt.date:
         raise ValueError(f"--ds/--date must be YYYY-MM-DD, got {value!r}") from None
 
 
-def run_job(name: str, run: RunFn, ds: dt.date, spark: Any = None) -> dict:
-    """Run one job for one data interval; returns its result with timing added."""
+def parse_params(pairs: list[str] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ValueError(f"--param takes key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        params[key.strip().replace("-", "_")] = value
+    return params
+
+
+def run_job(
+    name: str, run: RunFn, ds: dt.date, spark: Any = None, params: dict[str, str] | None = None
+) -> dict:
+    """Run one job for one data interval; returns its result with timing added.
+
+    ``params`` are passed as keyword arguments to jobs whose ``run`` accepts them (e.g. the
+    hourly ingest's interval end); a job that does not take a parameter it was given fails loudly.
+    """
     from fyplake.config import get_settings
     from infra.spark import get_spark
 
+    params = dict(params or {})
+    accepted = inspect.signature(run).parameters
+    unknown = [k for k in params if k not in accepted]
+    if unknown:
+        raise ValueError(f"job {name} takes no parameter(s) {unknown}; it takes {list(accepted)[3:]}")
     settings = get_settings()
     spark = spark or get_spark(f"fyp-{name}", settings)
     t0 = time.monotonic()
-    result = run(spark, settings, ds) or {}
+    result = run(spark, settings, ds, **params) or {}
     result.setdefault("job", name)
     result.setdefault("ds", ds.isoformat())
     result["seconds"] = round(time.monotonic() - t0, 2)
@@ -39,10 +63,19 @@ def run_job(name: str, run: RunFn, ds: dt.date, spark: Any = None) -> dict:
 
 
 def job_main(name: str, run: RunFn, argv: list[str] | None = None) -> None:
-    """``spark-submit jobs/<name>.py --ds YYYY-MM-DD``: prints the result as one JSON line."""
+    """``spark-submit jobs/<name>.py --ds YYYY-MM-DD [--param k=v] [--result-file F]``."""
     parser = argparse.ArgumentParser(prog=f"jobs/{name}.py")
     parser.add_argument("--ds", help="data interval date, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--param", action="append", help="job parameter key=value (repeatable)")
+    parser.add_argument("--result-file", help="write the result JSON here (read back as XCom)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    result = run_job(name, run, parse_ds(args.ds))
-    sys.stdout.write("FYP_RESULT " + json.dumps(result, default=str) + "\n")
+    result = run_job(name, run, parse_ds(args.ds), params=parse_params(args.param))
+    text = json.dumps(result, default=str)
+    if args.result_file:
+        path = Path(args.result_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    sys.stdout.write("FYP_RESULT " + text + "\n")

@@ -10,19 +10,24 @@ from fyplake.cli._common import FypError, emit_json, json_option
 @click.command()
 @click.argument("name")
 @click.option("--date", "ds", help="Data interval date YYYY-MM-DD (default: today, UTC).")
+@click.option("--param", "params", multiple=True, help="Job parameter key=value (repeatable).")
 @json_option
-def job(name: str, ds: str | None, as_json: bool) -> None:
+def job(name: str, ds: str | None, params: tuple[str, ...], as_json: bool) -> None:
     """Run Spark job NAME for one data interval (`fyp job --help` lists them)."""
-    from jobs._entry import parse_ds, run_job
+    from jobs._entry import parse_params, parse_ds, run_job
     from jobs.registry import JOBS, job_module
 
     if name not in JOBS:
         raise FypError(f"unknown job {name!r}; known jobs: {', '.join(sorted(JOBS)) or 'none'}")
     try:
         day = parse_ds(ds)
+        extra = parse_params(list(params))
     except ValueError as exc:
         raise FypError(str(exc)) from None
-    result = run_job(name, job_module(name).run, day)
+    try:
+        result = run_job(name, job_module(name).run, day, params=extra)
+    except ValueError as exc:
+        raise FypError(str(exc)) from None
     if as_json:
         emit_json(result)
     else:
