@@ -1,0 +1,69 @@
+"""``FypSparkSubmitOperator``: a fyplake job (``jobs/<name>.py``) as a real Spark application.
+
+It is the provider's SparkSubmitOperator (connection ``spark_default``, so the same DAG runs on a
+cluster) with our settings filled in at execute time: Spark conf from ``infra.spark``, Delta's
+cached jars, endpoints from Airflow Connections as FYP_* environment, and the job's result JSON
+(the Delta versions it read and wrote) returned as the task's XCom.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+from fyplake.config import REPO_ROOT
+
+
+class FypSparkSubmitOperator(SparkSubmitOperator):
+    template_fields = (*SparkSubmitOperator.template_fields, "job_params")
+
+    def __init__(self, *, job: str, job_params: dict[str, str] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("conn_id", "spark_default")
+        kwargs.setdefault("name", f"fyp-{job}")
+        super().__init__(application=str(REPO_ROOT / "jobs" / f"{job}.py"), **kwargs)
+        self.job = job
+        self.job_params = job_params or {}
+
+    def execute(self, context: Any) -> dict | None:
+        from fyplake.config import reload_settings
+        from fyplake.orchestration.connections import endpoint_env
+        from infra.spark import _packages, cached_jars, spark_conf
+
+        env = endpoint_env()
+        os.environ.update(env)
+        settings = reload_settings()
+        run_id = str(context["run_id"]).replace(":", "_").replace("+", "_")
+        result_file = (
+            Path(settings.home) / "runs" / self.dag_id / run_id / f"{self.task_id}.json"
+        )
+        result_file.unlink(missing_ok=True)
+
+        conf = spark_conf(settings, self.name)
+        conf.pop("spark.master", None)  # the connection decides the master
+        self.conf = {**conf, **(self.conf or {})}
+        jars = cached_jars(settings, _packages(settings))
+        if jars:
+            self.jars = ",".join(jars)
+        else:  # first run on this machine: let spark-submit resolve (and cache) them
+            self.packages = ",".join(_packages(settings))
+            self.conf["spark.jars.ivy"] = str(settings.cache_dir / "ivy")
+        self.env_vars = {
+            **(self.env_vars or {}),
+            **env,
+            "FYP_HOME": str(settings.home),
+            "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", "python3"),
+        }
+        args = ["--ds", context["ds"], "--result-file", str(result_file)]
+        for key, value in self.job_params.items():
+            args += ["--param", f"{key}={value}"]
+        self.application_args = args
+        super().execute(context)
+        if result_file.exists():
+            result = json.loads(result_file.read_text())
+            self.log.info("job %s result: %s", self.job, result)
+            return result
+        return None
