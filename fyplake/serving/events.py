@@ -1,0 +1,80 @@
+"""Accepted engagement events: durable append to the landing zone, then counters and seen sets.
+
+The order is the guarantee: an event is accepted only once its landing file is fsync'd and
+renamed into place (``fyplake.landing.write_records``); the Valkey updates come after and are
+best-effort. If Valkey is down the event is still accepted and in the lake; its counter
+increments and seen-set entry are simply missing (counts are eventually rebuilt from the lake's
+``gold.video_daily_stats``; the seen set only affects feed filtering until the next publish).
+Valkey updates are applied once per ``event_id`` (a de-dup key with a TTL), so a client retry
+with the same ids does not count twice; the lake de-duplicates on ``event_id`` as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fyplake import keys
+from fyplake.config import Settings, get_settings
+from fyplake.landing import write_records
+from fyplake.serving import scripts
+
+if TYPE_CHECKING:
+    import redis.asyncio
+
+logger = logging.getLogger(__name__)
+
+#: Which counter an event type increments (the others increment none).
+COUNTER_OF = {"watch": "views", "like": "likes", "comment": "comments", "share": "shares"}
+#: Event types that put the video into the user's seen set (impressions).
+SEEN_TYPES = frozenset({"watch", "skip"})
+_SCRIPT_CHUNK = 200
+
+
+def landing_root(settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    if not settings.lake_is_local:
+        raise NotImplementedError(
+            "the API appends events to a local lake only; for an object-store lake run the API "
+            "with a local FYP_LAKE spool that is shipped to the lake"
+        )
+    return Path(settings.lake) / "landing"
+
+
+def append_events(records: Sequence[Mapping[str, Any]], settings: Settings | None = None) -> Path:
+    """Durably append accepted events as one landing file (blocking: run it in a thread)."""
+    path = write_records(landing_root(settings), "events", records, producer="api")
+    if path is None:
+        raise ValueError("no events to append")
+    return path
+
+
+class EventRecorder:
+    """Counters and seen sets for accepted events, through the API's async client."""
+
+    def __init__(self, client: redis.asyncio.Redis, settings: Settings | None = None) -> None:
+        self.client = client
+        self.settings = settings or get_settings()
+        self._script = client.register_script(scripts.RECORD_EVENTS)
+
+    async def apply(self, records: Sequence[Mapping[str, Any]], now_ms: int | None = None) -> int:
+        """Apply events to Valkey; returns how many were new (not applied before)."""
+        now_ms = now_ms or int(time.time() * 1000)
+        s = self.settings
+        applied = 0
+        for start in range(0, len(records), _SCRIPT_CHUNK):
+            chunk = records[start : start + _SCRIPT_CHUNK]
+            script_keys = [keys.COUNTERS_LIVE]
+            args: list[Any] = [s.event_dedupe_ttl_s, s.seen_ttl_s, s.seen_max_entries, now_ms]
+            for rec in chunk:
+                etype = rec["event_type"]
+                video_id = rec.get("video_id")
+                script_keys += [keys.event_dedupe(rec["event_id"]), keys.seen(rec["user_id"])]
+                metric = COUNTER_OF.get(etype)
+                args.append(keys.counter_field(video_id, metric) if metric and video_id else "")
+                args.append(str(video_id) if etype in SEEN_TYPES and video_id else "")
+            applied += int(await self._script(keys=script_keys, args=args))
+        return applied

@@ -1,0 +1,1 @@
+"""The feed API (FastAPI): feeds, events, videos, discovery, analytics. Entry: ``create_app``."""

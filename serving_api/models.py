@@ -1,0 +1,250 @@
+"""Request (``*In``) and response (``*Out``) models of the API; inputs and outputs never share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+Id = Annotated[int, Field(strict=True, gt=0, lt=2**53)]
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="Machine-readable code, e.g. valkey_unavailable.")
+    detail: str = Field(description="What went wrong, for humans.")
+
+
+# --- feed and lists -------------------------------------------------------------------------
+
+
+class FeedItemOut(BaseModel):
+    video_id: int
+    score: float
+    source: str = Field(description="Candidate source, or coldstart/trending for top-ups.")
+    rank: int = Field(description="1-based position in the user's sequence.")
+
+
+class FeedOut(BaseModel):
+    user_id: int
+    items: list[FeedItemOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end.")
+    feed_version: int | None = Field(description="Published feed version served.")
+    lists_version: int | None = Field(description="Published lists version used for top-ups.")
+    personalized: bool = Field(description="False for cold-start users (no published feed).")
+
+
+class ListItemOut(BaseModel):
+    video_id: int
+    score: float
+    rank: int
+
+
+class VideoListOut(BaseModel):
+    name: str = Field(description="The list served, e.g. trending, hashtag:dance, sound:7.")
+    items: list[ListItemOut]
+    next_cursor: str | None
+    source: Literal["published", "postgres"] = Field(
+        description="published: the batch-built list; postgres: live fallback for a list that "
+        "has not been published yet."
+    )
+    lists_version: int | None
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class EventIn(BaseModel):
+    """One engagement event. The API sets ``source`` = api and assigns ``event_id`` if absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Client id for retries (idempotency); a UUID is assigned if absent.",
+    )
+    event_type: Literal["watch", "skip", "like", "comment", "share", "follow"]
+    user_id: Id
+    video_id: Id | None = Field(default=None, description="Required except for follow.")
+    creator_id: Id | None = Field(default=None, description="Only for follow (required there).")
+    watch_ms: Annotated[int, Field(strict=True, ge=0, le=6 * 3600 * 1000)] | None = Field(
+        default=None, description="Milliseconds watched; required for watch and skip only."
+    )
+    event_time: dt.datetime | None = Field(
+        default=None, description="ISO-8601 with a time zone; default: arrival time."
+    )
+    comment_text: str | None = Field(default=None, max_length=2000, description="comment only.")
+
+    @model_validator(mode="after")
+    def _rules_per_type(self, info: ValidationInfo) -> EventIn:
+        t = self.event_type
+        if t == "follow":
+            if self.creator_id is None:
+                raise ValueError("follow events need creator_id")
+        else:
+            if self.video_id is None:
+                raise ValueError(f"{t} events need video_id")
+            if self.creator_id is not None:
+                raise ValueError("creator_id is only allowed on follow events")
+        if t in ("watch", "skip"):
+            if self.watch_ms is None:
+                raise ValueError(f"{t} events need watch_ms")
+        elif self.watch_ms is not None:
+            raise ValueError("watch_ms is only allowed on watch and skip events")
+        if self.comment_text is not None and t != "comment":
+            raise ValueError("comment_text is only allowed on comment events")
+        if self.event_time is not None:
+            if self.event_time.tzinfo is None:
+                raise ValueError("event_time needs a time zone (e.g. a trailing Z)")
+            now = (info.context or {}).get("now") or dt.datetime.now(dt.UTC)
+            max_age = (info.context or {}).get("max_age", dt.timedelta(days=30))
+            if self.event_time > now + dt.timedelta(minutes=5):
+                raise ValueError("event_time is in the future")
+            if self.event_time < now - max_age:
+                raise ValueError(f"event_time is older than {max_age.days} days")
+        return self
+
+
+class EventBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any] = Field(
+        min_length=1,
+        description="Engagement events, each validated on its own against EventIn; valid ones "
+        "are accepted even when others are rejected.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/EventIn"}},
+    )
+
+
+class EventRejectionOut(BaseModel):
+    index: int = Field(description="0-based position of the event in the request.")
+    event_id: str | None
+    error: str
+
+
+class EventsAcceptedOut(BaseModel):
+    accepted: int
+    event_ids: list[str] = Field(description="Ids of the accepted events, in request order.")
+    rejected: list[EventRejectionOut]
+    counters_updated: bool = Field(
+        description="False if Valkey was unreachable: the events are safely in the lake, live "
+        "counters catch up when they are rebuilt from it."
+    )
+
+
+class EventsRejectedOut(BaseModel):
+    error: Literal["all_events_rejected"] = "all_events_rejected"
+    accepted: int = 0
+    rejected: list[EventRejectionOut]
+
+
+# --- videos ---------------------------------------------------------------------------------
+
+
+class CountsOut(BaseModel):
+    views: int
+    likes: int
+    comments: int
+    shares: int
+    live: bool = Field(
+        description="True: Postgres plus not-yet-flushed Valkey increments; False: Postgres "
+        "only (Valkey unreachable)."
+    )
+
+
+class VideoOut(BaseModel):
+    id: int
+    creator_id: int
+    status: Literal["processing", "ready", "failed", "duplicate"]
+    status_reason: str | None
+    duplicate_of: int | None
+    title: str
+    description: str
+    hashtags: list[str]
+    sound_id: int | None
+    language: str
+    duration_ms: int | None
+    url: str | None = Field(description="Master playlist under the media store, once ready.")
+    created_at: dt.datetime
+    counts: CountsOut
+    media: dict[str, Any] | None = Field(
+        description="Renditions and thumbnails from the video pipeline, when it provides them."
+    )
+
+
+class SimilarItemOut(BaseModel):
+    video_id: int
+    distance: float = Field(description="Cosine distance of the embeddings (0 = identical).")
+
+
+class SimilarOut(BaseModel):
+    video_id: int
+    items: list[SimilarItemOut]
+
+
+class UploadOut(BaseModel):
+    video_id: int
+    status: Literal["processing"] = Field(description="Poll GET /v1/videos/{id} for the outcome.")
+    queue: str = Field(description="Where the upload waits for the transcode pipeline.")
+    job_state: str | None = Field(description="State of its transcode job (queued, triggered...).")
+
+
+# --- search and analytics -------------------------------------------------------------------
+
+
+class SearchHitOut(BaseModel):
+    video_id: int
+    creator_id: int
+    title: str
+    description: str
+    hashtags: list[str]
+    rank: float = Field(description="Full-text relevance (ts_rank_cd).")
+
+
+class SearchOut(BaseModel):
+    q: str
+    items: list[SearchHitOut]
+    next_cursor: str | None
+
+
+class CreatorDayOut(BaseModel):
+    date: dt.date
+    views: int
+    unique_viewers: int
+    watch_ms_total: int
+    mean_completion: float | None
+    like_rate: float | None
+    share_rate: float | None
+    comment_rate: float | None
+    new_followers: int
+    followers_total: int
+
+
+class CreatorTotalsOut(BaseModel):
+    views: int
+    watch_ms_total: int
+    new_followers: int
+    followers_total: int
+
+
+class CreatorAnalyticsOut(BaseModel):
+    creator_id: int
+    days: list[CreatorDayOut]
+    totals: CreatorTotalsOut
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
