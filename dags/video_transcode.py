@@ -1,0 +1,140 @@
+"""Video pipeline DAGs: ``video_transcode`` (one run per upload) and ``video_upload_drain``.
+
+``video_transcode`` is triggered per upload with conf ``{"video_id": N}`` (by the upload path
+through the Airflow API, or by ``video_upload_drain``)::
+
+    validate -> fingerprint -> plan -> transcode[1080p, 720p, ...]  (dynamic task mapping)
+                                    -> thumbnails, audio            (alongside the renditions)
+             -> store -> mark_ready
+
+``validate`` and ``fingerprint`` are short-circuits: a bad file (marked ``failed`` with a reason)
+or a duplicate (marked ``duplicate``) skips the rest and the run still succeeds, so one bad
+upload never fails anything else. An ffmpeg crash is retried with backoff; its last attempt marks
+the video ``failed``. The task bodies live in :mod:`fyplake.media.operators` (plain Python,
+imported inside each task, so parsing this file stays cheap).
+
+``video_upload_drain`` runs every minute: it claims upload jobs still ``queued`` (the upload was
+made while Airflow was down or not configured) or triggered but never started, and triggers a
+``video_transcode`` run for each.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Asset, Param, dag, task
+
+#: Emitted each time a video becomes ready (downstream feeds may schedule on it).
+VIDEOS_READY = Asset(name="postgres.videos_ready", uri="fyplake://postgres/videos/ready",
+                     group="media")
+
+DEFAULT_ARGS = {
+    "owner": "media",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=10),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=5),
+    "execution_timeout": timedelta(minutes=20),
+}
+
+
+@dag(
+    dag_id="video_transcode",
+    schedule=None,
+    catchup=False,
+    max_active_runs=64,
+    is_paused_upon_creation=False,
+    default_args=DEFAULT_ARGS,
+    params={"video_id": Param(0, type="integer", minimum=0, description="videos.id to process")},
+    tags=["media", "video", "transcode"],
+    doc_md=__doc__,
+)
+def video_transcode():
+    @task.short_circuit
+    def validate(**context) -> bool:
+        from fyplake.media import operators
+
+        return operators.validate(context)
+
+    @task.short_circuit
+    def fingerprint(**context) -> bool:
+        from fyplake.media import operators
+
+        return operators.fingerprint(context)
+
+    @task
+    def plan(**context) -> list[dict]:
+        from fyplake.media import operators
+
+        return operators.plan(context)
+
+    @task(max_active_tis_per_dagrun=4, retry_delay=timedelta(seconds=20))
+    def transcode(rendition: dict, **context) -> dict:
+        from fyplake.media import operators
+
+        return operators.transcode(context, rendition)
+
+    @task
+    def thumbnails(**context) -> list[dict]:
+        from fyplake.media import operators
+
+        return operators.thumbnails(context)
+
+    @task
+    def audio(**context) -> dict:
+        from fyplake.media import operators
+
+        return operators.audio(context)
+
+    @task
+    def store(renditions, thumbs, **context) -> dict:
+        from fyplake.media import operators
+
+        return operators.store(context, renditions, thumbs)
+
+    @task(outlets=[VIDEOS_READY])
+    def mark_ready(**context) -> dict:
+        from fyplake.media import operators
+
+        return operators.mark_ready(context)
+
+    checked = validate()
+    unique = fingerprint()
+    renditions_plan = plan()
+    checked >> unique >> renditions_plan
+    renditions = transcode.expand(rendition=renditions_plan)
+    thumbs = thumbnails()
+    sound = audio()
+    unique >> [thumbs, sound]
+    stored = store(renditions, thumbs)
+    sound >> stored
+    stored >> mark_ready()
+
+
+@dag(
+    dag_id="video_upload_drain",
+    schedule=timedelta(minutes=1),
+    catchup=False,
+    max_active_runs=1,
+    is_paused_upon_creation=False,
+    default_args={"owner": "media", "retries": 1, "retry_delay": timedelta(seconds=30)},
+    tags=["media", "video", "queue"],
+    doc_md="Triggers video_transcode for upload jobs nobody triggered (see video_transcode).",
+)
+def video_upload_drain():
+    @task
+    def claim() -> list[dict]:
+        from fyplake.media import operators
+
+        return operators.claim_uploads(limit=20)
+
+    # One trigger per claimed job: kwargs {"conf": {"video_id": N}, "trigger_run_id": ...}.
+    TriggerDagRunOperator.partial(
+        task_id="trigger_transcode", trigger_dag_id="video_transcode", logical_date=None,
+        wait_for_completion=False, skip_when_already_exists=True,
+    ).expand_kwargs(claim())
+
+
+video_transcode()
+video_upload_drain()
