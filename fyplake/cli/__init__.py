@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "fyplake.cli.serve_cmd": "serve",
     "fyplake.cli.feed_cmd": "feed",
     "fyplake.cli.feeds_cmd": "feeds",
+    "fyplake.cli.upload_cmd": "upload",
+    "fyplake.cli.video_cmd": "video",
 }
 
 
