@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "fyplake.cli.config_cmd": "config",
     "fyplake.cli.demo_cmd": "demo",
     "fyplake.cli.job_cmd": "job",
+    "fyplake.cli.run_cmd": "run",
+    "fyplake.cli.report_cmd": "report",
     "fyplake.cli.serve_cmd": "serve",
     "fyplake.cli.feed_cmd": "feed",
     "fyplake.cli.feeds_cmd": "feeds",

@@ -57,7 +57,10 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
             "FYP_HOME": str(settings.home),
             "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", "python3"),
         }
-        args = ["--ds", context["ds"], "--result-file", str(result_file)]
+        # The job's date is the start of the data interval (manual and scheduled runs agree).
+        start = context.get("data_interval_start")
+        ds = start.date().isoformat() if start is not None else context["ds"]
+        args = ["--ds", ds, "--result-file", str(result_file)]
         for key, value in self.job_params.items():
             args += ["--param", f"{key}={value}"]
         self.application_args = args

@@ -1,0 +1,84 @@
+"""``fyp_hourly``: the hour's landing files into the lake, then the fast-moving serving lists.
+
+    ingest -> silver -> quality gate -> flush view counters
+                                     -> features (trending, hashtag, sound lists, cold-start pools)
+                                        -> exploration pool (new videos) -> publish lists/pools
+
+The data interval is one hour; ``ingest`` consumes the landing files that arrived in it (plus
+any earlier files not yet consumed, within the configured catch-up window). Every task is
+idempotent for its interval: MERGEs on business keys, partition rebuilds, versioned publishes.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from assets import POOLS_PUBLISHED, lake
+from fyplake.orchestration.defaults import DEFAULT_ARGS, INTERVAL_PARAMS, START_DATE, TAGS
+from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
+
+
+@dag(
+    dag_id="fyp_hourly",
+    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "hourly"],
+    doc_md=__doc__,
+)
+def fyp_hourly():
+    ingest = FypSparkSubmitOperator(
+        task_id="ingest",
+        job="ingest",
+        job_params=INTERVAL_PARAMS,
+        outlets=[
+            lake("bronze.events"),
+            lake("quarantine.events"),
+            lake("silver.users"),
+            lake("silver.videos"),
+            lake("silver.sounds"),
+            lake("silver.hashtags"),
+        ],
+    )
+    silver = FypSparkSubmitOperator(
+        task_id="silver",
+        job="silver",
+        job_params=INTERVAL_PARAMS,
+        outlets=[lake("silver.watch_history"), lake("silver.follows")],
+    )
+    gate = FypSparkSubmitOperator(
+        task_id="quality_gate", job="quality_gate", job_params={"layer": "silver"}
+    )
+
+    @task
+    def flush_counters() -> dict:
+        from fyplake.orchestration.connections import apply_endpoint_env
+
+        apply_endpoint_env()
+        from jobs.flush_counters import flush
+
+        return flush()
+
+    features = FypSparkSubmitOperator(
+        task_id="features",
+        job="features",
+        outlets=[lake("gold.trending"), lake("gold.coldstart_pools")],
+    )
+    exploration = FypSparkSubmitOperator(
+        task_id="exploration_pool", job="exploration", outlets=[lake("gold.exploration_pool")]
+    )
+    publish_lists = FypSparkSubmitOperator(
+        task_id="publish_lists",
+        job="publish_feeds",
+        job_params={"datasets": "lists"},
+        outlets=[POOLS_PUBLISHED],
+    )
+
+    ingest >> silver >> gate
+    gate >> flush_counters()
+    gate >> features >> exploration >> publish_lists
+
+
+fyp_hourly()

@@ -1,0 +1,39 @@
+"""``fyp_maintenance``: OPTIMIZE and VACUUM (>= 7 days) every lake table; expire old feed versions.
+
+Runs on its own so compaction never competes with the hourly and nightly pipelines.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from fyplake.orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
+from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
+
+
+@dag(
+    dag_id="fyp_maintenance",
+    schedule=CronDataIntervalTimetable("30 4 * * 0", timezone="UTC"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "maintenance"],
+    doc_md=__doc__,
+)
+def fyp_maintenance():
+    optimize_vacuum = FypSparkSubmitOperator(task_id="optimize_vacuum", job="maintenance")
+
+    @task
+    def expire_feed_versions() -> dict:
+        from fyplake.orchestration.connections import apply_endpoint_env
+
+        apply_endpoint_env()
+        from fyplake.serving.versions import expire_old_versions
+
+        return expire_old_versions()
+
+    optimize_vacuum >> expire_feed_versions()
+
+
+fyp_maintenance()

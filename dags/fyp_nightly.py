@@ -1,0 +1,82 @@
+"""``fyp_nightly``: the day's recommendation run, published atomically.
+
+    features -> embeddings -> exploration -> candidates -> ranking (with cold start)
+      -> quality gate (gold) -> publish feeds (one atomic version flip)
+      -> embeddings + metadata to pgvector -> gold analytics -> gate -> evaluation -> report
+
+The data interval is one UTC day; the jobs read silver as of its end and write that day's
+partitions of the gold tables, so a re-run of a date replaces its own output and a backfill of a
+date range is a run per date. A failed gate stops the run before anything is published, so the
+previous feed version keeps serving.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from assets import EMBEDDINGS_PUBLISHED, FEEDS_PUBLISHED, lake
+from fyplake.orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
+from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
+
+
+@dag(
+    dag_id="fyp_nightly",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "nightly", "recsys"],
+    doc_md=__doc__,
+)
+def fyp_nightly():
+    def spark_job(task_id: str, job: str, outlets=(), **params) -> FypSparkSubmitOperator:  # noqa: ANN001
+        return FypSparkSubmitOperator(
+            task_id=task_id, job=job, job_params=params or None, outlets=list(outlets)
+        )
+
+    features = spark_job(
+        "features",
+        "features",
+        [lake("gold.video_features"), lake("gold.user_affinities"), lake("gold.trending")],
+    )
+    embeddings = spark_job(
+        "embeddings", "embeddings", [lake("gold.video_embeddings"), lake("gold.user_embeddings")]
+    )
+    exploration = spark_job("exploration_pool", "exploration", [lake("gold.exploration_pool")])
+    candidates = spark_job("candidates", "candidates", [lake("gold.candidates")])
+    ranking = spark_job("ranking", "rank", [lake("gold.feeds")])
+    gate_feeds = spark_job("quality_gate_feeds", "quality_gate", layer="gold.feeds")
+    publish = spark_job("publish_feeds", "publish_feeds", [FEEDS_PUBLISHED], datasets="all")
+    to_postgres = spark_job("embeddings_to_pgvector", "publish_postgres", [EMBEDDINGS_PUBLISHED])
+    analytics = spark_job(
+        "gold_analytics",
+        "gold",
+        [lake("gold.video_daily_stats"), lake("gold.creator_daily_stats")],
+    )
+    gate_gold = spark_job("quality_gate_gold", "quality_gate", layer="gold")
+    evaluate = spark_job("evaluation", "evaluate", [lake("gold.evaluation")])
+
+    @task
+    def report(**context) -> str:
+        from fyplake.report import write_run_report
+
+        return write_run_report(context)
+
+    (
+        features
+        >> embeddings
+        >> exploration
+        >> candidates
+        >> ranking
+        >> gate_feeds
+        >> publish
+        >> to_postgres
+        >> analytics
+        >> gate_gold
+        >> evaluate
+        >> report()
+    )
+
+
+fyp_nightly()

@@ -1,0 +1,23 @@
+"""Defaults every fyplake DAG shares (owner, retries with exponential back-off, start date)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+DEFAULT_ARGS = {
+    "owner": "fyplake-data",
+    "retries": 2,
+    "retry_delay": dt.timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=10),
+}
+
+TAGS = ["fyplake"]
+
+#: Template for the hourly/nightly jobs: the data interval, explicit (not the logical date).
+INTERVAL_PARAMS = {
+    "start": "{{ data_interval_start.isoformat() }}",
+    "end": "{{ data_interval_end.isoformat() }}",
+}

@@ -1,0 +1,265 @@
+"""The nightly run report: one self-contained HTML page per run (charts inlined as PNG).
+
+Sections: stage timings, lake table sizes, quality-gate results, evaluation metrics against the
+baselines over past runs, and the published feeds' popularity skew and catalog coverage.
+Everything is read without Spark (job result files of the run, delta-rs for the tables), so the
+report task is cheap and can run on any Airflow worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fyplake.config import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def reports_dir(settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    return Path(settings.home) / "reports" / "nightly"
+
+
+def latest_report(settings: Settings | None = None) -> Path | None:
+    latest = reports_dir(settings) / "latest.html"
+    return latest if latest.exists() else None
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+def _job_results(run_dir: Path) -> dict[str, dict]:
+    results = {}
+    for path in sorted(run_dir.glob("*.json")) if run_dir.exists() else []:
+        try:
+            results[path.stem] = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            logger.warning("unreadable job result %s", path)
+    return results
+
+
+def _delta_table(settings: Settings, full_name: str):  # noqa: ANN202 - deltalake.DeltaTable
+    from deltalake import DeltaTable
+
+    from fyplake.catalog import table
+
+    path = table(full_name).path(settings)
+    try:
+        return DeltaTable(path)
+    except Exception:  # noqa: BLE001 - absent table: the report shows what exists
+        return None
+
+
+def table_sizes(settings: Settings) -> list[dict[str, Any]]:
+    from fyplake.catalog import TABLES
+
+    rows = []
+    for name in sorted(TABLES):
+        dt_ = _delta_table(settings, name)
+        if dt_ is None:
+            continue
+        actions = dt_.get_add_actions(flatten=True).to_pydict()
+        rows.append(
+            {
+                "table": name,
+                "version": dt_.version(),
+                "files": len(actions.get("path", [])),
+                "rows": int(sum(v or 0 for v in actions.get("num_records", []))),
+                "bytes": int(sum(actions.get("size_bytes", []))),
+            }
+        )
+    return rows
+
+
+def evaluation_history(settings: Settings):  # noqa: ANN201 - pandas.DataFrame | None
+    dt_ = _delta_table(settings, "gold.evaluation")
+    if dt_ is None:
+        return None
+    return dt_.to_pandas()
+
+
+def feed_distribution(settings: Settings, ds: dt.date):  # noqa: ANN201
+    """video_id -> impressions in the feeds of ``ds`` (only the video_id column is read)."""
+    import pyarrow.compute as pc
+
+    dt_ = _delta_table(settings, "gold.feeds")
+    if dt_ is None:
+        return None
+    data = dt_.to_pyarrow_table(partitions=[("ds", "=", ds.isoformat())], columns=["video_id"])
+    if data.num_rows == 0:
+        return None
+    counts = pc.value_counts(data.column("video_id")).to_pandas()
+    return counts.map(lambda s: s["counts"]).sort_values(ascending=False).reset_index(drop=True)
+
+
+def ready_catalog_size(settings: Settings) -> int | None:
+    dt_ = _delta_table(settings, "silver.videos")
+    if dt_ is None:
+        return None
+    import pyarrow.compute as pc
+
+    status = dt_.to_pyarrow_table(columns=["status"]).column("status")
+    return int(pc.sum(pc.equal(status, "ready")).as_py() or 0)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _png(fig) -> str:  # noqa: ANN001
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p><em>none</em></p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def gini(counts) -> float:  # noqa: ANN001
+    """Gini coefficient of impressions per video (0 = even, 1 = one video gets everything)."""
+    import numpy as np
+
+    x = np.sort(np.asarray(counts, dtype=float))
+    if x.size == 0 or x.sum() == 0:
+        return 0.0
+    n = x.size
+    cum = np.cumsum(x)
+    return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
+
+
+def build_report(settings: Settings, ds: dt.date, run_dir: Path, title: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>data interval date: <b>{ds}</b></p>"]
+
+    # 1. stage timings
+    results = _job_results(run_dir)
+    timings = [(k, float(v.get("seconds", 0))) for k, v in results.items() if "seconds" in v]
+    parts.append("<h2>Stage timings</h2>")
+    if timings:
+        fig, ax = plt.subplots(figsize=(7, 0.35 * len(timings) + 1))
+        ax.barh([t[0] for t in timings][::-1], [t[1] for t in timings][::-1], color="#4477aa")
+        ax.set_xlabel("seconds (inside the Spark application)")
+        parts.append(_png(fig))
+    parts.append(_table([{"stage": k, "seconds": s} for k, s in timings]))
+
+    # 2. table sizes
+    sizes = table_sizes(settings)
+    parts.append("<h2>Lake tables</h2>" + _table(sizes))
+
+    # 3. quality gates
+    gates = [
+        {"stage": k, "gate": v.get("gate"), "success": v.get("success"), "message": v.get("message")}
+        for k, v in results.items()
+        if "gate" in v
+    ]
+    parts.append("<h2>Quality gates</h2>" + _table(gates))
+
+    # 4. evaluation over past runs
+    parts.append("<h2>Offline evaluation (engine vs baselines, past runs)</h2>")
+    hist = evaluation_history(settings)
+    if hist is not None and len(hist):
+        ndcg = hist[hist["metric"].str.startswith("ndcg")]
+        if len(ndcg):
+            fig, ax = plt.subplots(figsize=(7, 3.2))
+            for model, grp in ndcg.groupby("model"):
+                grp = grp.sort_values("ds")
+                ax.plot(grp["ds"].astype(str), grp["value"], marker="o", label=model)
+            ax.set_ylabel("nDCG@k")
+            ax.legend(fontsize=8)
+            parts.append(_png(fig))
+        latest = hist[hist["ds"] == hist["ds"].max()]
+        pivot = latest.pivot_table(index="model", columns="metric", values="value", aggfunc="last")
+        parts.append(pivot.reset_index().to_html(index=False, float_format=lambda v: f"{v:.4f}"))
+    else:
+        parts.append("<p><em>no evaluation yet</em></p>")
+
+    # 5. popularity skew and coverage of the published feeds
+    parts.append("<h2>Feeds: popularity skew and catalog coverage</h2>")
+    dist = feed_distribution(settings, ds)
+    if dist is not None:
+        catalog_size = ready_catalog_size(settings) or 0
+        share_top = float(dist.head(max(1, len(dist) // 10)).sum() / dist.sum())
+        summary = {
+            "videos in feeds": len(dist),
+            "ready catalog": catalog_size,
+            "catalog coverage": (len(dist) / catalog_size) if catalog_size else None,
+            "gini of impressions": gini(dist.values),
+            "share of top 10% videos": share_top,
+        }
+        fig, ax = plt.subplots(figsize=(7, 3))
+        ax.plot(range(1, len(dist) + 1), dist.values, color="#aa3377")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("video rank by feed impressions")
+        ax.set_ylabel("feed slots")
+        parts.append(_png(fig))
+        parts.append(_table([summary]))
+    else:
+        parts.append("<p><em>no feeds for this date</em></p>")
+
+    style = (
+        "body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
+        "padding:3px 8px;font-size:13px;text-align:left}h2{margin-top:1.6em}"
+    )
+    generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}"
+        f"<p><small>generated {generated}</small></p></body></html>"
+    )
+
+
+def write_report(
+    settings: Settings, ds: dt.date, run_dir: Path, run_id: str, title: str | None = None
+) -> Path:
+    out_dir = reports_dir(settings) / ds.isoformat()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    safe_run = run_id.replace(":", "_").replace("+", "_").replace("/", "_")
+    path = out_dir / f"{safe_run}.html"
+    path.write_text(build_report(settings, ds, run_dir, title or f"fyp_nightly {ds} ({run_id})"))
+    latest = reports_dir(settings) / "latest.html"
+    shutil.copyfile(path, latest)
+    return path
+
+
+def write_run_report(context: dict[str, Any]) -> str:
+    """The nightly DAG's last task: write the report of this run, return its path (XCom)."""
+    settings = get_settings()
+    start = context.get("data_interval_start")
+    ds = start.date() if start is not None else dt.date.fromisoformat(context["ds"])
+    run_id = str(context["run_id"])
+    dag_id = context["dag"].dag_id if context.get("dag") else "fyp_nightly"
+    run_dir = Path(settings.home) / "runs" / dag_id / run_id.replace(":", "_").replace("+", "_")
+    path = write_report(settings, ds, run_dir, run_id)
+    logger.info("nightly report: %s", path.as_uri())
+    return str(path)
