@@ -86,6 +86,8 @@ def shard_of(field: str | bytes, shards: int) -> int:
 #: Segment value meaning "any" in cold-start pool names (a NULL segment column when published).
 ANY = "*"
 TRENDING = "trending"
+#: The diverse exploration list new users get 30% of their cold-start feed from.
+DIVERSE = "diverse"
 
 
 def coldstart_list(age_band: str | None, country: str | None, language: str | None) -> str:

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fyplake import __version__
 from fyplake.config import Settings, get_settings
-from serving_api import errors
+from serving_api import errors, metrics
 from serving_api.metrics import MetricsMiddleware
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from prometheus_client import make_asgi_app
-
     from serving_api.routers import creators, discovery, events, feed, health, videos
 
     app = FastAPI(
@@ -98,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware)
     for module in (feed, events, videos, discovery, creators, health):
         app.include_router(module.router)
-    app.mount("/metrics", make_asgi_app())
+    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     _document_event_schema(app)
     return app
 

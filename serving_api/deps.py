@@ -29,7 +29,7 @@ class Services:
     recorder: EventRecorder
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services = getattr(request.app.state, "services", None)
     if services is None:  # only outside the lifespan (a client without `with TestClient(app)`)
         raise ApiError(503, "starting", "the service is starting; retry shortly")
@@ -39,7 +39,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_api_key(
+async def require_api_key(
     services: ServicesDep,
     x_api_key: Annotated[str | None, Header(description="The configured API key.")] = None,
 ) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
 
 REQUESTS = Counter(
     "fyp_api_requests_total", "HTTP requests", ("method", "route", "status")
@@ -48,3 +50,8 @@ class MetricsMiddleware:
             path = getattr(route, "path", None) or "unmatched"
             REQUESTS.labels(scope["method"], path, str(status)).inc()
             LATENCY.labels(path).observe(time.perf_counter() - start)
+
+
+async def endpoint(request: Request) -> Response:
+    """GET /metrics in the Prometheus text format (per worker process)."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

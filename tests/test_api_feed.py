@@ -28,6 +28,11 @@ FEEDS = {
 }
 POOL_SEGMENT = [V + 100 + i for i in range(6)]  # coldstart:18-24:BR:pt
 POOL_GLOBAL = [V + 120 + i for i in range(4)]  # coldstart:*:*:*
+DIVERSE = [V + 160 + i for i in range(4)]  # the exploration list
+P, G, D = POOL_SEGMENT, POOL_GLOBAL, DIVERSE
+# the design's cold-start mix: popular and diverse interleaved 70/30, largest deficit first
+MIX_SEGMENT = [P[0], D[0], P[1], P[2], P[3], D[1], P[4], P[5], D[2], D[3]]
+MIX_GLOBAL = [G[0], D[0], G[1], G[2], G[3], D[1], D[2], D[3]]
 # trending overlaps U+4's feed (V+60) and holds a processing video (V+203)
 TRENDING = [V + 140 + i for i in range(5)] + [V + 60, V + 203]
 
@@ -48,6 +53,7 @@ def _publish_world(valkey, settings, offset=0):
         [
             (keys.coldstart_list("18-24", "BR", "pt"), POOL_SEGMENT, [1.0] * len(POOL_SEGMENT)),
             (keys.coldstart_list(None, None, None), POOL_GLOBAL, [1.0] * len(POOL_GLOBAL)),
+            (keys.DIVERSE, DIVERSE, [0.5] * len(DIVERSE)),
             (keys.TRENDING, TRENDING, [float(len(TRENDING) - i) for i in range(len(TRENDING))]),
         ],
         settings=settings,
@@ -110,10 +116,22 @@ def test_pagination_walks_the_feed_in_order_then_tops_up(api):
     assert len(ids) == len(set(ids))  # nothing repeated across pages
     assert [i["rank"] for i in items[:23]] == list(range(1, 24))
     assert {i["source"] for i in items[:23]} == {"followed", "hashtag"}
-    # then the cold-start pool of the user's segment, then trending (ready ones only)
-    assert ids[23:29] == POOL_SEGMENT
-    assert ids[29:] == [v for v in TRENDING if v != V + 203]
+    # then the cold-start mix of the user's segment, then trending (ready ones only)
+    assert ids[23:33] == MIX_SEGMENT
+    assert ids[33:] == [v for v in TRENDING if v != V + 203]
+    assert [i["source"] for i in items[23:26]] == [
+        "coldstart_popular", "coldstart_diverse", "coldstart_popular"]
+    assert {i["source"] for i in items[33:]} == {"trending"}
     assert pages >= 7
+
+
+def test_a_feed_ending_exactly_at_a_page_boundary_continues_with_the_top_up(api):
+    first = api.get(f"/v1/feed/{U + 1}", params={"limit": 23}).json()
+    assert [i["video_id"] for i in first["items"]] == FEEDS[U + 1]
+    assert first["next_cursor"]
+    second = api.get(f"/v1/feed/{U + 1}", params={"limit": 3, "cursor": first["next_cursor"]})
+    assert [i["video_id"] for i in second.json()["items"]] == MIX_SEGMENT[:3]
+    assert [i["rank"] for i in second.json()["items"]] == [24, 25, 26]
 
 
 def test_first_page_shape(api):
@@ -152,31 +170,31 @@ def test_videos_that_are_not_ready_are_never_served(api, world):
         mark_ready(valkey, V + 51)
 
 
-def test_a_short_feed_is_topped_up_from_pool_then_trending(api):
-    body = api.get(f"/v1/feed/{U + 4}", params={"limit": 12}).json()
+def test_a_short_feed_is_topped_up_from_the_cold_start_mix_then_trending(api):
+    body = api.get(f"/v1/feed/{U + 4}", params={"limit": 16}).json()
     ids = [i["video_id"] for i in body["items"]]
-    sources = [i["source"] for i in body["items"]]
     assert ids[:3] == FEEDS[U + 4]
-    assert ids[3:9] == POOL_SEGMENT and set(sources[3:9]) == {"coldstart"}
+    assert ids[3:13] == MIX_SEGMENT
     # trending minus what the feed already had (V+60) and the processing V+203
-    assert ids[9:] == TRENDING[:3] and set(sources[9:]) == {"trending"}
+    assert ids[13:] == TRENDING[:3]
+    assert [i["rank"] for i in body["items"]] == list(range(1, 17))
     assert body["personalized"] is True
 
 
 def test_cold_start_users_get_the_pool_of_their_demographics(api):
     body = api.get(f"/v1/feed/{U + 5}", params={"limit": 6}).json()
     assert body["personalized"] is False
-    assert [i["video_id"] for i in body["items"]] == POOL_SEGMENT
-    # a segment without its own pool falls back to the global pool, then trending
-    ids = [i["video_id"] for i in api.get(f"/v1/feed/{U + 6}", params={"limit": 6}).json()["items"]]
-    assert ids == POOL_GLOBAL + TRENDING[:2]
+    assert [i["video_id"] for i in body["items"]] == MIX_SEGMENT[:6]
+    # a segment without its own pool falls back to the most specific published one
+    body = api.get(f"/v1/feed/{U + 6}", params={"limit": 10}).json()
+    assert [i["video_id"] for i in body["items"]] == MIX_GLOBAL + TRENDING[:2]
     # a user Postgres has never heard of: the client may name the segment
     unknown = U + 999
     ids = [i["video_id"] for i in api.get(f"/v1/feed/{unknown}", params={
         "limit": 3, "age_band": "18-24", "country": "BR", "language": "pt"}).json()["items"]]
-    assert ids == POOL_SEGMENT[:3]
+    assert ids == MIX_SEGMENT[:3]
     body = api.get(f"/v1/feed/{unknown}", params={"limit": 3}).json()
-    assert [i["video_id"] for i in body["items"]] == POOL_GLOBAL[:3]
+    assert [i["video_id"] for i in body["items"]] == MIX_GLOBAL[:3]
 
 
 def test_a_cursor_pins_the_version_across_a_publish_and_rollback_switches_back(api, world):

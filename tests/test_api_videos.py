@@ -207,7 +207,7 @@ def test_health_readiness_metrics_and_docs(api):
     ready = api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "checks": {"valkey": "ok", "postgres": "ok"}}
-    metrics = api.get("/metrics/").text
+    metrics = api.get("/metrics").text
     assert 'fyp_api_requests_total{method="GET",route="/healthz",status="200"}' in metrics
     spec = api.get("/openapi.json").json()
     assert "EventIn" in spec["components"]["schemas"]

@@ -21,7 +21,7 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str,
     import uvicorn
 
     from fyplake.cli._common import FypError
-    from fyplake.config import get_settings
+    from fyplake.config import REPO_ROOT, get_settings
     from infra.stack import Stack
 
     settings = get_settings()
@@ -31,6 +31,7 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str,
         uvicorn.run(
             "serving_api.app:create_app",
             factory=True,
+            app_dir=str(REPO_ROOT),  # serving_api/ sits next to fyplake/ in the checkout
             host=host or settings.api_host,
             port=port or settings.api_port,
             workers=workers,

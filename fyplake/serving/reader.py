@@ -37,6 +37,10 @@ Segment = tuple[str, str, str]  # (age_band, country, language)
 DemographicsLookup = Callable[[int], Awaitable[Segment | None]]
 
 UNKNOWN_SEGMENT: Segment = ("unknown", "unknown", "unknown")
+#: Source names of top-up items (the same names the recommendation engine uses).
+SOURCE_POPULAR = "coldstart_popular"
+SOURCE_DIVERSE = "coldstart_diverse"
+SOURCE_TRENDING = "trending"
 PHASE_FEED = 0
 PHASE_TOPUP = 1
 
@@ -210,28 +214,34 @@ class ServingReader:
     async def topup_sequence(
         self, info: VersionInfo | None, segment: Segment
     ) -> tuple[list[int], list[float], list[str]]:
-        """The cold-start pool of the segment, then trending, de-duplicated."""
+        """What follows an exhausted feed (and is the whole feed of a cold-start user): the
+        design's cold-start mix -- the segment's popular pool and the diverse exploration list
+        interleaved 70/30 (``rec_cold_popular_share``) -- then trending, de-duplicated."""
         if info is None:
             return [], [], []
-        ids: list[int] = []
-        scores: list[float] = []
-        sources: list[str] = []
-        seen: set[int] = set()
         pool = None
         for name in keys.coldstart_fallbacks(*segment):
             pool = await self.get_list(info, name)
             if pool is not None:
                 break
+        diverse = await self.get_list(info, keys.DIVERSE)
         trending = await self.get_list(info, keys.TRENDING)
-        for decoded, source in ((pool, "coldstart"), (trending, "trending")):
-            if decoded is None:
-                continue
-            for vid, score in zip(decoded.ids, decoded.scores, strict=True):
-                if vid not in seen:
-                    seen.add(vid)
-                    ids.append(vid)
-                    scores.append(score)
-                    sources.append(source)
+        share = float(getattr(self.settings, "rec_cold_popular_share", 0.7))
+        mixed = interleave(
+            [(pool, SOURCE_POPULAR), (diverse, SOURCE_DIVERSE)], [share, 1.0 - share]
+        )
+        ids: list[int] = []
+        scores: list[float] = []
+        sources: list[str] = []
+        seen: set[int] = set()
+        tail = zip(trending.ids, trending.scores, [SOURCE_TRENDING] * len(trending),
+                   strict=True) if trending else ()
+        for vid, score, source in (*mixed, *tail):
+            if vid not in seen:
+                seen.add(vid)
+                ids.append(vid)
+                scores.append(score)
+                sources.append(source)
         return ids, scores, sources
 
     # --- feeds -----------------------------------------------------------------------------
@@ -277,6 +287,9 @@ class ServingReader:
                 n, _ = codec.header(blob)
                 if next_offset < n:
                     nxt = Cursor(fv, lv, PHASE_FEED, next_offset).encode()
+                    return FeedPage(user_id, items, nxt, fv or None, lv or None, True)
+                if len(items) >= limit:  # the feed ended exactly at the page's end
+                    nxt = Cursor(fv, lv, PHASE_TOPUP, 0).encode()
                     return FeedPage(user_id, items, nxt, fv or None, lv or None, True)
                 feed_ids = codec.decode(blob).ids
             phase, offset = PHASE_TOPUP, 0
@@ -361,6 +374,28 @@ class ServingReader:
 
     async def ready(self, video_ids: Sequence[int]) -> list[bool]:
         return await self.servable(video_ids)
+
+
+def interleave(
+    lists: Sequence[tuple[codec.Decoded | None, str]], shares: Sequence[float]
+) -> list[tuple[int, float, str]]:
+    """Mix ranked lists by target shares: each position takes the next item of the list
+    furthest below its share (ties: the earlier list); an exhausted list drops out."""
+    present = [(d, src, sh) for (d, src), sh in zip(lists, shares, strict=True) if d]
+    ptr = [0] * len(present)
+    out: list[tuple[int, float, str]] = []
+    total = sum(len(d) for d, _, _ in present)
+    while len(out) < total:
+        best, best_deficit = -1, float("-inf")
+        for i, (d, _, sh) in enumerate(present):
+            if ptr[i] < len(d):
+                deficit = sh * (len(out) + 1) - ptr[i]
+                if deficit > best_deficit + 1e-12:
+                    best, best_deficit = i, deficit
+        d, src, _ = present[best]
+        out.append((d.ids[ptr[best]], d.scores[ptr[best]], src))
+        ptr[best] += 1
+    return out
 
 
 def pg_demographics(pool) -> DemographicsLookup:  # noqa: ANN001 - psycopg_pool.AsyncConnectionPool

@@ -17,8 +17,10 @@ router = APIRouter(prefix="/v1", tags=["feed"])
 def feed_out(page: FeedPage) -> FeedOut:
     return FeedOut(
         user_id=page.user_id,
-        items=[
-            FeedItemOut(video_id=i.video_id, score=i.score, source=i.source, rank=i.rank)
+        items=[  # built from our own typed values: no need to validate them again
+            FeedItemOut.model_construct(
+                video_id=i.video_id, score=i.score, source=i.source, rank=i.rank
+            )
             for i in page.items
         ],
         next_cursor=page.next_cursor,
@@ -38,10 +40,10 @@ async def get_feed(
     services: ServicesDep,
     user_id: Annotated[int, Path(gt=0, lt=2**53)],
     limit: Annotated[int | None, Query(ge=1, le=1000, description="Page size.")] = None,
-    cursor: Annotated[str | None, Query(max_length=200, description="From next_cursor.")] = None,
-    age_band: Annotated[str | None, Query(max_length=16)] = None,
-    country: Annotated[str | None, Query(max_length=8)] = None,
-    language: Annotated[str | None, Query(max_length=8)] = None,
+    cursor: Annotated[str, Query(max_length=200, description="From next_cursor.")] = "",
+    age_band: Annotated[str, Query(max_length=16)] = "",
+    country: Annotated[str, Query(max_length=8)] = "",
+    language: Annotated[str, Query(max_length=8)] = "",
 ) -> FeedOut:
     """The published feed from ``cursor`` on, minus videos that are not ready and videos the
     user watched since the feed was built; when it runs out (or for a user without a published
@@ -51,5 +53,5 @@ async def get_feed(
     segment = None
     if age_band or country or language:
         segment = (age_band or "unknown", country or "unknown", language or "unknown")
-    page = await services.reader.feed_page(user_id, limit, cursor, segment)
+    page = await services.reader.feed_page(user_id, limit, cursor or None, segment)
     return feed_out(page)
