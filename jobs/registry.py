@@ -7,6 +7,9 @@ from types import ModuleType
 
 JOBS: dict[str, str] = {
     # "ingest": "jobs.ingest",   (each issue adds its jobs here)
+    "publish_postgres": "jobs.publish_postgres",
+    "publish_feeds": "jobs.publish_feeds",
+    "flush_counters": "jobs.flush_counters",
 }
 
 

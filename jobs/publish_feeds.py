@@ -1,0 +1,136 @@
+"""Publish one ds of the recommendation engine's output to Valkey for the API.
+
+Reads (``ds`` partition; lists fall back to their latest ds <= the given one):
+
+* ``gold.feeds``: ds, user_id, rank, video_id, score, source (+ run_id) -> the ``feed`` dataset;
+* ``gold.trending`` (rank, video_id, score), ``gold.hashtag_top`` (+ hashtag),
+  ``gold.sound_top`` (+ sound_id), ``gold.coldstart_pools`` (+ pool, age_band, country,
+  language) -> the ``lists`` dataset.
+
+First the ready set is rebuilt from Postgres (``videos.status``), so the API hides videos that
+stopped being ready. Each dataset is a new version, flipped atomically; a gold input with fewer
+than ``min_ratio`` x the users/lists of the version it replaces is refused (a truncated table
+must not replace a good feed). The feed's cut-off (``built_at``) is the end of ``ds``: watches
+that arrive after it are filtered at read time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from typing import TYPE_CHECKING
+
+from fyplake import catalog, keys
+from fyplake.config import Settings
+from jobs._entry import job_main
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+
+LIST_TABLES = ("trending", "hashtag_top", "sound_top", "coldstart_pools")
+
+
+def gold_table(spark: SparkSession, settings: Settings, name: str) -> DataFrame | None:
+    """A gold table by name (its catalog spec when declared), or None if it does not exist."""
+    from delta.tables import DeltaTable
+
+    spec = catalog.TABLES.get(f"gold.{name}")
+    path = spec.path(settings) if spec else settings.lake_path("gold", name)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    return spark.read.format("delta").load(path)
+
+
+def snapshot(df: DataFrame, ds: dt.date, exact: bool) -> tuple[DataFrame, dt.date | None]:
+    """The rows of ``ds`` (or, unless ``exact``, of the latest ds before it)."""
+    from pyspark.sql import functions as F
+
+    if exact:
+        return df.where(F.col("ds") == F.lit(ds)), ds
+    latest = df.where(F.col("ds") <= F.lit(ds)).agg(F.max("ds")).first()[0]
+    return df.where(F.col("ds") == F.lit(latest)), latest
+
+
+def cutoff_ms(ds: dt.date) -> int:
+    """End of the data interval ``ds`` (UTC), but never later than now."""
+    end = dt.datetime.combine(ds + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return int(min(end, dt.datetime.now(dt.UTC)).timestamp() * 1000)
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    ds: dt.date,
+    min_ratio: str = "0.5",
+    sync_ready: str = "true",
+) -> dict:
+    import psycopg
+    from pyspark.sql import functions as F
+
+    from fyplake.serving.clients import resolve_postgres_dsn, resolve_valkey_url, valkey_client
+    from fyplake.serving.ready import sync_ready_from_postgres
+    from fyplake.serving.spark_publish import (
+        feed_items,
+        list_items,
+        publish_feed_frame,
+        publish_list_frame,
+    )
+    from fyplake.serving.versions import VersionedStore
+
+    url = resolve_valkey_url(settings)
+    client = valkey_client(settings, url=url)
+    ratio = float(min_ratio)
+    result: dict = {"ds": ds.isoformat()}
+
+    if sync_ready.lower() == "true":
+        with psycopg.connect(resolve_postgres_dsn(settings)) as conn:
+            result["ready_videos"] = sync_ready_from_postgres(client, conn)
+
+    def floor(dataset: str) -> int:
+        store = VersionedStore(client, dataset, settings)
+        cur = store.current()
+        info = store.info(cur) if cur else None
+        return math.ceil(info.items * ratio) if info else 0
+
+    frames, read_ds = {}, {}
+    for name in LIST_TABLES:
+        df = gold_table(spark, settings, name)
+        if df is not None:
+            frames[name], read_ds[name] = snapshot(df, ds, exact=False)
+    lists = list_items(**{k: v for k, v in frames.items() if read_ds[k] is not None})
+    if lists is not None:
+        res = publish_list_frame(lists, client, settings, built_at_ms=cutoff_ms(ds),
+                                 min_lists=floor(keys.LISTS))
+        result["lists"] = {**res.as_dict(), "read_ds": {k: str(v) for k, v in read_ds.items()}}
+    else:
+        logger.warning("no gold list tables found; lists not published")
+
+    feeds = gold_table(spark, settings, "feeds")
+    if feeds is None:
+        raise FileNotFoundError("gold.feeds does not exist; run the recommendation jobs first")
+    day, _ = snapshot(feeds, ds, exact=True)
+    sources = sorted(
+        r[0] for r in day.select(F.coalesce("source", F.lit("unknown"))).distinct().collect()
+    )
+    if not sources:
+        raise ValueError(f"gold.feeds has no rows for ds={ds}; nothing published")
+    run_ids = [r[0] for r in day.select("run_id").distinct().limit(2).collect()] \
+        if "run_id" in day.columns else []
+    items = feed_items(day, {s: i for i, s in enumerate(sources)})
+    res = publish_feed_frame(
+        items, client, url, settings,
+        sources=sources,
+        run_id=run_ids[0] if len(run_ids) == 1 and run_ids[0] else None,
+        built_at_ms=cutoff_ms(ds),
+        min_users=floor(keys.FEED),
+    )
+    result["feed"] = res.as_dict()
+    client.close()
+    return result
+
+
+if __name__ == "__main__":
+    job_main("publish_feeds", run)
