@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "fyplake.cli.job_cmd": "job",
     "fyplake.cli.run_cmd": "run",
     "fyplake.cli.report_cmd": "report",
+    "fyplake.cli.up_cmd": "up",
     "fyplake.cli.serve_cmd": "serve",
     "fyplake.cli.feed_cmd": "feed",
     "fyplake.cli.feeds_cmd": "feeds",
