@@ -192,6 +192,7 @@ def step_validate(
         except ProbeError as exc:
             reason = f"invalid upload: {exc}"
             mark_failed(video_id, reason, settings=settings, conn=conn)
+            shutil.rmtree(work_dir(settings, video_id), ignore_errors=True)
             return {"ok": False, "reason": reason}
         except FileNotFoundError as exc:
             reason = f"invalid upload: the original file is missing ({exc})"
@@ -215,6 +216,7 @@ def step_validate(
         if problems:
             reason = "invalid upload: " + "; ".join(problems)
             mark_failed(video_id, reason, settings=settings, conn=conn)
+            shutil.rmtree(work_dir(settings, video_id), ignore_errors=True)
             return {"ok": False, "reason": reason, "probe": result.as_dict()}
     return {"ok": True, "probe": result.as_dict()}
 
@@ -286,6 +288,7 @@ def step_fingerprint(video_id: int, *, settings: Any = None) -> dict[str, Any]:
                     (video_id,),
                 )
                 logger.info("video %s is a %s", video_id, reason)
+                shutil.rmtree(work_dir(settings, video_id), ignore_errors=True)
                 return {"duplicate_of": original, "match_fraction": frac, "reason": reason}
     return {"duplicate_of": None, "match_fraction": 0.0 if best is None else best[0]}
 
@@ -596,7 +599,9 @@ def run_pipeline(
             for r in renditions if not r.get("skipped")
         ], "sound": sound})
     except Exception as exc:  # noqa: BLE001 - the outcome is recorded on the video
-        what = getattr(exc, "args", [""])[0] if exc.args else type(exc).__name__
+        what = exc.args[0] if exc.args else type(exc).__name__
         mark_failed(video_id, f"processing failed: {what}", settings=settings)
         logger.exception("video %s failed", video_id)
         return result({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        shutil.rmtree(work_dir(settings, video_id), ignore_errors=True)
