@@ -99,7 +99,11 @@ def make_clip(
         args += ["-map", "1:a", "-c:a", "aac", "-b:a", "96k", "-shortest"]
     args += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p",
              "-g", str(gop or fps * 2), "-t", str(seconds), str(path)]
-    _ffmpeg(*args)
+    try:
+        _ffmpeg(*args)
+    finally:
+        if audio == "melody":
+            path.with_suffix(".melody.wav").unlink(missing_ok=True)
     return path
 
 
