@@ -25,6 +25,7 @@ FEEDS = {
     U + 2: [V + i for i in range(30, 40)],  # seen filtering
     U + 3: [V + 50, V + 201, V + 51, V + 202, V + 52],  # 201/202 are processing
     U + 4: [V + 60, V + 61, V + 62],  # short feed: top-up
+    U + 7: [2**40 + 1, 2**40 + 2, 2**40 + 3],  # ids that need 64 bits
 }
 POOL_SEGMENT = [V + 100 + i for i in range(6)]  # coldstart:18-24:BR:pt
 POOL_GLOBAL = [V + 120 + i for i in range(4)]  # coldstart:*:*:*
@@ -77,6 +78,7 @@ def world(stack):
         client = redis.Redis.from_url(stack.valkey)
         clear_serving_keys(client)
         sync_ready_from_postgres(client, conn)
+    mark_ready(client, *FEEDS[U + 7])  # the ready set is all the feed path consults
     settings = _settings()
     versions = _publish_world(client, settings)
     yield client, settings, versions
@@ -155,6 +157,16 @@ def test_videos_watched_since_the_feed_was_built_are_skipped(api, world):
     assert r.status_code == 202, r.text
     ids = [i["video_id"] for i in api.get(f"/v1/feed/{U + 2}", params={"limit": 5}).json()["items"]]
     assert ids == [feed[1], feed[3], feed[4], feed[5], feed[6]]
+
+
+def test_64_bit_ids_are_served_and_seen_filtered(api):
+    body = api.get(f"/v1/feed/{U + 7}", params={"limit": 2}).json()
+    assert [i["video_id"] for i in body["items"]] == FEEDS[U + 7][:2]
+    r = api.post("/v1/events", headers=KEY, json={"events": [
+        {"event_type": "watch", "user_id": U + 7, "video_id": FEEDS[U + 7][0], "watch_ms": 1}]})
+    assert r.status_code == 202
+    body = api.get(f"/v1/feed/{U + 7}", params={"limit": 2}).json()
+    assert [i["video_id"] for i in body["items"]] == FEEDS[U + 7][1:]
 
 
 def test_videos_that_are_not_ready_are_never_served(api, world):

@@ -214,3 +214,15 @@ def test_ready_set_sync_replaces_atomically(vk):
     assert not vk.sismember(keys.READY_VIDEOS, 10)
     assert sync_ready_set(vk, []) == 0
     assert not vk.exists(keys.READY_VIDEOS)
+
+
+def test_page_items_reads_what_the_page_script_returns():
+    # index (u16) + id + score + code, as fyplake/serving/scripts.py FEED_PAGE emits them
+    import struct
+
+    narrow = codec.encode([5, 6], [0.5, 0.25], [1, 2])
+    payload = struct.pack("<HIfB", 1, 6, 0.25, 2)
+    assert codec.page_items(narrow[:4], payload) == [(1, 6, 0.25, 2)]
+    wide = codec.encode([2**40, 7], [1.0, 2.0])
+    payload = struct.pack("<HqfB", 0, 2**40, 1.0, 0) + struct.pack("<HqfB", 1, 7, 2.0, 0)
+    assert codec.page_items(wide[:4], payload) == [(0, 2**40, 1.0, 0), (1, 7, 2.0, 0)]

@@ -123,6 +123,20 @@ def encode_csr(
     return out
 
 
+def page_items(head: bytes, payload: bytes) -> list[tuple[int, int, float, int]]:
+    """(index, id, score, code) of the items the feed-page script picked: per item a u16 index,
+    then its id, score and code bytes as stored (``head`` is the value's 4-byte header)."""
+    fmt, flags, _n = HEADER.unpack(head)
+    if fmt != FORMAT:
+        raise ValueError(f"unknown packed value format {fmt}")
+    item = _PAGE_U32 if flags & FLAG_U32 else _PAGE_I64
+    return list(item.iter_unpack(payload))
+
+
+_PAGE_U32 = struct.Struct("<HIfB")
+_PAGE_I64 = struct.Struct("<HqfB")
+
+
 def header(blob: bytes) -> tuple[int, int]:
     """(n, id width in bytes) of a packed value; raises ValueError on a foreign format."""
     if len(blob) < HEADER.size:

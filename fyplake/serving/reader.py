@@ -277,15 +277,12 @@ class ServingReader:
             )
             if res:
                 personalized = True
-                blob, next_offset, picked = res[0], int(res[1]), [int(i) for i in res[2:]]
+                head, next_offset, payload, blob = res[0], int(res[1]), res[2], res[3]
                 names = finfo.sources
-                for idx, (vid, score, code) in zip(
-                    picked, codec.decode_items(blob, picked), strict=True
-                ):
+                for idx, vid, score, code in codec.page_items(head, payload):
                     source = names[code] if code < len(names) else "unknown"
                     items.append(Item(vid, score, source, idx + 1))
-                n, _ = codec.header(blob)
-                if next_offset < n:
+                if not blob:  # the feed goes on after this page
                     nxt = Cursor(fv, lv, PHASE_FEED, next_offset).encode()
                     return FeedPage(user_id, items, nxt, fv or None, lv or None, True)
                 if len(items) >= limit:  # the feed ended exactly at the page's end

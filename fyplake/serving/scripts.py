@@ -34,20 +34,24 @@ FEED_PAGE = """\
 -- ARGV[4] seen threshold in ms: a seen entry at or after it hides the video,
 -- ARGV[5] how many items to test per SMISMEMBER/ZMSCORE call
 -- Returns false when the user has no feed in this version, else
--- {packed feed, next offset, picked item indexes (0-based)...}; next offset = n when exhausted.
+-- {header (4 bytes), next offset, picked items, packed feed if exhausted else ''}:
+-- next offset = n when the feed is exhausted; picked items are, per item, its index (u16 LE)
+-- followed by its id, score and code bytes as stored.
 -- The packed layout is fyplake/serving/codec.py (format 1); ids must be < 2^53.
 local blob = redis.call('HGET', KEYS[1], ARGV[1])
 if not blob then return false end
-local byte = string.byte
+local byte, sub, char = string.byte, string.sub, string.char
 local flags = byte(blob, 2)
 local n = byte(blob, 3) + 256 * byte(blob, 4)
 local width = 8
 if flags % 2 == 1 then width = 4 end
+local scores_at = 5 + n * width
+local codes_at = scores_at + 4 * n
 local pos = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local threshold = tonumber(ARGV[4])
 local window = tonumber(ARGV[5])
-local result = {blob, 0}
+local out = {}
 local picked = 0
 while picked < limit and pos < n do
   local stop = math.min(n, pos + window)
@@ -67,7 +71,11 @@ while picked < limit and pos < n do
   local j = 1
   while j <= #ids do
     if ready[j] == 1 and not (seen[j] and tonumber(seen[j]) >= threshold) then
-      result[#result + 1] = pos + j - 1
+      local i = pos + j - 1
+      local b = 5 + i * width
+      local s = scores_at + 4 * i
+      out[#out + 1] = char(i % 256, math.floor(i / 256)) .. sub(blob, b, b + width - 1)
+        .. sub(blob, s, s + 3) .. sub(blob, codes_at + i, codes_at + i)
       picked = picked + 1
       if picked == limit then break end
     end
@@ -75,8 +83,9 @@ while picked < limit and pos < n do
   end
   if picked == limit then pos = pos + j else pos = stop end
 end
-result[2] = pos
-return result
+local full = ''
+if pos >= n then full = blob end
+return {sub(blob, 1, 4), pos, table.concat(out), full}
 """
 
 RECORD_EVENTS = """\
