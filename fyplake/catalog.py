@@ -199,9 +199,27 @@ QUARANTINE_EVENTS = register(
     TableSpec(
         "quarantine",
         "events",
-        "entity string, raw string, landing_file string, reason string, "
-        "quarantined_at timestamp, ingest_date date",
-        "Every landed record that failed parsing or validation, with its raw text and reason.",
+        "entity string, raw string, landing_file string, line_no bigint, reason_code string, "
+        "reason string, quarantined_at timestamp, ingest_date date",
+        "Every landed record (any entity) that failed parsing or validation: raw line, source "
+        "file and line, a stable reason_code and a reason with detail. MERGE on "
+        "(landing_file, line_no), so a replay never adds a second row.",
         partition_by=("ingest_date",),
+        key=("landing_file", "line_no"),
+    )
+)
+
+# --- _meta: bookkeeping of the jobs -----------------------------------------------------------
+
+META_INGESTED_FILES = register(
+    TableSpec(
+        "_meta",
+        "ingested_files",
+        "path string, entity string, size bigint, mtime timestamp, arrival_hour timestamp, "
+        "lines bigint, accepted bigint, quarantined bigint, event_dates array<date>, "
+        "interval_start timestamp, interval_end timestamp, ingested_at timestamp",
+        "Landing files the ingest consumed (size and mtime tell a changed file), with per-file "
+        "counts: lines = accepted + quarantined, and the event dates the file touched.",
+        key=("path",),
     )
 )

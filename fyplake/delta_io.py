@@ -92,12 +92,15 @@ def merge_upsert(
     update_existing: bool = True,
     extra_condition: str | None = None,
     settings: Settings | None = None,
+    update_condition: str | None = None,
 ) -> int:
     """MERGE ``df`` into the table on its key; the source is deduplicated by key first.
 
     ``update_existing=False`` gives insert-only semantics (first write wins, e.g. events).
     ``extra_condition`` narrows the target side (e.g. to the partitions the batch touches) so
-    MERGE can prune files.
+    MERGE can prune files. ``update_condition`` (over ``t.``/``s.``) limits which matched rows
+    are updated, e.g. ``"s.updated_at >= t.updated_at"`` so replaying an old record never
+    reverts a newer one.
     """
     from delta.tables import DeltaTable
 
@@ -112,7 +115,7 @@ def merge_upsert(
     target = DeltaTable.forPath(spark, spec.path(settings))
     merge = target.alias("t").merge(source.alias("s"), cond)
     if update_existing:
-        merge = merge.whenMatchedUpdateAll()
+        merge = merge.whenMatchedUpdateAll(condition=update_condition)
     merge.whenNotMatchedInsertAll().execute()
     return latest_version(spark, spec, settings)
 
