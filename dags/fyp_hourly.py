@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from assets import POOLS_PUBLISHED, lake
+from fyplake.orchestration.assets import POOLS_PUBLISHED, lake
 from fyplake.orchestration.defaults import DEFAULT_ARGS, INTERVAL_PARAMS, START_DATE, TAGS
 from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
 

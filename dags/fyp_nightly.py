@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from assets import EMBEDDINGS_PUBLISHED, FEEDS_PUBLISHED, lake
+from fyplake.orchestration.assets import EMBEDDINGS_PUBLISHED, FEEDS_PUBLISHED, lake
 from fyplake.orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
 from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
 

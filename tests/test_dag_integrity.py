@@ -20,7 +20,7 @@ def dagbag(settings):
     os.environ.update(airflow_environ(settings))
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS_FOLDER), include_examples=False)
+    return DagBag(dag_folder=str(DAGS_FOLDER))
 
 
 def test_all_dags_import_without_errors(dagbag):
