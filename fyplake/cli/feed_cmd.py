@@ -31,7 +31,9 @@ async def _feed_page(user_id: int, limit: int | None, cursor: str | None) -> dic
     finally:
         await pool.close()
         await client.aclose()
-    return dataclasses.asdict(page)
+    data = dataclasses.asdict(page)
+    data["items"] = [item._asdict() for item in page.items]
+    return data
 
 
 @click.command()

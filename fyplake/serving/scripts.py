@@ -64,7 +64,7 @@ while picked < limit and pos < n do
       local c1, c2, c3 = byte(blob, b + 4, b + 6)
       v = v + (c1 + c2 * 256 + c3 * 65536) * 4294967296
     end
-    ids[#ids + 1] = string.format('%.0f', v)
+    ids[#ids + 1] = string.format('%d', v)
   end
   local ready = redis.call('SMISMEMBER', KEYS[3], unpack(ids))
   local seen = redis.call('ZMSCORE', KEYS[2], unpack(ids))

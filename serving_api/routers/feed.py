@@ -9,24 +9,26 @@ from fastapi import APIRouter, Path, Query
 from fyplake.serving.reader import FeedPage
 from serving_api.deps import ServicesDep
 from serving_api.errors import BAD_REQUEST, UNAVAILABLE
-from serving_api.models import FeedItemOut, FeedOut
+from serving_api.models import FeedOut
 
 router = APIRouter(prefix="/v1", tags=["feed"])
 
 
 def feed_out(page: FeedPage) -> FeedOut:
-    return FeedOut(
-        user_id=page.user_id,
-        items=[  # built from our own typed values: no need to validate them again
-            FeedItemOut.model_construct(
-                video_id=i.video_id, score=i.score, source=i.source, rank=i.rank
-            )
-            for i in page.items
-        ],
-        next_cursor=page.next_cursor,
-        feed_version=page.feed_version,
-        lists_version=page.lists_version,
-        personalized=page.personalized,
+    # One model_validate over plain dicts runs in pydantic-core; it is several times cheaper
+    # than building the item models one by one in Python (this is the hottest route).
+    return FeedOut.model_validate(
+        {
+            "user_id": page.user_id,
+            "items": [
+                {"video_id": i.video_id, "score": i.score, "source": i.source, "rank": i.rank}
+                for i in page.items
+            ],
+            "next_cursor": page.next_cursor,
+            "feed_version": page.feed_version,
+            "lists_version": page.lists_version,
+            "personalized": page.personalized,
+        }
     )
 
 
