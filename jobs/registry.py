@@ -7,6 +7,11 @@ from types import ModuleType
 
 JOBS: dict[str, str] = {
     # "ingest": "jobs.ingest",   (each issue adds its jobs here)
+    "ingest": "jobs.ingest",
+    "silver": "jobs.silver",
+    "gold": "jobs.gold",
+    "quality_gate": "jobs.quality_gate",
+    "maintenance": "jobs.maintenance",
     "publish_postgres": "jobs.publish_postgres",
     "publish_feeds": "jobs.publish_feeds",
     "flush_counters": "jobs.flush_counters",
