@@ -2,7 +2,8 @@
 
     ingest -> silver -> quality gate -> flush view counters
                                      -> features (trending, hashtag, sound lists, cold-start pools)
-                                        -> exploration pool (new videos) -> publish lists/pools
+                                        -> exploration pool (new videos)
+                                           -> users/videos/sounds to Postgres -> publish lists/pools
 
 The data interval is one hour; ``ingest`` consumes the landing files that arrived in it (plus
 any earlier files not yet consumed, within the configured catch-up window). Every task is
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from fyplake.orchestration.assets import POOLS_PUBLISHED, lake
+from fyplake.orchestration.assets import EMBEDDINGS_PUBLISHED, POOLS_PUBLISHED, lake
 from fyplake.orchestration.defaults import DEFAULT_ARGS, INTERVAL_PARAMS, START_DATE, TAGS
 from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
 
@@ -45,7 +46,6 @@ def fyp_hourly():
     silver = FypSparkSubmitOperator(
         task_id="silver",
         job="silver",
-        job_params=INTERVAL_PARAMS,
         outlets=[lake("silver.watch_history"), lake("silver.follows")],
     )
     gate = FypSparkSubmitOperator(
@@ -69,6 +69,9 @@ def fyp_hourly():
     exploration = FypSparkSubmitOperator(
         task_id="exploration_pool", job="exploration", outlets=[lake("gold.exploration_pool")]
     )
+    sync_metadata = FypSparkSubmitOperator(
+        task_id="sync_metadata_to_postgres", job="publish_postgres", outlets=[EMBEDDINGS_PUBLISHED]
+    )
     publish_lists = FypSparkSubmitOperator(
         task_id="publish_lists",
         job="publish_feeds",
@@ -78,7 +81,7 @@ def fyp_hourly():
 
     ingest >> silver >> gate
     gate >> flush_counters()
-    gate >> features >> exploration >> publish_lists
+    gate >> features >> exploration >> sync_metadata >> publish_lists
 
 
 fyp_hourly()

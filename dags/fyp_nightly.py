@@ -1,8 +1,8 @@
 """``fyp_nightly``: the day's recommendation run, published atomically.
 
     features -> embeddings -> exploration -> candidates -> ranking (with cold start)
-      -> quality gate (gold) -> publish feeds (one atomic version flip)
-      -> embeddings + metadata to pgvector -> gold analytics -> gate -> evaluation -> report
+      -> quality gate (gold) -> metadata + embeddings to Postgres/pgvector
+      -> publish feeds (one atomic version flip) -> gold analytics -> gate -> evaluation -> report
 
 The data interval is one UTC day; the jobs read silver as of its end and write that day's
 partitions of the gold tables, so a re-run of a date replaces its own output and a backfill of a
@@ -70,8 +70,8 @@ def fyp_nightly():
         >> candidates
         >> ranking
         >> gate_feeds
-        >> publish
         >> to_postgres
+        >> publish
         >> analytics
         >> gate_gold
         >> evaluate

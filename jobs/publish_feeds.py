@@ -66,7 +66,10 @@ def run(
     ds: dt.date,
     min_ratio: str = "0.5",
     sync_ready: str = "true",
+    datasets: str = "all",
 ) -> dict:
+    """``datasets``: ``all`` (nightly), ``lists`` (hourly: trending, hashtag/sound lists, pools)
+    or ``feed``."""
     import psycopg
     from pyspark.sql import functions as F
 
@@ -80,6 +83,8 @@ def run(
     )
     from fyplake.serving.versions import VersionedStore
 
+    if datasets not in ("all", "lists", "feed"):
+        raise ValueError(f"datasets must be all, lists or feed, not {datasets!r}")
     url = resolve_valkey_url(settings)
     client = valkey_client(settings, url=url)
     ratio = float(min_ratio)
@@ -96,18 +101,24 @@ def run(
         return math.ceil(info.items * ratio) if info else 0
 
     frames, read_ds = {}, {}
-    for name in LIST_TABLES:
+    for name in LIST_TABLES if datasets in ("all", "lists") else ():
         df = gold_table(spark, settings, name)
         if df is not None:
             frames[name], read_ds[name] = snapshot(df, ds, exact=False)
-    lists = list_items(**{k: v for k, v in frames.items() if read_ds[k] is not None})
-    if lists is not None:
+    usable = {k: v for k, v in frames.items() if read_ds[k] is not None}
+    lists = list_items(**usable) if usable else None
+    if datasets == "feed":
+        pass
+    elif lists is not None:
         res = publish_list_frame(lists, client, settings, built_at_ms=cutoff_ms(ds),
                                  min_lists=floor(keys.LISTS))
         result["lists"] = {**res.as_dict(), "read_ds": {k: str(v) for k, v in read_ds.items()}}
     else:
         logger.warning("no gold list tables found; lists not published")
 
+    if datasets == "lists":
+        client.close()
+        return result
     feeds = gold_table(spark, settings, "feeds")
     if feeds is None:
         raise FileNotFoundError("gold.feeds does not exist; run the recommendation jobs first")

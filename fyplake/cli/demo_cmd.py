@@ -1,60 +1,162 @@
-"""`fyp demo`: the README's main job, end to end on the embedded default."""
+"""`fyp demo`: the README's main job, end to end on the embedded default.
+
+stack -> synthetic world -> `fyp_hourly` and `fyp_nightly` through Airflow itself -> the feed
+API -> the feeds of an active and a brand-new user -> the offline evaluation table.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
 import time
 
 import click
 
+from fyplake.cli._common import FypError
+
 
 @click.command()
-@click.option("--users", default=2000, show_default=True, help="Users in the generated world.")
-@click.option("--videos", default=3000, show_default=True, help="Videos in the generated world.")
+@click.option("--users", default=1500, show_default=True, help="Users in the generated world.")
+@click.option("--videos", default=2000, show_default=True, help="Videos in the generated world.")
 @click.option("--days", default=3, show_default=True, help="Simulated days of history.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (deterministic world).")
-def demo(users: int, videos: int, days: int, seed: int) -> None:
-    """Start the stack, generate a world, land it in the lake and show what landed."""
-    from fyplake.config import get_settings
-    from fyplake.landing_stats import landing_counts
+@click.option("--spark-submit", is_flag=True,
+              help="Run every Spark task as its own spark-submit application (slower on one "
+              "machine) instead of in the Airflow worker's local Spark session.")
+def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> None:
+    """Everything end to end: stack, world, hourly + nightly DAG runs, API, feeds, evaluation."""
+    from fyplake.config import reload_settings
+    from fyplake.orchestration.runner import run_dag
     from fyplake.synth import generate_world
     from infra.migrations import migrate
     from infra.stack import Stack
 
-    settings = get_settings()
+    os.environ["FYP_SPARK_TASK_MODE"] = "submit" if spark_submit else "inprocess"
+    # One catch-up ingest consumes every hour the generator landed.
+    os.environ.setdefault("FYP_INGEST_CATCHUP_HOURS", str(24 * (days + 2)))
+    settings = reload_settings()
     t0 = time.monotonic()
-    click.echo("== 1/4 starting the embedded stack")
+
+    click.echo("== 1/6 the embedded stack")
     endpoints = Stack(settings).up()
     migrate(endpoints.postgres)
     for name, value in endpoints.as_dict().items():
         click.echo(f"   {name:13} {value}")
 
-    click.echo(f"== 2/4 generating a world: {users} users, {videos} videos, {days} days")
-    summary = generate_world(users=users, videos=videos, days=days, seed=seed)
-    click.echo(f"   {summary}")
+    start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days + 1)
+    last_day = start + dt.timedelta(days=days - 1)
+    click.echo(f"== 2/6 a synthetic world: {users} users, {videos} videos, {start}..{last_day}")
+    summary = generate_world(users=users, videos=videos, days=days, seed=seed, start_date=start)
+    click.echo(f"   {summary.events:,} events, {summary.files} landing files")
 
-    click.echo("== 3/4 landing zone contents")
-    for entity, (files, records) in landing_counts(settings).items():
-        click.echo(f"   {entity:8} {records:>10,} records in {files:>5,} files")
+    for dag_id in ("fyp_hourly", "fyp_nightly"):
+        step = "3/6" if dag_id == "fyp_hourly" else "4/6"
+        click.echo(f"== {step} {dag_id} for {last_day} through Airflow (airflow dags test)")
+        tick = time.monotonic()
+        result = run_dag(dag_id, last_day.isoformat(), settings=settings)
+        for task in result.tasks:
+            click.echo(f"   {task['task_id']:28} {task['state']}")
+        click.echo(f"   {result.state} in {time.monotonic() - tick:.0f} s (log: {result.log_path})")
+        if not result.ok:
+            raise FypError(f"{dag_id} ended {result.state}; see {result.log_path}")
 
-    click.echo("== 4/4 the lake: ingest -> bronze -> silver -> gold, each gated (issue 3)")
-    _lake(settings)
+    click.echo("== 5/6 the feed API")
+    port = _free_port()
+    api = subprocess.Popen(
+        [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(base)
+        click.echo(f"   serving on {base} (docs at {base}/docs)")
+        active, newest = _pick_users(settings)
+        for label, user_id in (("an active user", active), ("a brand-new user", newest)):
+            _show_feed(base, label, user_id)
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
+
+    click.echo("== 6/6 offline evaluation (engine vs baselines, this run)")
+    _show_evaluation(settings)
+    from fyplake.report import latest_report
+
+    report = latest_report(settings)
+    if report:
+        click.echo(f"   nightly report: {report}")
     click.echo(f"done in {time.monotonic() - t0:.0f} s")
 
 
-def _lake(settings) -> None:
-    """Ingest every landed arrival day through the gated lake pipeline; show the tables."""
-    from fyplake.lake_query import list_tables
-    from infra.spark import get_spark
-    from jobs.lake.pipeline import landing_dates, run_lake_pipeline
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
-    spark = get_spark("fyp-demo", settings)
-    for day in landing_dates(settings):
-        out = run_lake_pipeline(spark, settings, day)
-        ing = out["ingest"]
+
+def _wait_healthy(base: str, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise FypError(f"the feed API at {base} did not become ready in {timeout:.0f} s")
+
+
+def _pick_users(settings) -> tuple[int, int]:  # noqa: ANN001
+    """The user with the most watches, and the newest sign-up (fewest engagements)."""
+    import duckdb
+    from deltalake import DeltaTable
+
+    from fyplake.catalog import table
+
+    watches = DeltaTable(table("silver.watch_history").path(settings)).to_pyarrow_dataset()
+    users = DeltaTable(table("silver.users").path(settings)).to_pyarrow_dataset()
+    con = duckdb.connect()
+    con.register("watches", watches)
+    con.register("users", users)
+    active = con.execute(
+        "SELECT user_id FROM watches GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1"
+    ).fetchone()[0]
+    newest = con.execute(
+        "SELECT u.user_id FROM users u LEFT JOIN watches w USING (user_id) "
+        "GROUP BY u.user_id, u.signup_time ORDER BY count(w.user_id), u.signup_time DESC, "
+        "u.user_id DESC LIMIT 1"
+    ).fetchone()[0]
+    return int(active), int(newest)
+
+
+def _show_feed(base: str, label: str, user_id: int, limit: int = 10) -> None:
+    import httpx
+
+    feed = httpx.get(f"{base}/v1/feed/{user_id}", params={"limit": limit}, timeout=10).json()
+    kind = "personalised" if feed.get("personalized") else "cold start"
+    click.echo(f"   feed of {label} (user {user_id}, {kind}):")
+    click.echo(f"   {'#':>3} {'video':>7} {'score':>8}  {'source':12} title / hashtags")
+    for item in feed.get("items", []):
+        video = httpx.get(f"{base}/v1/videos/{item['video_id']}", timeout=10).json()
+        tags = " ".join(f"#{t}" for t in (video.get("hashtags") or [])[:4])
+        title = (video.get("title") or "")[:44]
         click.echo(
-            f"   {day}: {ing['lines']:,} landed = {ing['accepted']:,} accepted "
-            f"+ {ing['quarantined']:,} quarantined; gates passed"
+            f"   {item['rank']:>3} {item['video_id']:>7} {item['score']:>8.4f}  "
+            f"{item['source'][:12]:12} {title}  {tags}"
         )
-    for row in list_tables(settings):
-        if row["version"] is not None:
-            click.echo(f"   {row['table']:28} {row['rows']:>10,} rows  v{row['version']}")
+
+
+def _show_evaluation(settings) -> None:  # noqa: ANN001
+    from fyplake.report import evaluation_history
+
+    hist = evaluation_history(settings)
+    if hist is None or not len(hist):
+        click.echo("   (no evaluation results)")
+        return
+    latest = hist[hist["run_id"] == hist.sort_values("created_at")["run_id"].iloc[-1]]
+    pivot = latest.pivot_table(index="model", columns="metric", values="value", aggfunc="last")
+    click.echo("   " + pivot.to_string(float_format=lambda v: f"{v:.4f}").replace("\n", "\n   "))
