@@ -21,7 +21,7 @@ from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
 
 @dag(
     dag_id="fyp_nightly",
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

@@ -124,13 +124,17 @@ def replace_where(
     spark: SparkSession,
     df: DataFrame,
     spec: TableSpec,
-    predicate: Column | str,
+    predicate: str,
     settings: Settings | None = None,
 ) -> int:
-    """Atomically replace the rows matching ``predicate`` (a partition range) with ``df``."""
+    """Atomically replace the rows matching ``predicate`` (a partition range) with ``df``.
+
+    Delta takes the predicate as SQL text; build it with :func:`partition_predicate` (dates are
+    rendered as typed literals, never pasted in as values).
+    """
     ensure_table(spark, spec, settings)
     if not isinstance(predicate, str):
-        predicate = predicate._jc.toString()  # noqa: SLF001 - Column -> SQL text for Delta
+        raise TypeError("replace_where takes SQL text; use delta_io.partition_predicate(...)")
     (
         conform(df, spec)
         .write.format("delta")
@@ -139,6 +143,17 @@ def replace_where(
         .save(spec.path(settings))
     )
     return latest_version(spark, spec, settings)
+
+
+def partition_predicate(column: str, value) -> str:  # noqa: ANN001 - date or datetime.date
+    """``column = DATE'YYYY-MM-DD'`` for a date partition (the value must be a ``date``)."""
+    import datetime as _dt
+
+    if not isinstance(value, _dt.date):
+        raise TypeError(f"partition_predicate takes a date, got {type(value).__name__}")
+    if not column.replace("_", "").isalnum():
+        raise ValueError(f"bad column name {column!r}")
+    return f"`{column}` = DATE'{value.isoformat()}'"
 
 
 def overwrite_table(
