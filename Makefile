@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.bootstrap-stamp
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: bootstrap demo test test-quick lint bench clean
+.PHONY: bootstrap demo test test-e2e test-quick lint bench clean
 
 bootstrap: $(STAMP)
 
@@ -16,7 +16,11 @@ demo: bootstrap
 	$(VENV)/bin/fyp demo
 
 test: bootstrap
-	$(PYTEST) -q
+	$(PYTEST) -q -m "not e2e"
+
+# The end-to-end runs of fyp_hourly + fyp_nightly through Airflow on a tiny world (minutes).
+test-e2e: bootstrap
+	$(PYTEST) -q -m e2e
 
 # Pure tests only: no Spark, no servers, no Airflow (seconds).
 test-quick: bootstrap

@@ -66,7 +66,10 @@ def table_sizes(settings: Settings) -> list[dict[str, Any]]:
         dt_ = _delta_table(settings, name)
         if dt_ is None:
             continue
-        actions = dt_.get_add_actions(flatten=True).to_pydict()
+        import pyarrow as pa
+
+        # deltalake 1.x returns an arro3 table; pa.table() takes it through the Arrow C interface
+        actions = pa.table(dt_.get_add_actions(flatten=True)).to_pydict()
         rows.append(
             {
                 "table": name,

@@ -18,7 +18,7 @@ import sys
 import psycopg
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark, pytest.mark.services]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark, pytest.mark.services]
 
 
 @pytest.fixture(scope="module")

@@ -38,13 +38,13 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
         settings = reload_settings()
         start = context.get("data_interval_start")
         ds = start.date().isoformat() if start is not None else context["ds"]
-        if settings.spark_task_mode == "inprocess":
-            return self._run_in_process(ds)
         run_id = str(context["run_id"]).replace(":", "_").replace("+", "_")
         result_file = (
             Path(settings.home) / "runs" / self.dag_id / run_id / f"{self.task_id}.json"
         )
         result_file.unlink(missing_ok=True)
+        if settings.spark_task_mode == "inprocess":
+            return self._run_in_process(ds, result_file)
 
         conf = spark_conf(settings, self.name)
         conf.pop("spark.master", None)  # the connection decides the master
@@ -73,7 +73,7 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
             return result
         return None
 
-    def _run_in_process(self, ds: str) -> dict:
+    def _run_in_process(self, ds: str, result_file: Path) -> dict:
         """The embedded default's shortcut: the same job entry point on this worker's local
         Spark session (reused by later tasks in the same process), no spark-submit JVM start."""
         from jobs._entry import parse_ds, run_job
@@ -84,4 +84,6 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
             params={k: str(v) for k, v in self.job_params.items()},
         )
         self.log.info("job %s result (in process): %s", self.job, result)
-        return result
+        result_file.parent.mkdir(parents=True, exist_ok=True)
+        result_file.write_text(json.dumps(result, default=str))
+        return json.loads(result_file.read_text())  # JSON-safe for XCom
