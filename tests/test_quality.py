@@ -20,8 +20,8 @@ def test_every_gated_table_has_a_valid_suite():
 
     files = {p.stem for p in SUITES_DIR.glob("*.json")}
     gated = {t for tables in LAYERS.values() for t in tables}
-    assert files == gated
-    for table in gated:
+    assert gated <= files  # other tables (e.g. gold.feeds) may have suites of their own
+    for table in files:
         assert table in catalog.TABLES
         for engine in ("spark", "pandas"):
             spec = load_suite(table, engine=engine)

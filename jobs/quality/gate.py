@@ -114,17 +114,21 @@ def _tables(layer_or_table: str) -> list[str]:
 def scoped_frame(
     spark: SparkSession, settings: Settings, table: str, ds: dt.date, dates: list[dt.date]
 ) -> DataFrame:
-    """The part of ``table`` the run of interval ``ds`` wrote."""
+    """The part of ``table`` the run of interval ``ds`` wrote, by its partition column:
+    ``event_date`` -> the dates the interval touched (and the day before each), ``date`` -> the
+    range gold rebuilt, ``ingest_date``/``ds`` -> the interval's date; unpartitioned -> all."""
     from pyspark.sql import functions as F
 
     spec = catalog.table(table)
     df = delta_io.read_table(spark, spec, settings=settings)
-    if table == "quarantine.events":
-        return df.where(F.col("ingest_date") == F.lit(ds))
-    if table in ("bronze.events", "silver.watch_history"):
+    parts = spec.partition_by
+    if "event_date" in parts:
         return df.where(date_col_in("event_date", dates))
-    if spec.layer == "gold":
+    if "date" in parts:
         return df.where(F.col("date").between(F.lit(min(dates)), F.lit(max(dates))))
+    for column in ("ingest_date", "ds"):
+        if column in parts:
+            return df.where(F.col(column) == F.lit(ds))
     return df
 
 
