@@ -193,6 +193,192 @@ GOLD_CREATOR_DAILY_STATS = register(
     )
 )
 
+# --- gold: recommendation (jobs/recsys; every table holds one snapshot per ds partition) ------
+
+GOLD_VIDEO_FEATURES = register(
+    TableSpec(
+        "gold",
+        "video_features",
+        "ds date, video_id bigint, creator_id bigint, status string, created_at timestamp, "
+        "age_days double, impressions bigint, views bigint, completion_rate double, "
+        "like_rate double, comment_rate double, share_rate double, quality double, "
+        "creator_score double, freshness double, popularity double, trending_score double, "
+        "base_score double",
+        "Per-video smoothed engagement rates (empirical-Bayes), quality, creator score, "
+        "freshness and popularity as of ds.",
+        partition_by=("ds",),
+        key=("ds", "video_id"),
+    )
+)
+
+GOLD_USER_AFFINITIES = register(
+    TableSpec(
+        "gold",
+        "user_affinities",
+        "ds date, user_id bigint, kind string, key string, score double, rank int",
+        "Per-user decayed engagement affinity to hashtags, sounds and creators (top-k per kind).",
+        partition_by=("ds",),
+        key=("ds", "user_id", "kind", "key"),
+    )
+)
+
+GOLD_TRENDING = register(
+    TableSpec(
+        "gold",
+        "trending",
+        "ds date, rank int, video_id bigint, score double",
+        "Trending ready videos: decayed recent engagement x quality.",
+        partition_by=("ds",),
+        key=("ds", "rank"),
+    )
+)
+
+GOLD_HASHTAG_TOP = register(
+    TableSpec(
+        "gold",
+        "hashtag_top",
+        "ds date, hashtag string, rank int, video_id bigint, score double",
+        "Top ready videos per hashtag (candidate lists).",
+        partition_by=("ds",),
+        key=("ds", "hashtag", "rank"),
+    )
+)
+
+GOLD_SOUND_TOP = register(
+    TableSpec(
+        "gold",
+        "sound_top",
+        "ds date, sound_id bigint, rank int, video_id bigint, score double",
+        "Top ready videos per sound (candidate lists).",
+        partition_by=("ds",),
+        key=("ds", "sound_id", "rank"),
+    )
+)
+
+GOLD_CREATOR_TOP = register(
+    TableSpec(
+        "gold",
+        "creator_top",
+        "ds date, creator_id bigint, rank int, video_id bigint, score double",
+        "Top ready videos per creator (the followed-creators candidate lists).",
+        partition_by=("ds",),
+        key=("ds", "creator_id", "rank"),
+    )
+)
+
+GOLD_COLDSTART_POOLS = register(
+    TableSpec(
+        "gold",
+        "coldstart_pools",
+        "ds date, pool string, age_band string, country string, language string, rank int, "
+        "video_id bigint, score double",
+        "Cold-start lists: pool=demographic (popular per age band/country/language, smoothed "
+        "towards language and global) and pool=diverse (exploration across hashtags; no segment).",
+        partition_by=("ds",),
+        key=("ds", "pool", "age_band", "country", "language", "rank"),
+    )
+)
+
+GOLD_VIDEO_EMBEDDINGS = register(
+    TableSpec(
+        "gold",
+        "video_embeddings",
+        "ds date, video_id bigint, embedding array<float>, model_version string, "
+        "cf_weight double",
+        "128-d unit video vectors: ALS (implicit, completion-weighted) blended with a content "
+        "vector (hashtags, sound, creator, words); cf_weight = share of the ALS part.",
+        partition_by=("ds",),
+        key=("ds", "video_id"),
+    )
+)
+
+GOLD_USER_EMBEDDINGS = register(
+    TableSpec(
+        "gold",
+        "user_embeddings",
+        "ds date, user_id bigint, embedding array<float>, model_version string, "
+        "engagements bigint",
+        "128-d unit user vectors: decayed, engagement-weighted mean of watched video vectors.",
+        partition_by=("ds",),
+        key=("ds", "user_id"),
+    )
+)
+
+GOLD_EXPLORATION_POOL = register(
+    TableSpec(
+        "gold",
+        "exploration_pool",
+        "ds date, video_id bigint, created_at timestamp, impressions bigint, "
+        "completion_sum double, alpha double, beta double, reference double, "
+        "p_better double, sampled double, state string, target_impressions bigint",
+        "New-video bandit state (Beta posterior of completion, Thompson draw, "
+        "warmup/boost/hold/faded/graduated) and its exposure target.",
+        partition_by=("ds",),
+        key=("ds", "video_id"),
+    )
+)
+
+GOLD_EXPLORATION_ASSIGNMENTS = register(
+    TableSpec(
+        "gold",
+        "exploration_assignments",
+        "ds date, user_id bigint, video_id bigint, score double",
+        "Predicted-audience users a new video is shown to (content-embedding neighbours).",
+        partition_by=("ds",),
+        key=("ds", "user_id", "video_id"),
+    )
+)
+
+GOLD_CANDIDATES = register(
+    TableSpec(
+        "gold",
+        "candidates",
+        "ds date, user_id bigint, video_id bigint, source string, score double, "
+        "sources array<string>",
+        "Per-user candidates after quotas, dedupe, watched and not-ready filtering; source = "
+        "the source kept (priority order), sources = every source that produced it.",
+        partition_by=("ds",),
+        key=("ds", "user_id", "video_id"),
+    )
+)
+
+GOLD_FEEDS = register(
+    TableSpec(
+        "gold",
+        "feeds",
+        "run_id string, ds date, user_id bigint, rank int, video_id bigint, score double, "
+        "source string",
+        "Ranked top-N per user (rank 1 = first); re-running a ds replaces its rows.",
+        partition_by=("ds",),
+        key=("ds", "user_id", "rank"),
+    )
+)
+
+GOLD_RUNS = register(
+    TableSpec(
+        "gold",
+        "runs",
+        "ds date, job string, run_id string, started_at timestamp, finished_at timestamp, "
+        "inputs string, outputs string, params string",
+        "One row per recommendation job run: Delta versions read (inputs) and written "
+        "(outputs) as JSON, and the parameters, so a run can be reproduced.",
+        partition_by=("ds",),
+        key=("ds", "job"),
+    )
+)
+
+GOLD_EVALUATION = register(
+    TableSpec(
+        "gold",
+        "evaluation",
+        "run_id string, ds date, model string, metric string, k int, value double, "
+        "holdout string, created_at timestamp",
+        "Offline evaluation: metrics at k of the engine and the baselines, per evaluation run.",
+        partition_by=("ds",),
+        key=("run_id", "model", "metric", "k"),
+    )
+)
+
 # --- quarantine -----------------------------------------------------------------------------
 
 QUARANTINE_EVENTS = register(

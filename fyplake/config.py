@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -87,6 +87,12 @@ class Settings(BaseSettings):
 
     # --- Airflow ----------------------------------------------------------------------------
     airflow_home: str = Field(default="", description="AIRFLOW_HOME. Default: <home>/airflow.")
+    spark_task_mode: Literal["submit", "inprocess"] = Field(
+        default="submit",
+        description="How DAG tasks run Spark jobs: `submit` (spark-submit through the "
+        "spark_default connection, a real Spark application) or `inprocess` (the same job entry "
+        "on the Airflow worker's local Spark session; for the embedded demo and tests).",
+    )
 
     # --- the lake: ingest, quarantine, silver/gold, quality, maintenance (issue 3) ------------
     max_watch_multiple: float = Field(
@@ -125,6 +131,123 @@ class Settings(BaseSettings):
     sql_fast_path_max_bytes: int = Field(
         default=512 * 1024 * 1024,
         description="`fyp sql` uses delta-rs + DuckDB when the tables it reads are this small.",
+    )
+
+    # --- recommendation (issue 4: jobs/recsys) -------------------------------------------------
+    # Signal weights follow the design's ranking-signal table: "High" = 1.0, "Medium" = 0.6.
+    # Quotas are the design's candidate counts. Everything here is read by the jobs only; the
+    # transforms in jobs/recsys take explicit parameters (jobs.recsys.params.RecParams).
+    rec_top_n: int = Field(default=200, description="Ranked feed length per user.")
+    rec_quota_followed: int = Field(default=200, description="Candidates from followed creators.")
+    rec_quota_hashtag: int = Field(default=300, description="Candidates from engaged hashtags.")
+    rec_quota_sound: int = Field(default=200, description="Candidates from liked/engaged sounds.")
+    rec_quota_trending: int = Field(default=300, description="Candidates from trending.")
+    rec_quota_embedding: int = Field(
+        default=200, description="Candidates from the embedding nearest-neighbour source."
+    )
+    rec_source_priority: list[str] = Field(
+        default=["exploration", "followed", "hashtag", "sound", "embedding", "trending"],
+        description="Which source a candidate keeps when several sources produce it (first wins).",
+    )
+    rec_overfetch: float = Field(
+        default=1.5, description="Per-key fetch factor before watched/not-ready filtering."
+    )
+    rec_weight_completion: float = Field(default=1.0, description="Quality weight: completion (High).")
+    rec_weight_like: float = Field(default=0.6, description="Quality weight: like rate (Medium).")
+    rec_weight_comment: float = Field(default=0.6, description="Quality weight: comment rate (Medium).")
+    rec_weight_share: float = Field(default=1.0, description="Quality weight: share rate (High).")
+    rec_weight_similarity: float = Field(
+        default=1.0, description="Ranking exponent of similarity(user, video)."
+    )
+    rec_weight_quality: float = Field(default=1.0, description="Ranking exponent of video quality.")
+    rec_weight_creator: float = Field(default=0.6, description="Ranking exponent of creator score (Medium).")
+    rec_weight_freshness: float = Field(default=0.6, description="Ranking exponent of freshness (Medium).")
+    rec_weight_popularity: float = Field(
+        default=0.0,
+        description="Ranking exponent of (1 + log1p(recent views)); 0 = the design's formula.",
+    )
+    rec_quality_prior_views: float | None = Field(
+        default=None,
+        description="Pseudo-impressions of the rate priors; unset = empirical Bayes (method of moments).",
+    )
+    rec_freshness_half_life_days: float = Field(default=3.0, description="Video freshness half-life.")
+    rec_freshness_floor: float = Field(default=0.1, description="Freshness of a very old video.")
+    rec_user_half_life_days: float = Field(
+        default=14.0, description="Half-life of a user's engagement in embeddings and affinities."
+    )
+    rec_trending_half_life_days: float = Field(default=1.0, description="Half-life of trending views.")
+    rec_engage_completion: float = Field(default=1.0, description="Engagement weight per unit completion.")
+    rec_engage_like: float = Field(default=1.0, description="Engagement weight of a like.")
+    rec_engage_comment: float = Field(default=1.0, description="Engagement weight of a comment.")
+    rec_engage_share: float = Field(default=2.0, description="Engagement weight of a share.")
+    rec_engage_skip: float = Field(default=0.5, description="Engagement weight subtracted by a skip.")
+    rec_affinity_top_k: int = Field(default=20, description="Affinities kept per user and kind.")
+    rec_list_size: int = Field(
+        default=300, description="Videos per hashtag/sound/creator/trending/cold-start list."
+    )
+    rec_diversity_decay: float = Field(
+        default=0.8, description="Score factor per earlier, better video of the same creator."
+    )
+    rec_diversity_window: int = Field(default=10, description="Top-of-feed window for the creator cap.")
+    rec_diversity_max_per_creator: int = Field(
+        default=2, description="Most videos of one creator inside the top window."
+    )
+    rec_fatigue_window_days: float = Field(default=2.0, description="Look-back for creator fatigue.")
+    rec_fatigue_decay: float = Field(
+        default=0.9, description="Score factor per recent impression of the same creator."
+    )
+    rec_cold_start_min: int = Field(
+        default=10, description="Below this many engagements a user gets the cold-start mix."
+    )
+    rec_cold_start_full: int = Field(
+        default=20, description="From this many engagements the feed is fully personalised."
+    )
+    rec_cold_popular_share: float = Field(
+        default=0.7, description="Cold-start share of demographic popular (rest: exploration)."
+    )
+    rec_cold_prior_strength: float = Field(
+        default=50.0, description="Pseudo-engagements shrinking a segment's popularity to its parent."
+    )
+    rec_explore_window_days: float = Field(
+        default=3.0, description="A ready video this young is 'new' (exploration pool)."
+    )
+    rec_explore_min_impressions: int = Field(default=100, description="Guaranteed first exposure.")
+    rec_explore_max_impressions: int = Field(
+        default=1000, description="Exposure at which a new video graduates from the pool."
+    )
+    rec_explore_slots: int = Field(default=5, description="Exploration slots per feed.")
+    rec_explore_every: int = Field(
+        default=10, description="An exploration slot every this many feed positions."
+    )
+    rec_bandit_prior_alpha: float = Field(default=1.0, description="Beta prior alpha (completion).")
+    rec_bandit_prior_beta: float = Field(default=1.0, description="Beta prior beta (completion).")
+    rec_bandit_fade_probability: float = Field(
+        default=0.05, description="A video fades when P(completion > reference) drops below this."
+    )
+    rec_embedding_dim: int = Field(default=128, description="Embedding dimension.")
+    rec_als_rank: int = Field(
+        default=48, description="ALS factors; the rest of the 128 dims hold a hashed content block."
+    )
+    rec_als_max_iter: int = Field(default=8, description="ALS iterations.")
+    rec_als_reg: float = Field(default=0.05, description="ALS regularisation.")
+    rec_als_alpha: float = Field(default=5.0, description="ALS implicit confidence scale.")
+    rec_content_shrink: float = Field(
+        default=10.0, description="Engagements at which a video's CF and content vectors weigh equal."
+    )
+    rec_content_hash_weight: float = Field(
+        default=0.3, description="Share (of squared norm) of the hashed content block."
+    )
+    rec_ranker: Literal["design", "learned"] = Field(
+        default="design", description="design = the design's product formula; learned = re-ranker."
+    )
+    rec_seed: int = Field(default=42, description="Seed of ALS, bandit draws and exploration shuffles.")
+    rec_eval_k: int = Field(default=10, description="Cut-off k of the offline metrics.")
+    rec_eval_holdout: Literal["time", "random"] = Field(
+        default="time", description="Per-user hold-out: last events by time, or a seeded random split."
+    )
+    rec_eval_holdout_fraction: float = Field(default=0.2, description="Share of each user's events held out.")
+    rec_eval_positive_completion: float = Field(
+        default=0.5, description="A held-out watch counts as relevant from this completion (or a like/share)."
     )
 
     # --- serving: feed publishing and the API (issue 5; README "Serving settings") --------

@@ -6,7 +6,6 @@ import importlib
 from types import ModuleType
 
 JOBS: dict[str, str] = {
-    # "ingest": "jobs.ingest",   (each issue adds its jobs here)
     "ingest": "jobs.ingest",
     "silver": "jobs.silver",
     "gold": "jobs.gold",
@@ -15,6 +14,12 @@ JOBS: dict[str, str] = {
     "publish_postgres": "jobs.publish_postgres",
     "publish_feeds": "jobs.publish_feeds",
     "flush_counters": "jobs.flush_counters",
+    "features": "jobs.features",
+    "embeddings": "jobs.embeddings",
+    "exploration": "jobs.exploration",
+    "candidates": "jobs.candidates",
+    "rank": "jobs.rank",
+    "evaluate": "jobs.evaluate",
 }
 
 

@@ -1,0 +1,27 @@
+"""Job: video features, user affinities, candidate lists, trending, cold-start pools.
+
+Reads silver.watch_history/users/videos/follows as of ds; writes gold.video_features,
+gold.user_affinities, gold.trending, gold.hashtag_top, gold.sound_top, gold.creator_top and
+gold.coldstart_pools (ds partition).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from jobs._entry import job_main
+from jobs.recsys.jobrun import run_stage
+from jobs.recsys.pipeline import prepare, stage_features
+
+
+def _stage(reads, p, ds):
+    return stage_features(prepare(reads.silver(), ds, p), p)
+
+
+def run(spark: Any, settings: Any, ds: dt.date, versions: dict[str, int] | None = None) -> dict:
+    return run_stage("features", spark, settings, ds, _stage, versions)
+
+
+if __name__ == "__main__":
+    job_main("features", run)

@@ -1,0 +1,53 @@
+"""The shape every recommendation job shares: read (pinned versions) -> stage -> write -> record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from fyplake import catalog
+from fyplake.config import Settings
+from jobs.recsys.lakeio import Reads, record_run, run_id_for, write_gold
+from jobs.recsys.params import RecParams
+
+logger = logging.getLogger(__name__)
+
+Stage = Callable[[Reads, RecParams, dt.date], dict[str, DataFrame]]
+
+
+def run_stage(
+    job: str,
+    spark: SparkSession,
+    settings: Settings,
+    ds: dt.date,
+    stage: Stage,
+    versions: dict[str, int] | None = None,
+    finish: Callable[[dict[str, DataFrame], str], dict[str, DataFrame]] | None = None,
+) -> dict[str, Any]:
+    """Run ``stage`` and write each returned frame to ``gold.<name>``; returns the result dict
+    (run_id, versions read and written) that ``fyp job`` prints and Airflow keeps as XCom."""
+    started = dt.datetime.now(dt.UTC)
+    if isinstance(versions, str):  # `fyp job NAME --param versions='{"silver.users": 3}'`
+        versions = {k: int(v) for k, v in json.loads(versions).items()}
+    params = RecParams.from_settings(settings)
+    reads = Reads(spark, settings, versions)
+    frames = stage(reads, params, ds)
+    run_id = run_id_for(ds, reads.versions, params.as_dict())
+    if finish is not None:
+        frames = finish(frames, run_id)
+    outputs: dict[str, int] = {}
+    for name, df in frames.items():
+        spec = catalog.table(f"gold.{name}")
+        outputs[spec.full_name] = write_gold(spark, settings, spec, df, ds)
+        logger.info("%s: wrote %s version %d", job, spec.full_name, outputs[spec.full_name])
+    record_run(
+        spark, settings, ds=ds, job=job, run_id=run_id, started_at=started,
+        inputs=reads.versions, outputs=outputs, params=params.as_dict(),
+    )
+    return {"job": job, "ds": ds.isoformat(), "run_id": run_id, "inputs": reads.versions,
+            "outputs": outputs}

@@ -1,0 +1,321 @@
+"""The engine's stages chained: silver frames in, gold frames out.
+
+The jobs (``jobs/features.py`` ...) read their inputs from the lake, call one stage and write its
+outputs; ``fyp evaluate`` calls every stage in memory on a training split; ``run_nightly`` runs
+the jobs in order. A stage only wires transforms; all logic is in the transform modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.recsys import bandit, candidates, catalogue, coldstart, embeddings, features, ranking
+from jobs.recsys.common import as_of_epoch
+from jobs.recsys.params import RecParams
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Silver:
+    """The silver tables the engine reads (any frames with the catalog's silver schemas)."""
+
+    watch: DataFrame
+    users: DataFrame
+    videos: DataFrame
+    follows: DataFrame
+
+
+@dataclass
+class Prepared:
+    """Silver restricted to what was known at the end of ``ds``, with engagement weights."""
+
+    ds: dt.date
+    events: DataFrame  # impressions with completion, engagement, age_days, decay, weight
+    users: DataFrame
+    videos: DataFrame
+    follows: DataFrame
+    watched: DataFrame  # distinct (user_id, video_id)
+
+
+def prepare(silver: Silver, ds: dt.date, p: RecParams, cache: bool = True) -> Prepared:
+    now = as_of_epoch(ds)
+    events = features.with_engagement(
+        features.events_as_of(silver.watch, ds),
+        now_epoch=now,
+        half_life_days=p.user_half_life_days,
+        e_completion=p.e_completion,
+        e_like=p.e_like,
+        e_comment=p.e_comment,
+        e_share=p.e_share,
+        e_skip=p.e_skip,
+    ).select(
+        "user_id", "video_id", "creator_id", "event_time", "completion", "liked", "shared",
+        "commented", "skipped", "engagement", "age_days", "decay", "weight",
+    )
+    users = silver.users.where(
+        F.col("signup_time").isNull() | (F.col("signup_time").cast("double") < F.lit(now))
+    )
+    videos = silver.videos.where(F.col("created_at").cast("double") < F.lit(now))
+    follows = silver.follows.where(
+        F.col("followed_at").isNull() | (F.col("followed_at").cast("double") < F.lit(now))
+    )
+    if cache:
+        events = events.cache()
+        users = users.cache()
+        videos = videos.cache()
+    watched = events.select("user_id", "video_id").distinct()
+    if cache:
+        watched = watched.cache()
+    return Prepared(ds, events, users, videos, follows, watched)
+
+
+def quality_weights(p: RecParams) -> dict[str, float]:
+    return {
+        "completion_rate": p.w_completion,
+        "like_rate": p.w_like,
+        "comment_rate": p.w_comment,
+        "share_rate": p.w_share,
+    }
+
+
+def stage_features(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
+    ds = prep.ds
+    vf = features.video_features(
+        prep.videos,
+        prep.events,
+        ds=ds,
+        weights=quality_weights(p),
+        prior_strength=p.quality_prior_views,
+        freshness_half_life_days=p.freshness_half_life_days,
+        freshness_floor=p.freshness_floor,
+        trending_half_life_days=p.trending_half_life_days,
+        w_quality=p.w_quality,
+        w_creator=p.w_creator,
+        w_freshness=p.w_freshness,
+    ).cache()
+    aff = features.user_affinities(prep.events, prep.videos, p.affinity_top_k)
+    tags, sounds, creators = features.key_top_lists(vf, prep.videos, p.list_size)
+    trend = features.trending(vf, p.list_size)
+    ready = features.ready_videos(vf).select("video_id")
+    demo = coldstart.demographic_pools(
+        prep.events, prep.users, ready, p.list_size, p.cold_prior_strength
+    ).withColumn("pool", F.lit("demographic"))
+    diverse = coldstart.diverse_pool(vf, prep.videos, p.list_size)
+    pools = demo.unionByName(
+        diverse.select(
+            F.lit("diverse").alias("pool"),
+            F.lit(None).cast("string").alias("age_band"),
+            F.lit(None).cast("string").alias("country"),
+            F.lit(None).cast("string").alias("language"),
+            "rank",
+            "video_id",
+            "score",
+        )
+    )
+    with_ds = lambda d: d.withColumn("ds", F.lit(ds))  # noqa: E731
+    return {
+        "video_features": vf,
+        "user_affinities": with_ds(aff),
+        "trending": with_ds(trend),
+        "hashtag_top": with_ds(tags),
+        "sound_top": with_ds(sounds),
+        "creator_top": with_ds(creators),
+        "coldstart_pools": with_ds(pools),
+    }
+
+
+def stage_embeddings(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
+    pairs = embeddings.ratings(prep.events).cache()
+    vemb = embeddings.video_embeddings(
+        prep.videos,
+        pairs,
+        dim=p.embedding_dim,
+        als_rank=p.als_rank,
+        max_iter=p.als_max_iter,
+        reg=p.als_reg,
+        alpha=p.als_alpha,
+        content_shrink=p.content_shrink,
+        content_hash_weight=p.content_hash_weight,
+        seed=p.seed,
+    ).cache()
+    uemb = embeddings.user_embeddings(prep.events, vemb, p.embedding_dim).cache()
+    version = p.model_version
+    return {
+        "video_embeddings": vemb.select(
+            F.lit(prep.ds).alias("ds"), "video_id", "embedding",
+            F.lit(version).alias("model_version"), "cf_weight",
+        ),
+        "user_embeddings": uemb.select(
+            F.lit(prep.ds).alias("ds"), "user_id", "embedding",
+            F.lit(version).alias("model_version"), "engagements",
+        ),
+    }
+
+
+def stage_exploration(
+    prep: Prepared, p: RecParams, video_features: DataFrame, video_emb: DataFrame,
+    user_emb: DataFrame,
+) -> dict[str, DataFrame]:
+    pool = bandit.pool_stats(
+        prep.events,
+        video_features,
+        window_days=p.explore_window_days,
+        prior_alpha=p.bandit_prior_alpha,
+        prior_beta=p.bandit_prior_beta,
+    ).cache()
+    prior_mean = p.bandit_prior_alpha / (p.bandit_prior_alpha + p.bandit_prior_beta)
+    ref = bandit.reference_completion(prep.events, pool, prior_mean)
+    decided = bandit.thompson_decide(
+        pool,
+        ref,
+        seed=p.seed,
+        ds=prep.ds,
+        min_impressions=p.explore_min_impressions,
+        max_impressions=p.explore_max_impressions,
+        fade_probability=p.bandit_fade_probability,
+    ).cache()
+    assigned = bandit.assign_audience(
+        decided, video_emb, user_emb, prep.watched, per_user_cap=p.explore_slots,
+        dim=p.embedding_dim,
+    )
+    ds_col = F.lit(prep.ds).alias("ds")
+    return {
+        "exploration_pool": decided.select(
+            ds_col, "video_id", "created_at", "impressions", "completion_sum", "alpha", "beta",
+            "reference", "p_better", "sampled", "state", "target_impressions",
+        ),
+        "exploration_assignments": assigned.select(ds_col, "user_id", "video_id", "score"),
+    }
+
+
+def _catalog(p: RecParams, video_features, video_emb, coldstart_pools=None):
+    pools = diverse = None
+    if coldstart_pools is not None:
+        pools = coldstart_pools.where(F.col("pool") == "demographic")
+        diverse = coldstart_pools.where(F.col("pool") == "diverse")
+    return catalogue.build_catalog(video_features, video_emb, pools, diverse, p.embedding_dim)
+
+
+def _inputs(prep: Prepared, p: RecParams, *, user_emb, user_affinities, assignments):
+    return candidates.candidate_inputs(
+        prep.users,
+        prep.events,
+        user_emb,
+        prep.follows,
+        user_affinities,
+        assignments,
+        fatigue_since_epoch=as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0,
+    )
+
+
+def stage_candidates(
+    prep: Prepared,
+    p: RecParams,
+    *,
+    video_features: DataFrame,
+    user_affinities: DataFrame,
+    hashtag_top: DataFrame,
+    sound_top: DataFrame,
+    creator_top: DataFrame,
+    trending: DataFrame,
+    video_emb: DataFrame,
+    user_emb: DataFrame,
+    assignments: DataFrame,
+) -> DataFrame:
+    """gold.candidates: ds, user_id, video_id, source, score, sources."""
+    cat = _catalog(p, video_features, video_emb)
+    lists = catalogue.build_lists(cat, hashtag_top, sound_top, creator_top, trending)
+    rows = _inputs(prep, p, user_emb=user_emb, user_affinities=user_affinities, assignments=assignments)
+    cands = candidates.generate_candidates(
+        rows, cat, lists, candidates.CandidateConfig.from_params(p), p.embedding_dim
+    )
+    return cands.withColumn("ds", F.lit(prep.ds))
+
+
+def stage_rank(
+    prep: Prepared,
+    p: RecParams,
+    *,
+    video_features: DataFrame,
+    video_emb: DataFrame,
+    user_emb: DataFrame,
+    coldstart_pools: DataFrame,
+    candidates_df: DataFrame,
+    learned_weights: tuple[float, ...] | None = None,
+) -> DataFrame:
+    """gold.feeds without run_id, from materialised candidates: ds, user_id, rank, video_id,
+    score, source."""
+    cat = _catalog(p, video_features, video_emb, coldstart_pools)
+    rows = ranking.user_rows(
+        prep.users,
+        candidates_df,
+        prep.events,
+        user_emb,
+        fatigue_since_epoch=as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0,
+        cold_start_full=p.cold_start_full,
+    )
+    cfg = ranking.RankConfig.from_params(p, learned_weights)
+    return ranking.rank_feeds(rows, cat, cfg, p.embedding_dim).withColumn("ds", F.lit(prep.ds))
+
+
+def stage_recommend(
+    prep: Prepared,
+    p: RecParams,
+    gold: dict[str, DataFrame],
+    learned_weights: tuple[float, ...] | None = None,
+) -> DataFrame:
+    """Candidates and ranking fused (nothing materialised in between): the feeds."""
+    cat = _catalog(p, gold["video_features"], gold["video_embeddings"], gold["coldstart_pools"])
+    lists = catalogue.build_lists(
+        cat, gold["hashtag_top"], gold["sound_top"], gold["creator_top"], gold["trending"]
+    )
+    rows = _inputs(
+        prep, p, user_emb=gold["user_embeddings"], user_affinities=gold["user_affinities"],
+        assignments=gold["exploration_assignments"],
+    )
+    feeds = ranking.recommend(
+        rows, cat, lists, candidates.CandidateConfig.from_params(p),
+        ranking.RankConfig.from_params(p, learned_weights), p.embedding_dim,
+    )
+    return feeds.withColumn("ds", F.lit(prep.ds))
+
+
+def build_all(silver: Silver, ds: dt.date, p: RecParams) -> dict[str, DataFrame]:
+    """Every stage in memory (evaluation, tests): the gold frames by table name, the feeds
+    from the fused candidates+ranking pass. ``_prepared`` holds the as-of silver."""
+    prep = prepare(silver, ds, p)
+    out = stage_features(prep, p)
+    out["coldstart_pools"] = out["coldstart_pools"].cache()
+    out.update(stage_embeddings(prep, p))
+    out.update(
+        stage_exploration(
+            prep, p, out["video_features"], out["video_embeddings"], out["user_embeddings"]
+        )
+    )
+    out["exploration_assignments"] = out["exploration_assignments"].cache()
+    out["feeds"] = stage_recommend(prep, p, out)
+    out["_prepared"] = prep  # type: ignore[assignment]
+    return out
+
+
+#: The recommendation jobs in dependency order (names as in jobs/registry.py).
+NIGHTLY_JOBS = ("features", "embeddings", "exploration", "candidates", "rank")
+
+
+def run_nightly(spark, settings, ds: dt.date) -> dict[str, dict]:
+    """Run the recommendation jobs for ``ds`` in order, in this process (the Airflow DAG submits
+    the same job modules one by one). Returns each job's result (versions read and written)."""
+    import importlib
+
+    results = {}
+    for name in NIGHTLY_JOBS:
+        module = importlib.import_module(f"jobs.{name}")
+        logger.info("nightly %s: %s", ds, name)
+        results[name] = module.run(spark, settings, ds)
+    return results

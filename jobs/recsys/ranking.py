@@ -1,0 +1,488 @@
+"""Ranking: the design's product score, creator diversity, fatigue, cold-start mix, exploration.
+
+Per candidate (design, Phase 2)::
+
+    score = sim ** w_sim * quality ** w_q * creator ** w_c * freshness ** w_f
+            * (1 + popularity) ** w_pop * fatigue_decay ** recent_impressions_of_creator
+
+with ``sim = max(cosine(user, video), 0.001)`` (the design's cosine; a dissimilar video keeps a
+tiny positive similarity so that a better quality can never lift it above a similar one) and
+``w_pop = 0`` by default (the design's formula). The score is log-linear in the feature vector of ``FEATURES``, so a learned
+re-ranker (``learned_weights``, a logistic regression on the same features) plugs into the same
+kernel and the design's formula stays available as a configuration.
+
+Then, per user:
+
+* **creator diversity**: the j-th best video of a creator (j = 0, 1, ...) is multiplied by
+  ``diversity_decay ** j``, and at most ``max_per_creator`` videos of one creator may sit in the
+  top ``window`` positions (greedy: the excess moves just below the window);
+* **cold start** (``cold_start_share``): a user with fewer than ``cold_start_min`` impressions
+  gets ``cold_popular_share`` (70%) demographic-popular and the rest (30%) diverse exploration;
+  from ``cold_start_min`` to ``cold_start_full`` the personalised share rises linearly to 100%.
+  Lists are interleaved deterministically (largest deficit first), duplicates and watched videos
+  skipped;
+* **exploration slots**: the user's new-video assignments (source ``exploration``) take every
+  ``explore_every``-th position, at most ``explore_slots``.
+
+All of it runs in one vectorised numpy kernel per Arrow batch of users (``mapInArrow``); the
+catalogue (features + embeddings of ready videos, cold-start lists) is broadcast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.recsys.candidates import CandidateConfig, generate_batch
+from jobs.recsys.catalogue import (
+    Catalog,
+    SourceLists,
+    column,
+    field_values,
+    list_column,
+    segment_col,
+    user_vectors,
+)
+from jobs.recsys.params import (
+    EXPLORATION,
+    OUT_SOURCES,
+    SOURCE_CODE,
+    SOURCES,
+    TRENDING,
+    RecParams,
+)
+
+#: The kernel's per-candidate features (log domain); the score is exp(features . weights).
+FEATURES = (
+    "log_sim",
+    "log_quality",
+    "log_creator",
+    "log_freshness",
+    "log1p_popularity",
+    "fatigue_count",
+    *[f"src_{s}" for s in SOURCES],
+)
+
+#: Similarity floor: cosines below it (dissimilar or opposite) all count as this.
+SIM_FLOOR = 1e-3
+
+FEED_SCHEMA = T.StructType(
+    [
+        T.StructField("user_id", T.LongType()),
+        T.StructField("rank", T.IntegerType()),
+        T.StructField("video_id", T.LongType()),
+        T.StructField("score", T.DoubleType()),
+        T.StructField("source", T.StringType()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class RankConfig:
+    top_n: int = 200
+    weights: tuple[float, ...] = ()  # per FEATURES; empty = the design's formula
+    diversity_decay: float = 0.8
+    diversity_window: int = 10
+    max_per_creator: int = 2
+    cold_start_min: int = 10
+    cold_start_full: int = 20
+    cold_popular_share: float = 0.7
+    explore_slots: int = 5
+    explore_every: int = 10
+    seed: int = 42
+
+    @classmethod
+    def from_params(cls, p: RecParams, learned: tuple[float, ...] | None = None) -> RankConfig:
+        return cls(
+            top_n=p.top_n,
+            weights=tuple(learned) if learned else design_weights(p),
+            diversity_decay=p.diversity_decay,
+            diversity_window=p.diversity_window,
+            max_per_creator=p.diversity_max_per_creator,
+            cold_start_min=p.cold_start_min,
+            cold_start_full=p.cold_start_full,
+            cold_popular_share=p.cold_popular_share,
+            explore_slots=p.explore_slots,
+            explore_every=p.explore_every,
+            seed=p.seed,
+        )
+
+
+def design_weights(p: RecParams) -> tuple[float, ...]:
+    """The design's formula as weights of ``FEATURES`` (source one-hots weigh 0)."""
+    return (
+        p.w_similarity,
+        p.w_quality,
+        p.w_creator,
+        p.w_freshness,
+        p.w_popularity,
+        math.log(p.fatigue_decay) if p.fatigue_decay > 0 else -50.0,
+        *([0.0] * len(SOURCES)),
+    )
+
+
+def cold_start_share(n: int, lo: int, hi: int) -> float:
+    """Share of the feed that is personalised after ``n`` impressions (0 below ``lo``, 1 from
+    ``hi``, linear between)."""
+    if n < lo:
+        return 0.0
+    if n >= hi or hi <= lo:
+        return 1.0
+    return (n - lo) / (hi - lo)
+
+
+def interleave(lists: list[tuple[np.ndarray, np.ndarray, int]], shares: list[float], n: int,
+               skip: set[int] | None = None) -> tuple[list[int], list[float], list[int]]:
+    """Deterministic mix of ranked lists by target shares: at each position take the next unused
+    item of the list furthest below its share (ties: earlier list). Returns (items, scores,
+    list index of each item)."""
+    used = set(skip or ())
+    ptr = [0] * len(lists)
+    taken = [0] * len(lists)
+    items, scores, which = [], [], []
+    active = [i for i, s in enumerate(shares) if s > 0 and len(lists[i][0])]
+    pos = 0
+    while len(items) < n and active:
+        pos += 1
+        best = max(active, key=lambda i: (shares[i] * pos - taken[i], -i))
+        idx, sc, _ = lists[best]
+        while ptr[best] < len(idx) and int(idx[ptr[best]]) in used:
+            ptr[best] += 1
+        if ptr[best] >= len(idx):
+            active.remove(best)
+            pos -= 1
+            continue
+        item = int(idx[ptr[best]])
+        used.add(item)
+        items.append(item)
+        scores.append(float(sc[ptr[best]]))
+        which.append(best)
+        ptr[best] += 1
+        taken[best] += 1
+    return items, scores, which
+
+
+def candidate_features(
+    cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
+    fatigue: np.ndarray,
+) -> np.ndarray:
+    """(n, len(FEATURES)) float64 feature matrix of flat candidates (``seg`` = user row)."""
+    sim = np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
+    out = np.zeros((len(idx), len(FEATURES)), np.float64)
+    out[:, 0] = np.log(np.clip(sim, SIM_FLOOR, 1.0))
+    out[:, 1] = cat.log_quality[idx]
+    out[:, 2] = cat.log_creator[idx]
+    out[:, 3] = cat.log_freshness[idx]
+    out[:, 4] = cat.log1p_pop[idx]
+    out[:, 5] = fatigue
+    out[np.arange(len(idx)), 6 + src] = 1.0
+    return out
+
+
+def rank_block(
+    cat: Catalog,
+    idx: np.ndarray,
+    seg: np.ndarray,
+    n_users: int,
+    user_vecs: np.ndarray,
+    src: np.ndarray,
+    fatigue: np.ndarray,
+    cfg: RankConfig,
+    keep: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Score, diversify and cut flat candidates of ``n_users`` users (``seg`` sorted or not).
+
+    Returns (order, adjusted score, position-in-user) of the kept rows, ``order`` indexing the
+    input arrays, sorted by (user, position).
+    """
+    keep = cfg.top_n if keep is None else keep
+    if len(idx) == 0:
+        e = np.zeros(0, np.int64)
+        return e, np.zeros(0), e
+    feats = candidate_features(cat, idx, seg, user_vecs, src, fatigue)
+    score = np.exp(feats @ np.asarray(cfg.weights, np.float64))
+    creator = cat.creator[idx]
+    # occurrence of the creator among the user's better-scored candidates
+    o1 = np.lexsort((-score, creator, seg))
+    grp = np.r_[True, (seg[o1][1:] != seg[o1][:-1]) | (creator[o1][1:] != creator[o1][:-1])]
+    start = np.maximum.accumulate(np.where(grp, np.arange(len(o1)), 0))
+    occ = np.empty(len(o1), np.int64)
+    occ[o1] = np.arange(len(o1)) - start
+    adj = score * np.power(cfg.diversity_decay, occ)
+    # the top window admits at most max_per_creator per creator (greedy over adj order)
+    o2 = np.lexsort((-adj, seg))
+    s2 = seg[o2]
+    first = np.r_[True, s2[1:] != s2[:-1]]
+    elig = (occ[o2] < cfg.max_per_creator).astype(np.int64)
+    cum = np.cumsum(elig)
+    ustart = np.maximum.accumulate(np.where(first, np.arange(len(o2)), 0))
+    within = cum - (cum[ustart] - elig[ustart])
+    in_window = np.zeros(len(o2), bool)
+    in_window[o2] = (elig == 1) & (within <= cfg.diversity_window)
+    o3 = np.lexsort((-adj, ~in_window, seg))
+    s3 = seg[o3]
+    first3 = np.r_[True, s3[1:] != s3[:-1]]
+    pos = np.arange(len(o3)) - np.maximum.accumulate(np.where(first3, np.arange(len(o3)), 0))
+    sel = pos < keep
+    return o3[sel], adj[o3[sel]], pos[sel]
+
+
+def rank_users(
+    uid: np.ndarray,
+    n_eng: np.ndarray,
+    seg_keys: list[str],
+    uvec: np.ndarray,
+    cand_row: np.ndarray,
+    cidx: np.ndarray,
+    src: np.ndarray,
+    cscore: np.ndarray,
+    fat_row: np.ndarray,
+    fat_creator: np.ndarray,
+    fat_n: np.ndarray,
+    w_off: np.ndarray,
+    watched_idx: np.ndarray,
+    cat: Catalog,
+    cfg: RankConfig,
+    block_users: int = 256,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Feeds of a batch of users from their flat candidates (grouped by row, in row order).
+
+    Returns flat (user_id, rank, video_id, score, source code) arrays.
+    """
+    n = len(uid)
+    bounds = np.searchsorted(cand_row, np.arange(n + 1))
+    ok = cidx >= 0
+    explore_mask = ok & (src == SOURCE_CODE[EXPLORATION])
+    rank_mask = ok & ~explore_mask
+    # fatigue per candidate: the user's recent impressions of the candidate's creator
+    fatigue = np.zeros(len(cidx))
+    if len(fat_creator) and rank_mask.any():
+        key_f = fat_row.astype(np.int64) * (1 << 40) + fat_creator
+        order_f = np.argsort(key_f)
+        key_fs = key_f[order_f]
+        key_c = cand_row.astype(np.int64) * (1 << 40) + cat.creator[np.maximum(cidx, 0)]
+        pos = np.minimum(np.searchsorted(key_fs, key_c), len(key_fs) - 1)
+        fatigue = np.where(key_fs[pos] == key_c, fat_n[order_f][pos], 0.0)
+    out_u, out_r, out_v, out_s, out_src = [], [], [], [], []
+    for lo in range(0, n, block_users):
+        hi = min(n, lo + block_users)
+        a, b = bounds[lo], bounds[hi]
+        sl = np.arange(a, b)[rank_mask[a:b]]
+        order, adj, _pos = rank_block(
+            cat, cidx[sl], cand_row[sl] - lo, hi - lo, uvec[lo:hi], src[sl], fatigue[sl], cfg
+        )
+        rows = sl[order]
+        rb = np.searchsorted(cand_row[rows], np.arange(lo, hi + 1))
+        for i in range(lo, hi):
+            p_rows = rows[rb[i - lo] : rb[i - lo + 1]]
+            ex = np.arange(bounds[i], bounds[i + 1])
+            ex = ex[explore_mask[ex]]
+            items, scores, srcs = _assemble(
+                uid[i], int(n_eng[i]), seg_keys[i], cidx[p_rows], adj[rb[i - lo] : rb[i - lo + 1]],
+                src[p_rows], cidx[ex], cscore[ex], watched_idx[w_off[i] : w_off[i + 1]], cat, cfg,
+            )
+            k = len(items)
+            out_u.append(np.full(k, uid[i], np.int64))
+            out_r.append(np.arange(1, k + 1, dtype=np.int32))
+            out_v.append(cat.ids[np.asarray(items, np.int64)] if k else np.zeros(0, np.int64))
+            out_s.append(np.asarray(scores, np.float64))
+            out_src.append(np.asarray(srcs, np.int64))
+    cc = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
+    return (cc(out_u, np.int64), cc(out_r, np.int32), cc(out_v, np.int64),
+            cc(out_s, np.float64), cc(out_src, np.int64))
+
+
+def _user_side(batch: pa.RecordBatch, cat: Catalog, dim: int):
+    """The per-user columns both kernels read (see ``candidate_inputs``/``user_rows``)."""
+    uid = np.asarray(column(batch, "user_id"), np.int64)
+    n_eng = np.asarray(column(batch, "n_eng"), np.int64)
+    seg_keys = batch.column(batch.schema.get_field_index("segment")).to_pylist()
+    uvec = user_vectors(batch, "embedding", dim)
+    f_off, _, f_vals = list_column(batch, "fatigue")
+    fat_row = np.repeat(np.arange(batch.num_rows), np.diff(f_off))
+    fat_c = field_values(f_vals, "creator_id", np.int64)
+    fat_n = field_values(f_vals, "impressions", np.float64)
+    w_off, _, w_vals = list_column(batch, "watched")
+    watched = cat.index(np.asarray(w_vals.to_numpy(zero_copy_only=False), np.int64)) if len(w_vals) \
+        else np.zeros(0, np.int64)
+    return uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched
+
+
+def _feed_batch(out: tuple) -> pa.RecordBatch:
+    u, r, v, s, src = out
+    names = pa.array(list(OUT_SOURCES), pa.string())
+    return pa.RecordBatch.from_arrays(
+        [pa.array(u, pa.int64()), pa.array(r, pa.int32()), pa.array(v, pa.int64()),
+         pa.array(s, pa.float64()), names.take(pa.array(src, pa.int64()))],
+        names=[f.name for f in FEED_SCHEMA.fields],
+    )
+
+
+def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int) -> pa.RecordBatch:
+    """The ranking kernel over ``user_rows`` (candidates given in the ``cands`` column)."""
+    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched = _user_side(batch, cat, dim)
+    c_off, _, c_vals = list_column(batch, "cands")
+    cand_row = np.repeat(np.arange(batch.num_rows), np.diff(c_off))
+    cidx = cat.index(field_values(c_vals, "video_id", np.int64))
+    names = c_vals.field("source").to_pylist() if len(c_vals) else []
+    src = np.array([SOURCE_CODE.get(x, SOURCE_CODE[TRENDING]) for x in names], np.int64)
+    cscore = field_values(c_vals, "score", np.float64)
+    return _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, cand_row, cidx, src, cscore,
+                                  fat_row, fat_c, fat_n, w_off, watched, cat, cfg))
+
+
+def recommend_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
+                    ccfg: CandidateConfig, cfg: RankConfig, dim: int) -> pa.RecordBatch:
+    """Candidate generation and ranking fused over ``candidate_inputs`` rows."""
+    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched = _user_side(batch, cat, dim)
+    row, cidx, src, cscore, _mask = generate_batch(batch, cat, lists, ccfg, dim)
+    return _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, row, cidx, src, cscore,
+                                  fat_row, fat_c, fat_n, w_off, watched, cat, cfg))
+
+
+def _assemble(
+    user_id: int, n_eng: int, segment: str,
+    p_idx: np.ndarray, p_score: np.ndarray, p_src: np.ndarray,
+    ex_idx: np.ndarray, ex_score: np.ndarray, watched: np.ndarray,
+    cat: Catalog, cfg: RankConfig,
+) -> tuple[list[int], list[float], list[int]]:
+    """One user's feed: personalised list, cold-start mix, exploration slots."""
+    n = cfg.top_n
+    n_slots = min(cfg.explore_slots, len(ex_idx), n // max(1, cfg.explore_every))
+    if n_slots:
+        order = np.argsort(-ex_score, kind="stable")[:n_slots]
+        ex_idx, ex_score = ex_idx[order], ex_score[order]
+    else:
+        ex_idx, ex_score = ex_idx[:0], ex_score[:0]
+    personal = cold_start_share(n_eng, cfg.cold_start_min, cfg.cold_start_full)
+    skip = {int(x) for x in ex_idx}
+    if personal >= 1.0:
+        keep = [j for j in range(len(p_idx)) if int(p_idx[j]) not in skip][: n - n_slots]
+        items = [int(p_idx[j]) for j in keep]
+        scores = [float(p_score[j]) for j in keep]
+        srcs = [int(p_src[j]) for j in keep]
+    else:
+        skip |= {int(x) for x in watched[watched >= 0]}
+        pool = cat.pool_scores.get(segment)
+        if pool is None:
+            pool = (np.zeros(0, np.int64), np.zeros(0))
+        d_idx, d_score = cat.diverse
+        if len(d_idx):
+            perm = np.random.default_rng([cfg.seed, int(user_id) & 0x7FFFFFFF]).permutation(len(d_idx))
+            d_idx, d_score = d_idx[perm], d_score[perm]
+        lists = [
+            (p_idx, p_score, 0),
+            (pool[0], pool[1], 1),
+            (d_idx, d_score, 2),
+        ]
+        shares = [
+            personal,
+            (1 - personal) * cfg.cold_popular_share,
+            (1 - personal) * (1 - cfg.cold_popular_share),
+        ]
+        items, scores, which = interleave(lists, shares, n - n_slots, skip)
+        src_of = {int(i): int(s) for i, s in zip(p_idx, p_src, strict=True)}
+        srcs = [
+            src_of[it] if w == 0 else len(SOURCES) + (w - 1)
+            for it, w in zip(items, which, strict=True)
+        ]
+    # exploration slots: positions every, 2*every, ... (1-based)
+    for j in range(n_slots):
+        at = min(len(items), (j + 1) * cfg.explore_every - 1)
+        items.insert(at, int(ex_idx[j]))
+        scores.insert(at, float(ex_score[j]))
+        srcs.insert(at, SOURCE_CODE[EXPLORATION])
+    return items[:n], scores[:n], srcs[:n]
+
+
+# --- Spark side --------------------------------------------------------------------------------
+
+
+def user_rows(
+    users: DataFrame,
+    candidates: DataFrame,
+    events: DataFrame,
+    user_emb: DataFrame,
+    *,
+    fatigue_since_epoch: float,
+    cold_start_full: int,
+) -> DataFrame:
+    """One row per user: user_id, segment, n_eng, embedding, cands (video_id, source, score),
+    fatigue (creator_id, impressions in the look-back), watched (only for users still in the
+    cold-start blend; others never need it)."""
+    counts = events.groupBy("user_id").agg(F.count(F.lit(1)).alias("n_eng"))
+    base = (
+        users.select("user_id", segment_col().alias("segment"))
+        .join(counts, "user_id", "left")
+        .fillna(0, subset=["n_eng"])
+    )
+    cands = candidates.groupBy("user_id").agg(
+        F.collect_list(F.struct("video_id", "source", F.col("score").cast("double").alias("score"))).alias("cands")
+    )
+    fat = (
+        events.where(F.col("event_time").cast("double") >= F.lit(fatigue_since_epoch))
+        .groupBy("user_id", "creator_id")
+        .agg(F.count(F.lit(1)).cast("double").alias("impressions"))
+        .groupBy("user_id")
+        .agg(F.collect_list(F.struct("creator_id", "impressions")).alias("fatigue"))
+    )
+    cold = base.where(F.col("n_eng") < cold_start_full).select("user_id")
+    watched = (
+        events.join(cold, "user_id", "left_semi")
+        .groupBy("user_id")
+        .agg(F.collect_set("video_id").alias("watched"))
+    )
+    empty_c = F.array().cast("array<struct<video_id:bigint,source:string,score:double>>")
+    empty_f = F.array().cast("array<struct<creator_id:bigint,impressions:double>>")
+    return (
+        base.join(user_emb.select("user_id", "embedding"), "user_id", "left")
+        .join(cands, "user_id", "left")
+        .join(fat, "user_id", "left")
+        .join(watched, "user_id", "left")
+        .select(
+            "user_id",
+            "segment",
+            "n_eng",
+            "embedding",
+            F.coalesce("cands", empty_c).alias("cands"),
+            F.coalesce("fatigue", empty_f).alias("fatigue"),
+            F.coalesce("watched", F.array().cast("array<bigint>")).alias("watched"),
+        )
+    )
+
+
+def rank_feeds(rows: DataFrame, cat: Catalog, cfg: RankConfig, dim: int) -> DataFrame:
+    """Run the kernel over ``user_rows``: user_id, rank, video_id, score, source."""
+    bc = rows.sparkSession.sparkContext.broadcast(cat)
+
+    def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        c = bc.value
+        for batch in batches:
+            if batch.num_rows:
+                yield rank_batch(batch, c, cfg, dim)
+
+    return rows.mapInArrow(kernel, FEED_SCHEMA)
+
+
+def recommend(
+    rows: DataFrame, cat: Catalog, lists: SourceLists, ccfg: CandidateConfig, cfg: RankConfig,
+    dim: int,
+) -> DataFrame:
+    """Candidates and feeds in one pass over ``candidates.candidate_inputs`` rows (no candidate
+    rows are materialised): user_id, rank, video_id, score, source."""
+    bc = rows.sparkSession.sparkContext.broadcast((cat, lists))
+
+    def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        c, lst = bc.value
+        for batch in batches:
+            if batch.num_rows:
+                yield recommend_batch(batch, c, lst, ccfg, cfg, dim)
+
+    return rows.mapInArrow(kernel, FEED_SCHEMA)

@@ -1,0 +1,59 @@
+"""Cold-start lists: demographic popularity smoothed segment -> language -> global; the
+round-robin diverse exploration list."""
+
+from __future__ import annotations
+
+from pyspark.testing import assertDataFrameEqual
+
+from jobs.recsys import coldstart
+
+
+def test_demographic_pools_shrink_segment_to_language_to_global(spark):
+    users = spark.createDataFrame(
+        [(1, "18-24", "US", "en"), (2, "18-24", "US", "en"), (3, "25-34", "BR", "pt"),
+         (4, "35-44", "US", "en")],
+        "user_id bigint, age_band string, country string, language string",
+    )
+    events = spark.createDataFrame(
+        [(1, 10, 2.0), (2, 10, 1.0), (2, 11, 1.0), (3, 12, 4.0), (1, 13, -1.0)],
+        "user_id bigint, video_id bigint, weight double",
+    )
+    ready = spark.createDataFrame([(10,), (11,), (12,)], "video_id bigint")
+    got = coldstart.demographic_pools(events, users, ready, n=3, prior=2.0)
+    # global p: 10 -> 3/8, 11 -> 1/8, 12 -> 4/8
+    # en: (x + 2 p_g) / (4 + 2): 10 -> 3.75/6, 11 -> 1.25/6, 12 -> 1/6
+    # pt: 10 -> 0.75/6, 11 -> 0.25/6, 12 -> 5/6
+    expected = spark.createDataFrame(
+        [
+            ("18-24", "US", "en", 1, 10, (3 + 2 * 3.75 / 6) / 6),
+            ("18-24", "US", "en", 2, 11, (1 + 2 * 1.25 / 6) / 6),
+            ("18-24", "US", "en", 3, 12, (2 / 6) / 6),
+            ("35-44", "US", "en", 1, 10, 3.75 / 6),  # no engagement of its own: its language's
+            ("35-44", "US", "en", 2, 11, 1.25 / 6),
+            ("35-44", "US", "en", 3, 12, 1 / 6),
+            ("25-34", "BR", "pt", 1, 12, (4 + 2 * 5 / 6) / 6),
+            ("25-34", "BR", "pt", 2, 10, (2 * 0.75 / 6) / 6),
+            ("25-34", "BR", "pt", 3, 11, (2 * 0.25 / 6) / 6),
+        ],
+        "age_band string, country string, language string, rank int, video_id bigint, "
+        "score double",
+    )
+    assertDataFrameEqual(got, expected)
+
+
+def test_diverse_pool_round_robins_over_hashtags(spark):
+    feats = spark.createDataFrame(
+        [(1, "ready", 5.0), (2, "ready", 4.0), (3, "ready", 3.0), (4, "ready", 1.0),
+         (5, "failed", 9.0)],
+        "video_id bigint, status string, base_score double",
+    )
+    videos = spark.createDataFrame(
+        [(1, ["a", "b"]), (2, ["a"]), (3, ["b"]), (4, ["c"]), (5, ["a"])],
+        "video_id bigint, hashtags array<string>",
+    )
+    got = coldstart.diverse_pool(feats, videos, n=10)
+    # round 1: best of a (1), of b (1 again: skipped), of c (4); round 2: a -> 2, b -> 3
+    expected = spark.createDataFrame(
+        [(1, 1, 5.0), (2, 4, 1.0), (3, 2, 4.0), (4, 3, 3.0)], "rank int, video_id bigint, score double"
+    )
+    assertDataFrameEqual(got, expected)
