@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "fyplake.cli.feeds_cmd": "feeds",
     "fyplake.cli.upload_cmd": "upload",
     "fyplake.cli.video_cmd": "video",
+    "fyplake.cli.evaluate_cmd": "evaluate",
 }
 
 
