@@ -83,12 +83,12 @@ def test_smooth_rates_with_a_fixed_prior(spark):
 
 
 def test_empirical_bayes_keeps_three_perfect_views_below_thirty_thousand_good_ones(spark):
-    rows = [(1, 3, 3.0, 3.0, 3, 1, 1), (2, 30000, 24000.0, 20000.0, 6000, 600, 600)]
-    # the rest of the catalogue: rates spread around 0.5 completion, 0.1 likes
-    for v in range(3, 23):
-        n = 200
-        c = 0.3 + 0.02 * (v - 3)
-        rows.append((v, n, c * n, c * c * n, int(0.1 * n) + v % 5, 2, 1))
+    rows = [(1, 3, 3.0, 3.0, 3, 1, 1), (2, 30000, 24000.0, 22500.0, 6000, 600, 600)]
+    # the rest of the catalogue: 60 videos x 2000 impressions, completion 0.3-0.7, likes ~10%
+    for v in range(3, 63):
+        n = 2000
+        c = 0.3 + 0.4 * (v - 3) / 60
+        rows.append((v, n, c * n, 0.8 * c * n, 200 + 3 * (v % 7), 20, 10))
     df = _video_counts(spark, rows)
     smoothed = features.smooth_rates(df, prior_strength=None)
     scored = features.quality_from_lifts(

@@ -7,7 +7,7 @@ import datetime as dt
 
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.recsys import ranking
+from jobs.recsys import catalogue, ranking
 from jobs.recsys.common import as_of_epoch
 from jobs.recsys.params import RecParams
 
@@ -37,7 +37,7 @@ def _rank(spark, cfg, *, feats, users, cands, events=(), pools=(), diverse=(), u
         list(pools), "age_band string, country string, language string, rank int, video_id bigint, score double"
     )
     diverse_df = spark.createDataFrame(list(diverse), "rank int, video_id bigint, score double")
-    cat = ranking.build_catalog(feats_df, emb, pools_df, diverse_df, dim=2)
+    cat = catalogue.build_catalog(feats_df, emb, pools_df, diverse_df, dim=2)
     users_df = spark.createDataFrame(
         users, "user_id bigint, age_band string, country string, language string"
     )

@@ -215,6 +215,7 @@ def combine(
     watched: np.ndarray,
     quota_by_code: np.ndarray,
     priority_by_code: np.ndarray,
+    seen: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Filter (ready = catalogue position >= 0, not watched), cut each source to its quota,
     dedupe by priority. Returns (idx, source code, score, source bitmask), best first by
@@ -226,7 +227,13 @@ def combine(
     score = np.concatenate([s for _, _, s in parts]).astype(np.float64)
     ok = idx >= 0
     if len(watched):
-        ok &= ~np.isin(idx, watched)
+        if seen is not None:  # a catalogue-sized scratch mask: O(n) instead of a sort
+            w = watched[watched >= 0]
+            seen[w] = True
+            ok &= ~seen[np.maximum(idx, 0)]
+            seen[w] = False
+        else:
+            ok &= ~np.isin(idx, watched)
     src, idx, score = src[ok], idx[ok], score[ok]
     # quota per source: rank within source by score (ties: lower position first)
     order = np.lexsort((idx, -score, src))
@@ -249,10 +256,11 @@ def combine(
 
 def generate_batch(
     batch: pa.RecordBatch, cat: Catalog, lists: SourceLists, cfg: CandidateConfig, dim: int,
-    block: int = 256,
+    block: int = 256, full: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Candidates of every user row of ``batch``: (row, idx, source code, score, mask), grouped
-    by row in row order."""
+    by row in row order. Rows where ``full`` is False only get their exploration assignments
+    (ranking skips the personalised list of users wholly in cold start)."""
     n = batch.num_rows
     uvec = user_vectors(batch, "embedding", dim)
     has_vec = np.abs(uvec).sum(axis=1) > 0
@@ -273,11 +281,13 @@ def generate_batch(
     f_fol, f_tag, f_snd = cfg.fetch(FOLLOWED), cfg.fetch(HASHTAG), cfg.fetch(SOUND)
     f_trd, f_emb = cfg.fetch(TRENDING), min(cfg.fetch(EMBEDDING), len(cat.ids))
     trend = (lists.trending[0][:f_trd], lists.trending[1][:f_trd])
+    seen = np.zeros(len(cat.ids), bool)
     rows, out_idx, out_src, out_score, out_mask = [], [], [], [], []
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         nn_idx = nn_score = None
-        if f_emb > 0 and has_vec[lo:hi].any():
+        want = has_vec[lo:hi] if full is None else has_vec[lo:hi] & full[lo:hi]
+        if f_emb > 0 and want.any():
             sims = uvec[lo:hi] @ cat.emb.T
             if f_emb < sims.shape[1]:
                 nn_idx = np.argpartition(-sims, f_emb - 1, axis=1)[:, :f_emb]
@@ -285,6 +295,17 @@ def generate_batch(
                 nn_idx = np.tile(np.arange(sims.shape[1]), (hi - lo, 1))
             nn_score = np.take_along_axis(sims, nn_idx, axis=1).astype(np.float64)
         for i in range(lo, hi):
+            if full is not None and not full[i]:
+                idx, src, score, mask = combine(
+                    [(SOURCE_CODE[EXPLORATION], e_idx[e_off[i]:e_off[i + 1]], e_score[e_off[i]:e_off[i + 1]])],
+                    watched[w_off[i]:w_off[i + 1]], quota, prio, seen,
+                )
+                rows.append(np.full(len(idx), i, np.int64))
+                out_idx.append(idx)
+                out_src.append(src)
+                out_score.append(score)
+                out_mask.append(mask)
+                continue
             parts = [
                 (SOURCE_CODE[FOLLOWED], *followed_source(followed[f_off[i]:f_off[i + 1]], lists, f_fol)),
                 (SOURCE_CODE[HASHTAG], *keyed_source(h_keys[h_off[i]:h_off[i + 1]], h_w[h_off[i]:h_off[i + 1]], lists.hashtag, f_tag)),
@@ -294,7 +315,9 @@ def generate_batch(
             ]
             if nn_idx is not None and has_vec[i]:
                 parts.append((SOURCE_CODE[EMBEDDING], nn_idx[i - lo], nn_score[i - lo]))
-            idx, src, score, mask = combine(parts, watched[w_off[i]:w_off[i + 1]], quota, prio)
+            idx, src, score, mask = combine(
+                parts, watched[w_off[i]:w_off[i + 1]], quota, prio, seen
+            )
             rows.append(np.full(len(idx), i, np.int64))
             out_idx.append(idx)
             out_src.append(src)

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 IdxScore = tuple[np.ndarray, np.ndarray]
 
 
-@dataclass
+@dataclass(eq=False)
 class Catalog:
     """Ready videos indexed by position in ``ids`` (sorted); -1 = not in the catalogue."""
 

@@ -143,28 +143,40 @@ def interleave(lists: list[tuple[np.ndarray, np.ndarray, int]], shares: list[flo
     """Deterministic mix of ranked lists by target shares: at each position take the next unused
     item of the list furthest below its share (ties: earlier list). Returns (items, scores,
     list index of each item)."""
-    used = set(skip or ())
-    ptr = [0] * len(lists)
-    taken = [0] * len(lists)
-    items, scores, which = [], [], []
-    active = [i for i, s in enumerate(shares) if s > 0 and len(lists[i][0])]
+    used = set(skip) if skip else set()
+    k = len(lists)
+    idxs = [lst[0].tolist() for lst in lists]
+    scs = [lst[1] for lst in lists]
+    lens = [len(x) for x in idxs]
+    ptr = [0] * k
+    taken = [0] * k
+    items: list[int] = []
+    scores: list[float] = []
+    which: list[int] = []
+    active = [i for i in range(k) if shares[i] > 0 and lens[i]]
     pos = 0
     while len(items) < n and active:
         pos += 1
-        best = max(active, key=lambda i: (shares[i] * pos - taken[i], -i))
-        idx, sc, _ = lists[best]
-        while ptr[best] < len(idx) and int(idx[ptr[best]]) in used:
-            ptr[best] += 1
-        if ptr[best] >= len(idx):
+        best = active[0]
+        best_v = shares[best] * pos - taken[best]
+        for i in active[1:]:
+            v = shares[i] * pos - taken[i]
+            if v > best_v + 1e-9:  # ties (up to rounding) go to the earlier list
+                best, best_v = i, v
+        lst, p, end = idxs[best], ptr[best], lens[best]
+        while p < end and lst[p] in used:
+            p += 1
+        ptr[best] = p
+        if p >= end:
             active.remove(best)
             pos -= 1
             continue
-        item = int(idx[ptr[best]])
+        item = lst[p]
         used.add(item)
         items.append(item)
-        scores.append(float(sc[ptr[best]]))
+        scores.append(float(scs[best][p]))
         which.append(best)
-        ptr[best] += 1
+        ptr[best] = p + 1
         taken[best] += 1
     return items, scores, which
 
@@ -173,8 +185,16 @@ def candidate_features(
     cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
     fatigue: np.ndarray,
 ) -> np.ndarray:
-    """(n, len(FEATURES)) float64 feature matrix of flat candidates (``seg`` = user row)."""
-    sim = np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
+    """(n, len(FEATURES)) float64 feature matrix of flat candidates (``seg`` = user row).
+
+    Similarity: for a small catalogue the whole (users x catalogue) product is one BLAS call
+    and candidates pick from it; otherwise each candidate's vector is gathered.
+    """
+    n_users = len(user_vecs)
+    if n_users * len(cat.ids) <= 4 * len(idx):
+        sim = (user_vecs @ cat.emb.T)[seg, idx]
+    else:
+        sim = np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
     out = np.zeros((len(idx), len(FEATURES)), np.float64)
     out[:, 0] = np.log(np.clip(sim, SIM_FLOOR, 1.0))
     out[:, 1] = cat.log_quality[idx]
@@ -183,6 +203,34 @@ def candidate_features(
     out[:, 4] = cat.log1p_pop[idx]
     out[:, 5] = fatigue
     out[np.arange(len(idx)), 6 + src] = 1.0
+    return out
+
+
+def static_log_score(cat: Catalog, weights: tuple[float, ...]) -> np.ndarray:
+    """The user-independent part of every catalogue video's log score (cached per weights)."""
+    key = tuple(weights[1:5])
+    cached = getattr(cat, "_static", None)
+    if cached is None or cached[0] != key:
+        w = np.asarray(weights, np.float64)
+        static = (w[1] * cat.log_quality + w[2] * cat.log_creator + w[3] * cat.log_freshness
+                  + w[4] * cat.log1p_pop)
+        cached = (key, static)
+        object.__setattr__(cat, "_static", cached)
+    return cached[1]
+
+
+def log_scores(
+    cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
+    fatigue: np.ndarray, weights: tuple[float, ...],
+) -> np.ndarray:
+    """``candidate_features(...) @ weights`` without building the feature matrix."""
+    w = np.asarray(weights, np.float64)
+    if len(user_vecs) * len(cat.ids) <= 4 * len(idx):
+        sim = (user_vecs @ cat.emb.T)[seg, idx]
+    else:
+        sim = np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
+    out = w[0] * np.log(np.clip(sim, SIM_FLOOR, 1.0)) + static_log_score(cat, weights)[idx]
+    out += w[5] * fatigue + w[6:][src]
     return out
 
 
@@ -206,8 +254,7 @@ def rank_block(
     if len(idx) == 0:
         e = np.zeros(0, np.int64)
         return e, np.zeros(0), e
-    feats = candidate_features(cat, idx, seg, user_vecs, src, fatigue)
-    score = np.exp(feats @ np.asarray(cfg.weights, np.float64))
+    score = np.exp(log_scores(cat, idx, seg, user_vecs, src, fatigue, cfg.weights))
     creator = cat.creator[idx]
     # occurrence of the creator among the user's better-scored candidates
     o1 = np.lexsort((-score, creator, seg))
@@ -258,6 +305,8 @@ def rank_users(
     """
     n = len(uid)
     bounds = np.searchsorted(cand_row, np.arange(n + 1))
+    # users still wholly in cold start never see their personalised list: skip scoring it
+    warm = n_eng >= cfg.cold_start_min
     ok = cidx >= 0
     explore_mask = ok & (src == SOURCE_CODE[EXPLORATION])
     rank_mask = ok & ~explore_mask
@@ -274,7 +323,7 @@ def rank_users(
     for lo in range(0, n, block_users):
         hi = min(n, lo + block_users)
         a, b = bounds[lo], bounds[hi]
-        sl = np.arange(a, b)[rank_mask[a:b]]
+        sl = np.arange(a, b)[rank_mask[a:b] & warm[cand_row[a:b]]]
         order, adj, _pos = rank_block(
             cat, cidx[sl], cand_row[sl] - lo, hi - lo, uvec[lo:hi], src[sl], fatigue[sl], cfg
         )
@@ -287,6 +336,7 @@ def rank_users(
             items, scores, srcs = _assemble(
                 uid[i], int(n_eng[i]), seg_keys[i], cidx[p_rows], adj[rb[i - lo] : rb[i - lo + 1]],
                 src[p_rows], cidx[ex], cscore[ex], watched_idx[w_off[i] : w_off[i + 1]], cat, cfg,
+                uvec[i],
             )
             k = len(items)
             out_u.append(np.full(k, uid[i], np.int64))
@@ -342,7 +392,9 @@ def recommend_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
                     ccfg: CandidateConfig, cfg: RankConfig, dim: int) -> pa.RecordBatch:
     """Candidate generation and ranking fused over ``candidate_inputs`` rows."""
     uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched = _user_side(batch, cat, dim)
-    row, cidx, src, cscore, _mask = generate_batch(batch, cat, lists, ccfg, dim)
+    row, cidx, src, cscore, _mask = generate_batch(
+        batch, cat, lists, ccfg, dim, full=n_eng >= cfg.cold_start_min
+    )
     return _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, row, cidx, src, cscore,
                                   fat_row, fat_c, fat_n, w_off, watched, cat, cfg))
 
@@ -351,9 +403,14 @@ def _assemble(
     user_id: int, n_eng: int, segment: str,
     p_idx: np.ndarray, p_score: np.ndarray, p_src: np.ndarray,
     ex_idx: np.ndarray, ex_score: np.ndarray, watched: np.ndarray,
-    cat: Catalog, cfg: RankConfig,
+    cat: Catalog, cfg: RankConfig, uvec: np.ndarray | None = None,
 ) -> tuple[list[int], list[float], list[int]]:
-    """One user's feed: personalised list, cold-start mix, exploration slots."""
+    """One user's feed: personalised list, cold-start mix, exploration slots.
+
+    In the cold-start mix the popular share comes from the user's demographic pool; once the
+    user has watched anything (a vector exists) the pool is ordered by the user's score, so the
+    first impressions already steer which popular videos come first (pool order otherwise).
+    """
     n = cfg.top_n
     n_slots = min(cfg.explore_slots, len(ex_idx), n // max(1, cfg.explore_every))
     if n_slots:
@@ -373,6 +430,12 @@ def _assemble(
         pool = cat.pool_scores.get(segment)
         if pool is None:
             pool = (np.zeros(0, np.int64), np.zeros(0))
+        elif uvec is not None and len(pool[0]) and np.any(uvec):
+            sim = cat.emb[pool[0]] @ uvec
+            fit = cfg.weights[0] * np.log(np.clip(sim, SIM_FLOOR, 1.0))
+            fit = fit + static_log_score(cat, cfg.weights)[pool[0]]
+            order = np.argsort(-fit, kind="stable")
+            pool = (pool[0][order], pool[1][order])
         d_idx, d_score = cat.diverse
         if len(d_idx):
             perm = np.random.default_rng([cfg.seed, int(user_id) & 0x7FFFFFFF]).permutation(len(d_idx))
