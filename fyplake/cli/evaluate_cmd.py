@@ -9,7 +9,10 @@ import click
 from fyplake.cli._common import FypError, emit_json, json_option
 
 #: Metrics shown as columns of the main table, in order.
-COLUMNS = ("precision", "recall", "ndcg", "map", "coverage", "novelty", "gt_affinity", "gt_quality")
+COLUMNS = (
+    "precision", "recall", "ndcg", "map", "coverage", "novelty", "gt_affinity", "gt_quality",
+    "ndcg_cold", "ndcg_blend", "ndcg_warm",
+)
 
 
 @click.command()

@@ -73,20 +73,25 @@ def _idcg(m: F.Column) -> F.Column:
     )
 
 
-def ranking_metrics(recs: DataFrame, truth: DataFrame, k: int) -> DataFrame:
-    """One row: users, precision, recall, ndcg, map (at k) averaged over users in ``truth``.
+def _with_model(recs: DataFrame) -> DataFrame:
+    return recs if "model" in recs.columns else recs.withColumn("model", F.lit("model"))
 
-    ``recs``: user_id, video_id, rank (1 = first); ``truth``: distinct (user_id, video_id).
-    Users without recommendations count as all-miss.
-    """
-    top = recs.where(F.col("rank") <= k).select("user_id", "video_id", "rank")
+
+def ranking_metrics(recs: DataFrame, truth: DataFrame, k: int) -> DataFrame:
+    """Per ``model`` (a column of ``recs``; one model if absent): users, precision, recall,
+    ndcg, map at k, averaged over the users in ``truth`` (users without recommendations count
+    as all-miss). ``recs``: [model,] user_id, video_id, rank (1 = first); ``truth``: distinct
+    (user_id, video_id)."""
+    recs = _with_model(recs)
+    models = recs.select("model").distinct()
+    top = recs.where(F.col("rank") <= k).select("model", "user_id", "video_id", "rank")
     n_rel = truth.groupBy("user_id").agg(F.count(F.lit(1)).alias("n_rel"))
     hits = top.join(truth.withColumn("hit", F.lit(1)), ["user_id", "video_id"], "left").fillna(
         0, subset=["hit"]
     )
-    w = Window.partitionBy("user_id").orderBy("rank")
+    w = Window.partitionBy("model", "user_id").orderBy("rank")
     hits = hits.withColumn("cum_hits", F.sum("hit").over(w))
-    per_user = hits.groupBy("user_id").agg(
+    per_user = hits.groupBy("model", "user_id").agg(
         F.sum("hit").alias("hits"),
         F.sum(F.col("hit") / F.log2(F.col("rank") + F.lit(1))).alias("dcg"),
         F.sum(F.when(F.col("hit") == 1, F.col("cum_hits") / F.col("rank")).otherwise(0.0)).alias(
@@ -94,17 +99,19 @@ def ranking_metrics(recs: DataFrame, truth: DataFrame, k: int) -> DataFrame:
         ),
     )
     scored = (
-        n_rel.join(per_user, "user_id", "left")
+        models.crossJoin(n_rel)
+        .join(per_user, ["model", "user_id"], "left")
         .fillna(0, subset=["hits", "dcg", "ap_sum"])
         .withColumn("m", F.least(F.col("n_rel"), F.lit(k)))
         .select(
+            "model",
             (F.col("hits") / F.lit(float(k))).alias("precision"),
             (F.col("hits") / F.col("n_rel")).alias("recall"),
             (F.col("dcg") / _idcg(F.col("m"))).alias("ndcg"),
             (F.col("ap_sum") / F.col("m")).alias("map"),
         )
     )
-    return scored.agg(
+    return scored.groupBy("model").agg(
         F.count(F.lit(1)).alias("users"),
         F.avg("precision").alias("precision"),
         F.avg("recall").alias("recall"),
@@ -116,27 +123,27 @@ def ranking_metrics(recs: DataFrame, truth: DataFrame, k: int) -> DataFrame:
 def coverage_novelty(
     recs: DataFrame, catalog: DataFrame, train_pos: DataFrame, n_users: int, k: int
 ) -> DataFrame:
-    """One row: coverage (distinct top-k videos / ready catalogue) and novelty (mean
+    """Per model: coverage (distinct top-k videos / ready catalogue) and novelty (mean
     -log2((users who engaged + 1) / (users + 1)) over recommended videos)."""
-    top = recs.where(F.col("rank") <= k).select("user_id", "video_id")
+    top = _with_model(recs).where(F.col("rank") <= k).select("model", "user_id", "video_id")
     pop = train_pos.groupBy("video_id").agg(F.count(F.lit(1)).alias("_u"))
     n_cat = catalog.select("video_id").distinct().agg(F.count(F.lit(1)).alias("_n"))
-    distinct = top.select("video_id").distinct().agg(F.count(F.lit(1)).alias("_d"))
-    nov = (
+    return (
         top.join(pop, "video_id", "left")
         .fillna(0, subset=["_u"])
+        .groupBy("model")
         .agg(
-            F.avg(-F.log2((F.col("_u") + F.lit(1.0)) / F.lit(float(n_users + 1)))).alias("novelty")
+            F.countDistinct("video_id").alias("_d"),
+            F.avg(-F.log2((F.col("_u") + F.lit(1.0)) / F.lit(float(n_users + 1)))).alias("novelty"),
         )
-    )
-    return distinct.crossJoin(n_cat).crossJoin(nov).select(
-        (F.col("_d") / F.col("_n")).alias("coverage"), "novelty"
+        .crossJoin(n_cat)
+        .select("model", (F.col("_d") / F.col("_n")).alias("coverage"), "novelty")
     )
 
 
 def most_popular(
     train_pos: DataFrame, users: DataFrame, watched: DataFrame, ready: DataFrame, k: int,
-    extra: int = 200,
+    extra: int = 100,
 ) -> DataFrame:
     """Baseline: the most engaged-with ready videos, minus what the user watched."""
     pop = (
@@ -200,9 +207,10 @@ def item_cooccurrence(
 
 
 def ground_truth_scores(recs: DataFrame, gt_users: DataFrame, gt_videos: DataFrame, k: int) -> DataFrame:
-    """One row: gt_affinity (mean dot(user topics, video topics) / user's top topic weight) and
-    gt_quality (mean hidden video quality) over the top-k of users in ``gt_users``."""
-    top = recs.where(F.col("rank") <= k).select("user_id", "video_id")
+    """Per model: gt_affinity (mean dot(user topics, video topics) / the user's top topic
+    weight; 1.0 = every video on the user's favourite topic) and gt_quality (mean hidden video
+    quality) over the top-k."""
+    top = _with_model(recs).where(F.col("rank") <= k).select("model", "user_id", "video_id")
     u = gt_users.select("user_id", F.col("topic_vector").alias("tu"))
     v = gt_videos.select("video_id", F.col("topic_vector").alias("tv"), F.col("quality").alias("q"))
     dot = F.aggregate(
@@ -210,12 +218,10 @@ def ground_truth_scores(recs: DataFrame, gt_users: DataFrame, gt_videos: DataFra
     )
     mx = F.array_max("tu").cast("double")
     return (
-        top.join(u, "user_id")
-        .join(v, "video_id")
-        .agg(
-            F.avg(dot / mx).alias("gt_affinity"),
-            F.avg("q").alias("gt_quality"),
-        )
+        top.join(F.broadcast(u), "user_id")
+        .join(F.broadcast(v), "video_id")
+        .groupBy("model")
+        .agg(F.avg(dot / mx).alias("gt_affinity"), F.avg("q").alias("gt_quality"))
     )
 
 
@@ -224,3 +230,79 @@ def metric_rows(model: str, k: int, values: dict[str, float]) -> list[tuple[str,
         (model, name, k, float(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else float("nan"))
         for name, v in values.items()
     ]
+
+
+def item_cooccurrence_local(
+    spark, train_pos: DataFrame, train: DataFrame, watched: DataFrame, ready: DataFrame, k: int,
+    history: int = 50, neighbours: int = 50, block: int = 2048,
+) -> DataFrame:
+    """The same baseline as ``item_cooccurrence``, computed with scipy on the driver: the
+    training positives of a catalogue this size are a few MB (user, video, time) and the
+    item-item matrix is catalogue x catalogue, so one sparse product replaces five shuffles.
+    ``offline.evaluate`` uses it below ``LOCAL_COOC_MAX_VIDEOS`` distinct videos."""
+    import numpy as np
+    import pandas as pd
+    from scipy import sparse
+
+    last = (
+        train.join(train_pos, ["user_id", "video_id"], "left_semi")
+        .groupBy("user_id", "video_id")
+        .agg(F.max("event_time").cast("double").alias("t"))
+        .toPandas()
+    )
+    schema = "user_id bigint, video_id bigint, rank int, score double"
+    if last.empty:
+        return spark.createDataFrame([], schema)
+    last = last.sort_values(["user_id", "t", "video_id"], ascending=[True, False, True])
+    last = last[last.groupby("user_id").cumcount() < history]
+    vids, vcol = np.unique(last["video_id"].to_numpy(np.int64), return_inverse=True)
+    users, urow = np.unique(last["user_id"].to_numpy(np.int64), return_inverse=True)
+    x = sparse.csr_matrix((np.ones(len(last)), (urow, vcol)), shape=(len(users), len(vids)))
+    co = (x.T @ x).tocsr()
+    co.setdiag(0)
+    co.eliminate_zeros()
+    n = np.asarray(x.sum(axis=0)).ravel()
+    co = sparse.diags(1 / np.sqrt(n)) @ co @ sparse.diags(1 / np.sqrt(n))
+    co = co.tocsr()
+    ready_ids = ready.select("video_id").toPandas()["video_id"].to_numpy(np.int64)
+    is_ready = np.isin(vids, ready_ids)
+    co = co @ sparse.diags(is_ready.astype(np.float64))  # neighbours must be ready
+    # keep each item's ``neighbours`` best neighbours (ties: smaller video id)
+    co = co.tocsr()
+    co.sort_indices()
+    rows, cols, vals = [], [], []
+    for i in range(co.shape[0]):
+        a, b = co.indptr[i], co.indptr[i + 1]
+        if a == b:
+            continue
+        c, v = co.indices[a:b], co.data[a:b]
+        keep = np.lexsort((c, -v))[:neighbours]
+        keep = keep[v[keep] > 0]
+        rows.append(np.full(len(keep), i))
+        cols.append(c[keep])
+        vals.append(v[keep])
+    sim = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=co.shape
+    )
+    seen = watched.toPandas()
+    seen = seen[seen["user_id"].isin(users) & seen["video_id"].isin(vids)]
+    w = sparse.csr_matrix(
+        (np.ones(len(seen)), (np.searchsorted(users, seen["user_id"]), np.searchsorted(vids, seen["video_id"]))),
+        shape=x.shape,
+    )
+    out = []
+    for lo in range(0, len(users), block):
+        s = (x[lo : lo + block] @ sim).toarray()
+        s[w[lo : lo + block].toarray() > 0] = 0.0
+        kk = min(k, s.shape[1])
+        top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+        ts = np.take_along_axis(s, top, axis=1)
+        order = np.lexsort((vids[top], -ts), axis=1)
+        top, ts = np.take_along_axis(top, order, axis=1), np.take_along_axis(ts, order, axis=1)
+        r, c = np.nonzero(ts > 0)
+        out.append(pd.DataFrame({
+            "user_id": users[lo + r], "video_id": vids[top[r, c]], "rank": (c + 1).astype(np.int32),
+            "score": ts[r, c],
+        }))
+    pdf = pd.concat(out) if out else pd.DataFrame(columns=["user_id", "video_id", "rank", "score"])
+    return spark.createDataFrame(pdf, schema)

@@ -13,13 +13,16 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.recsys import bandit, evaluation
+from jobs.recsys import bandit, evaluation, features
 from jobs.recsys.params import RecParams
 from jobs.recsys.pipeline import Silver, build_all
 
 logger = logging.getLogger(__name__)
 
 ENGINE = "fyp"
+DESIGN = "fyp_design"
+#: Below this many ready videos the co-occurrence baseline is computed with scipy on the driver.
+LOCAL_COOC_MAX_VIDEOS = 50_000
 
 
 def _row(df: DataFrame) -> dict[str, Any]:
@@ -49,7 +52,8 @@ def evaluate(
         if last is None:
             raise ValueError("silver.watch_history is empty: nothing to evaluate")
         ds = last
-    train, test = evaluation.split_holdout(silver.watch, method=holdout, fraction=fraction, seed=seed)
+    watch = features.events_as_of(silver.watch, ds)  # nothing after the evaluated date
+    train, test = evaluation.split_holdout(watch, method=holdout, fraction=fraction, seed=seed)
     follows = silver.follows
     if holdout == "time":
         cut = evaluation.user_cutoffs(test)
@@ -58,10 +62,13 @@ def evaluate(
             .where(F.col("cutoff").isNull() | (F.col("followed_at") < F.col("cutoff")))
             .drop("cutoff")
         )
-    out = build_all(Silver(train, silver.users, silver.videos, follows), ds, p)
+    variants = {ENGINE: p.ranker}
+    if p.ranker != "design":
+        variants[DESIGN] = "design"  # the design's formula on the same candidates
+    out = build_all(Silver(train, silver.users, silver.videos, follows), ds, p, variants)
     prep = out["_prepared"]
-    feeds = out["feeds"].select("user_id", "video_id", "rank").cache()
-    n_feed_users = feeds.select("user_id").distinct().count()
+    all_feeds = out["feeds"].select("model", "user_id", "video_id", "rank").cache()
+    n_feed_users = all_feeds.where(F.col("model") == ENGINE).select("user_id").distinct().count()
     timings["engine_s"] = round(time.monotonic() - t0, 1)
 
     t1 = time.monotonic()
@@ -70,24 +77,58 @@ def evaluate(
     ready = out["video_features"].where(F.col("status") == "ready").select("video_id").cache()
     users = prep.users.select("user_id")
     n_users = users.count()
+    n_videos = ready.count()
     models: dict[str, DataFrame] = {
-        ENGINE: feeds,
+        **{name: all_feeds.where(F.col("model") == name).drop("model") for name in variants},
         "most_popular": evaluation.most_popular(train_pos, users, prep.watched, ready, k).cache(),
-        "item_cooccurrence": evaluation.item_cooccurrence(
-            train_pos, train, prep.watched, ready, k
+        "item_cooccurrence": (
+            evaluation.item_cooccurrence_local(spark, train_pos, train, prep.watched, ready, k)
+            if n_videos <= LOCAL_COOC_MAX_VIDEOS
+            else evaluation.item_cooccurrence(train_pos, train, prep.watched, ready, k)
         ).cache(),
     }
     rows: list[tuple[str, str, int, float]] = []
-    gt_users = gt_videos = None
+    recs = None
+    for name, df in models.items():
+        part = df.where(F.col("rank") <= k).select(F.lit(name).alias("model"), "user_id", "video_id", "rank")
+        recs = part if recs is None else recs.unionByName(part)
+    recs = recs.cache()
+    vals: dict[str, dict[str, Any]] = {name: {} for name in models}
+    frames = [
+        evaluation.ranking_metrics(recs, truth, k),
+        evaluation.coverage_novelty(recs, ready, train_pos, n_users, k),
+    ]
     if ground_truth and Path(ground_truth, "users.parquet").exists():
         gt_users = spark.read.parquet(str(Path(ground_truth, "users.parquet")))
         gt_videos = spark.read.parquet(str(Path(ground_truth, "videos.parquet")))
-    for name, recs in models.items():
-        vals = _row(evaluation.ranking_metrics(recs, truth, k))
-        vals.update(_row(evaluation.coverage_novelty(recs, ready, train_pos, n_users, k)))
-        if gt_users is not None:
-            vals.update(_row(evaluation.ground_truth_scores(recs, gt_users, gt_videos, k)))
-        rows += evaluation.metric_rows(name, k, vals)
+        frames.append(evaluation.ground_truth_scores(recs, gt_users, gt_videos, k))
+    for frame in frames:
+        for r in frame.collect():
+            d = r.asDict()
+            vals[d.pop("model")].update(d)
+    # the same metrics by how much history a user had: cold start, blend, personalised
+    n_eng = prep.events.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"))
+    bucket = (
+        users.join(n_eng, "user_id", "left")
+        .fillna(0, subset=["n"])
+        .select(
+            "user_id",
+            F.when(F.col("n") < p.cold_start_min, "cold")
+            .when(F.col("n") < p.cold_start_full, "blend")
+            .otherwise("warm")
+            .alias("bucket"),
+        )
+        .cache()
+    )
+    for b in ("cold", "blend", "warm"):
+        ids = bucket.where(F.col("bucket") == b).select("user_id")
+        per = evaluation.ranking_metrics(
+            recs.join(ids, "user_id", "left_semi"), truth.join(ids, "user_id", "left_semi"), k
+        )
+        for r in per.collect():
+            vals[r["model"]].update({f"users_{b}": r["users"], f"ndcg_{b}": r["ndcg"]})
+    for name in models:
+        rows += evaluation.metric_rows(name, k, vals[name])
     timings["metrics_s"] = round(time.monotonic() - t1, 1)
 
     t2 = time.monotonic()

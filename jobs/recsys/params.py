@@ -49,7 +49,7 @@ class RecParams:
     w_quality: float = 1.0
     w_creator: float = 0.6
     w_freshness: float = 0.6
-    w_popularity: float = 0.0
+    w_popularity: float = 1.5
     quality_prior_views: float | None = None
     freshness_half_life_days: float = 3.0
     freshness_floor: float = 0.1
@@ -87,7 +87,7 @@ class RecParams:
     als_alpha: float = 5.0
     content_shrink: float = 10.0
     content_hash_weight: float = 0.3
-    ranker: str = "design"
+    ranker: str = "popularity"  # or "design": the design's formula (w_popularity ignored)
     seed: int = 42
 
     @classmethod

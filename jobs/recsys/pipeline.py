@@ -247,7 +247,7 @@ def stage_rank(
     user_emb: DataFrame,
     coldstart_pools: DataFrame,
     candidates_df: DataFrame,
-    learned_weights: tuple[float, ...] | None = None,
+    ranker: str | None = None,
 ) -> DataFrame:
     """gold.feeds without run_id, from materialised candidates: ds, user_id, rank, video_id,
     score, source."""
@@ -260,7 +260,7 @@ def stage_rank(
         fatigue_since_epoch=as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0,
         cold_start_full=p.cold_start_full,
     )
-    cfg = ranking.RankConfig.from_params(p, learned_weights)
+    cfg = ranking.RankConfig.from_params(p, ranker=ranker)
     return ranking.rank_feeds(rows, cat, cfg, p.embedding_dim).withColumn("ds", F.lit(prep.ds))
 
 
@@ -268,9 +268,11 @@ def stage_recommend(
     prep: Prepared,
     p: RecParams,
     gold: dict[str, DataFrame],
-    learned_weights: tuple[float, ...] | None = None,
+    variants: dict[str, str] | None = None,
 ) -> DataFrame:
-    """Candidates and ranking fused (nothing materialised in between): the feeds."""
+    """Candidates and ranking fused (nothing materialised in between): the feeds. With
+    ``variants`` (model name -> ranker), every ranker ranks the same candidates and the feeds
+    get a ``model`` column (offline comparison)."""
     cat = _catalog(p, gold["video_features"], gold["video_embeddings"], gold["coldstart_pools"])
     lists = catalogue.build_lists(
         cat, gold["hashtag_top"], gold["sound_top"], gold["creator_top"], gold["trending"]
@@ -279,14 +281,20 @@ def stage_recommend(
         prep, p, user_emb=gold["user_embeddings"], user_affinities=gold["user_affinities"],
         assignments=gold["exploration_assignments"],
     )
+    cfg = (
+        {name: ranking.RankConfig.from_params(p, ranker=r) for name, r in variants.items()}
+        if variants
+        else ranking.RankConfig.from_params(p)
+    )
     feeds = ranking.recommend(
-        rows, cat, lists, candidates.CandidateConfig.from_params(p),
-        ranking.RankConfig.from_params(p, learned_weights), p.embedding_dim,
+        rows, cat, lists, candidates.CandidateConfig.from_params(p), cfg, p.embedding_dim
     )
     return feeds.withColumn("ds", F.lit(prep.ds))
 
 
-def build_all(silver: Silver, ds: dt.date, p: RecParams) -> dict[str, DataFrame]:
+def build_all(
+    silver: Silver, ds: dt.date, p: RecParams, variants: dict[str, str] | None = None
+) -> dict[str, DataFrame]:
     """Every stage in memory (evaluation, tests): the gold frames by table name, the feeds
     from the fused candidates+ranking pass. ``_prepared`` holds the as-of silver."""
     prep = prepare(silver, ds, p)
@@ -299,7 +307,7 @@ def build_all(silver: Silver, ds: dt.date, p: RecParams) -> dict[str, DataFrame]
         )
     )
     out["exploration_assignments"] = out["exploration_assignments"].cache()
-    out["feeds"] = stage_recommend(prep, p, out)
+    out["feeds"] = stage_recommend(prep, p, out, variants)
     out["_prepared"] = prep  # type: ignore[assignment]
     return out
 

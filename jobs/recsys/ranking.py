@@ -99,10 +99,12 @@ class RankConfig:
     seed: int = 42
 
     @classmethod
-    def from_params(cls, p: RecParams, learned: tuple[float, ...] | None = None) -> RankConfig:
+    def from_params(
+        cls, p: RecParams, learned: tuple[float, ...] | None = None, ranker: str | None = None
+    ) -> RankConfig:
         return cls(
             top_n=p.top_n,
-            weights=tuple(learned) if learned else design_weights(p),
+            weights=tuple(learned) if learned else design_weights(p, ranker),
             diversity_decay=p.diversity_decay,
             diversity_window=p.diversity_window,
             max_per_creator=p.diversity_max_per_creator,
@@ -115,14 +117,16 @@ class RankConfig:
         )
 
 
-def design_weights(p: RecParams) -> tuple[float, ...]:
-    """The design's formula as weights of ``FEATURES`` (source one-hots weigh 0)."""
+def design_weights(p: RecParams, ranker: str | None = None) -> tuple[float, ...]:
+    """The product formula as weights of ``FEATURES`` (source one-hots weigh 0): the design's
+    exactly for ``ranker="design"``, times (1 + popularity) ** w_popularity otherwise."""
+    ranker = ranker or p.ranker
     return (
         p.w_similarity,
         p.w_quality,
         p.w_creator,
         p.w_freshness,
-        p.w_popularity,
+        p.w_popularity if ranker != "design" else 0.0,
         math.log(p.fatigue_decay) if p.fatigue_decay > 0 else -50.0,
         *([0.0] * len(SOURCES)),
     )
@@ -391,12 +395,21 @@ def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int) -
 def recommend_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
                     ccfg: CandidateConfig, cfg: RankConfig, dim: int) -> pa.RecordBatch:
     """Candidate generation and ranking fused over ``candidate_inputs`` rows."""
+    return recommend_variants(batch, cat, lists, ccfg, {"": cfg}, dim)[""]
+
+
+def recommend_variants(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
+                       ccfg: CandidateConfig, cfgs: dict[str, RankConfig], dim: int
+                       ) -> dict[str, pa.RecordBatch]:
+    """One candidate generation, ranked by several configurations (offline comparison)."""
     uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched = _user_side(batch, cat, dim)
-    row, cidx, src, cscore, _mask = generate_batch(
-        batch, cat, lists, ccfg, dim, full=n_eng >= cfg.cold_start_min
-    )
-    return _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, row, cidx, src, cscore,
-                                  fat_row, fat_c, fat_n, w_off, watched, cat, cfg))
+    lo_min = min(c.cold_start_min for c in cfgs.values())
+    row, cidx, src, cscore, _mask = generate_batch(batch, cat, lists, ccfg, dim, full=n_eng >= lo_min)
+    return {
+        name: _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, row, cidx, src, cscore,
+                                     fat_row, fat_c, fat_n, w_off, watched, cat, cfg))
+        for name, cfg in cfgs.items()
+    }
 
 
 def _assemble(
@@ -535,17 +548,31 @@ def rank_feeds(rows: DataFrame, cat: Catalog, cfg: RankConfig, dim: int) -> Data
 
 
 def recommend(
-    rows: DataFrame, cat: Catalog, lists: SourceLists, ccfg: CandidateConfig, cfg: RankConfig,
-    dim: int,
+    rows: DataFrame, cat: Catalog, lists: SourceLists, ccfg: CandidateConfig,
+    cfg: RankConfig | dict[str, RankConfig], dim: int,
 ) -> DataFrame:
     """Candidates and feeds in one pass over ``candidates.candidate_inputs`` rows (no candidate
-    rows are materialised): user_id, rank, video_id, score, source."""
+    rows are materialised): user_id, rank, video_id, score, source. Given a dict of
+    configurations, the candidates are generated once and ranked by each; the output gets a
+    ``model`` column naming the configuration."""
     bc = rows.sparkSession.sparkContext.broadcast((cat, lists))
+    cfgs = cfg if isinstance(cfg, dict) else {"": cfg}
+    multi = isinstance(cfg, dict)
+    schema = T.StructType([T.StructField("model", T.StringType()), *FEED_SCHEMA.fields]) if multi \
+        else FEED_SCHEMA
 
     def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         c, lst = bc.value
         for batch in batches:
-            if batch.num_rows:
-                yield recommend_batch(batch, c, lst, ccfg, cfg, dim)
+            if batch.num_rows == 0:
+                continue
+            out = recommend_variants(batch, c, lst, ccfg, cfgs, dim)
+            for name, b in out.items():
+                if multi:
+                    b = pa.RecordBatch.from_arrays(
+                        [pa.array([name] * b.num_rows, pa.string()), *b.columns],
+                        names=["model", *b.schema.names],
+                    )
+                yield b
 
-    return rows.mapInArrow(kernel, FEED_SCHEMA)
+    return rows.mapInArrow(kernel, schema)
