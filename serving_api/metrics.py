@@ -25,10 +25,14 @@ UPLOADS = Counter("fyp_api_uploads_total", "Video uploads accepted")
 
 
 class MetricsMiddleware:
-    """Counts and times every HTTP request by route template (cheap: no BaseHTTPMiddleware)."""
+    """Counts and times every HTTP request by route template. Cheap: pure ASGI (no
+    BaseHTTPMiddleware), and the labelled children are looked up once per label set and kept,
+    so a request costs two dict lookups and two lock-protected updates."""
 
     def __init__(self, app) -> None:  # noqa: ANN001 - ASGI app
         self.app = app
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._timers: dict[str, Histogram] = {}
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
@@ -46,10 +50,18 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            elapsed = time.perf_counter() - start
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            REQUESTS.labels(scope["method"], path, str(status)).inc()
-            LATENCY.labels(path).observe(time.perf_counter() - start)
+            key = (scope["method"], path, status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = REQUESTS.labels(key[0], path, str(status))
+            counter.inc()
+            timer = self._timers.get(path)
+            if timer is None:
+                timer = self._timers[path] = LATENCY.labels(path)
+            timer.observe(elapsed)
 
 
 async def endpoint(request: Request) -> Response:

@@ -268,3 +268,37 @@ def test_valkey_outage_answers_503_and_recovers_by_itself(stack):
             assert r.json()["items"] == []  # nothing published in this empty Valkey
             assert client.get("/readyz").json()["status"] == "ready"
         assert client.get(f"/v1/feed/{U + 1}").status_code == 503
+
+
+def test_the_fast_path_answers_exactly_as_fastapi_does(api, monkeypatch):
+    """The feed route answers plainly valid requests without FastAPI's parameter solving and
+    response validation; it must produce the same bytes and headers as the FastAPI path."""
+    import serving_api.routers.feed as feed_router
+
+    requests = [
+        (f"/v1/feed/{U + 1}", {"limit": 5}),
+        (f"/v1/feed/{U + 1}", {"limit": "007", "cursor": ""}),
+        (f"/v1/feed/{U + 4}", {"limit": 16, "unrelated": "x"}),
+        (f"/v1/feed/{U + 7}", {}),
+        (f"/v1/feed/{U + 999}", {"limit": 3, "age_band": "18-24", "country": "BR"}),
+        (f"/v1/feed/{U + 5}", [("limit", "2"), ("limit", "4")]),  # the last one wins
+    ]
+    first = api.get(f"/v1/feed/{U + 1}", params={"limit": 5}).json()
+    requests.append((f"/v1/feed/{U + 1}", {"limit": 5, "cursor": first["next_cursor"]}))
+    fast = [api.get(path, params=params) for path, params in requests]
+    monkeypatch.setattr(feed_router, "fast_args", lambda scope: None)
+    slow = [api.get(path, params=params) for path, params in requests]
+    for f, s in zip(fast, slow, strict=True):
+        assert f.status_code == s.status_code == 200
+        assert f.content == s.content
+        assert f.headers["content-type"] == s.headers["content-type"] == "application/json"
+    assert len(fast[5].json()["items"]) == 4
+
+
+@pytest.mark.parametrize("query", ["limit=1001", "limit=", "limit=-1", "country=" + "x" * 9])
+def test_parameters_the_fast_path_does_not_take_get_fastapis_answer(api, query):
+    for path in ("/v1/feed/abc", f"/v1/feed/{2**53}", f"/v1/feed/{U + 1}?{query}"):
+        r = api.get(path)
+        assert r.status_code == 422 and r.json()["detail"][0]["type"], path
+    # not plain digits, but an int to pydantic: FastAPI's path serves it
+    assert len(api.get(f"/v1/feed/{U + 1}", params={"limit": "+2"}).json()["items"]) == 2
