@@ -16,7 +16,7 @@ demo: bootstrap
 	$(VENV)/bin/fyp demo
 
 test: bootstrap
-	$(PYTEST) -q -m "not e2e"
+	$(PYTEST) -q -m "not e2e" -n 2 --dist loadfile --durations=15
 
 # The end-to-end runs of fyp_hourly + fyp_nightly through Airflow on a tiny world (minutes).
 test-e2e: bootstrap

@@ -23,13 +23,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jobs.recsys import ranking  # noqa: E402
+from jobs.recsys.catalogue import Catalog  # noqa: E402
 from jobs.recsys.params import RecParams  # noqa: E402
 
 
-def make_catalog(n_videos: int, dim: int, rng: np.random.Generator) -> ranking.Catalog:
+def make_catalog(n_videos: int, dim: int, rng: np.random.Generator) -> Catalog:
     emb = rng.standard_normal((n_videos, dim), dtype=np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    return ranking.Catalog(
+    return Catalog(
         ids=np.arange(1, n_videos + 1, dtype=np.int64),
         emb=emb,
         log_quality=np.log(rng.uniform(0.5, 2.0, n_videos)),
@@ -37,8 +38,6 @@ def make_catalog(n_videos: int, dim: int, rng: np.random.Generator) -> ranking.C
         log_freshness=np.log(rng.uniform(0.1, 1.0, n_videos)),
         log1p_pop=np.log1p(rng.exponential(2.0, n_videos)),
         creator=rng.integers(0, n_videos // 20 + 1, n_videos),
-        pool_scores={},
-        diverse=(np.zeros(0, np.int64), np.zeros(0)),
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from fyplake import catalog, delta_io
@@ -101,6 +102,7 @@ def ingest_interval(
         "by_entity": {},
         "event_dates": [],
         "versions": {},
+        "timings_s": {},
     }
     if not todo:
         logger.info("ingest [%s, %s): no new landing files", start_dt, end_dt)
@@ -111,6 +113,13 @@ def ingest_interval(
     quarantine_parts: list[DataFrame] = []
     count_parts: list[DataFrame] = []
     persisted: list[DataFrame] = []
+    clock = time.monotonic()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now_s = time.monotonic()
+        result["timings_s"][step] = round(now_s - clock, 2)
+        clock = now_s
 
     def batch(entity: str) -> DataFrame | None:
         files = [f for f in todo if f.entity == entity]
@@ -127,6 +136,8 @@ def ingest_interval(
             StorageLevel.MEMORY_AND_DISK
         )
         persisted.append(records)
+        records.count()  # materialise the parsed batch once; every write below reads it
+        lap(f"parse_{entity}")
         result["versions"][spec.full_name] = delta_io.merge_upsert(
             spark,
             records.transform(to_dim),
@@ -139,6 +150,7 @@ def ingest_interval(
             transforms.to_quarantine(records, entity, now_col, ingest_date_col)
         )
         count_parts.append(transforms.file_counts(records, with_event_dates=False))
+        lap(f"merge_{spec.full_name}")
 
     # 2. events: typed, checked against the dimensions and bronze, then MERGE
     events = batch("events")
@@ -157,6 +169,8 @@ def ingest_interval(
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
         persisted.append(events)
+        events.count()
+        lap("parse_check_events")
         result["versions"][catalog.BRONZE_EVENTS.full_name] = delta_io.merge_upsert(
             spark,
             transforms.to_bronze(events, now_col),
@@ -168,21 +182,26 @@ def ingest_interval(
             transforms.to_quarantine(events, "events", now_col, ingest_date_col)
         )
         count_parts.append(transforms.file_counts(events, with_event_dates=True))
+        lap("merge_bronze.events")
 
-    # 3. quarantine: one MERGE for every entity's rejects
-    quarantine = quarantine_parts[0]
-    for part in quarantine_parts[1:]:
-        quarantine = quarantine.unionByName(part)
-    result["versions"][catalog.QUARANTINE_EVENTS.full_name] = delta_io.merge_upsert(
-        spark, quarantine, catalog.QUARANTINE_EVENTS, update_existing=False, settings=settings
-    )
-
-    # 4. the file log, with per-file counts (a file with no lines counts zeros)
+    # 3. per-file counts (a file with no lines counts zeros)
     counts = count_parts[0]
     for part in count_parts[1:]:
         counts = counts.unionByName(part)
     counts = counts.collect()  # one row per file
     by_path = {r["landing_file"]: r for r in counts}
+
+    # 4. quarantine: one MERGE for every entity's rejects (none: no commit)
+    if sum(int(r["quarantined"]) for r in counts):
+        quarantine = quarantine_parts[0]
+        for part in quarantine_parts[1:]:
+            quarantine = quarantine.unionByName(part)
+        result["versions"][catalog.QUARANTINE_EVENTS.full_name] = delta_io.merge_upsert(
+            spark, quarantine, catalog.QUARANTINE_EVENTS, update_existing=False, settings=settings
+        )
+    else:
+        delta_io.ensure_table(spark, catalog.QUARANTINE_EVENTS, settings)
+    lap("merge_quarantine.events")
     meta_rows = []
     for f in todo:
         r = by_path.get(f.rel_path)
@@ -229,6 +248,7 @@ def ingest_interval(
     result["versions"][catalog.META_INGESTED_FILES.full_name] = delta_io.merge_upsert(
         spark, meta, catalog.META_INGESTED_FILES, update_existing=True, settings=settings
     )
+    lap("merge__meta.ingested_files")
     for df in persisted:
         df.unpersist()
     logger.info(

@@ -40,39 +40,53 @@ def test_migrations_are_idempotent_and_tracked(stack):
 
 
 def test_pgvector_hnsw_nearest_neighbour(pg):
-    pg.execute("INSERT INTO users (id) VALUES (920001) ON CONFLICT DO NOTHING")
-    vectors = {}
-    for i in range(50):
-        vid = 930000 + i
-        vec = [0.0] * 128
-        vec[i % 128] = 1.0
-        vec[(i + 1) % 128] = 0.5
-        vectors[vid] = vec
-        pg.execute(
-            "INSERT INTO videos (id, creator_id, status) VALUES (%s, 920001, 'ready') "
-            "ON CONFLICT DO NOTHING",
-            (vid,),
-        )
-        pg.execute(
-            "INSERT INTO video_embeddings (video_id, embedding) VALUES (%s, %s::vector) "
-            "ON CONFLICT (video_id) DO UPDATE SET embedding = EXCLUDED.embedding",
-            (vid, str(vec)),
-        )
-    query = str(vectors[930007])
+    """The schema's HNSW index is what the planner uses, and it finds the true neighbours.
+
+    The neighbour check runs on a temporary copy of `video_embeddings` (same column type, same
+    index definition), so embeddings other tests published cannot crowd the top 3.
+    """
+    query_vec = [0.0] * 128
+    query_vec[7], query_vec[8] = 1.0, 0.5
     pg.execute("SET enable_seqscan = off")
     plan = "\n".join(
         r[0]
         for r in pg.execute(
             "EXPLAIN SELECT video_id FROM video_embeddings ORDER BY embedding <=> %s::vector "
             "LIMIT 3",
-            (query,),
+            (str(query_vec),),
         ).fetchall()
     )
     assert "idx_video_embeddings_hnsw" in plan
-    rows = pg.execute(
-        "SELECT video_id FROM video_embeddings ORDER BY embedding <=> %s::vector LIMIT 3",
-        (query,),
-    ).fetchall()
+
+    pg.execute(
+        "CREATE TEMP TABLE nn_probe (LIKE video_embeddings INCLUDING DEFAULTS INCLUDING INDEXES)"
+    )
+    try:
+        vectors = {}
+        for i in range(50):
+            vec = [0.0] * 128
+            vec[i % 128] = 1.0
+            vec[(i + 1) % 128] = 0.5
+            vectors[930000 + i] = vec
+        with pg.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO nn_probe (video_id, embedding) VALUES (%s, %s::vector)",
+                [(vid, str(vec)) for vid, vec in vectors.items()],
+            )
+        query = str(vectors[930007])
+        probe_plan = "\n".join(
+            r[0]
+            for r in pg.execute(
+                "EXPLAIN SELECT video_id FROM nn_probe ORDER BY embedding <=> %s::vector LIMIT 3",
+                (query,),
+            ).fetchall()
+        )
+        assert "Index Scan" in probe_plan, probe_plan
+        rows = pg.execute(
+            "SELECT video_id FROM nn_probe ORDER BY embedding <=> %s::vector LIMIT 3", (query,)
+        ).fetchall()
+    finally:
+        pg.execute("DROP TABLE IF EXISTS nn_probe")
     assert rows[0][0] == 930007
     assert {r[0] for r in rows[1:]} == {930006, 930008}
 
