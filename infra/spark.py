@@ -89,6 +89,12 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
                 "spark.driver.host": "127.0.0.1",
                 "spark.driver.bindAddress": "127.0.0.1",
                 "spark.ui.enabled": "false",
+                # Delta rebuilds a table's state (the log replay behind every read, write and
+                # MERGE) in 50 partitions by default: on one machine that is 50 tiny tasks per
+                # snapshot, most of a small job's time. The shuffle width suits local logs.
+                "spark.databricks.delta.snapshotPartitions": str(
+                    max(1, settings.spark_shuffle_partitions)
+                ),
             }
         )
     if settings.lake.startswith(("s3://", "s3a://")):
