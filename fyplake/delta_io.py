@@ -8,6 +8,8 @@ snapshots). Each returns the Delta version it produced, which jobs record for re
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fyplake.catalog import DEFAULT_PROPERTIES, TableSpec
@@ -19,12 +21,29 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _local_log_version(path: str) -> int | None:
+    """The newest commit version in a local table's ``_delta_log`` (-1: no table there), or
+    None for an object-store path. A directory listing: no Delta snapshot, no Spark job."""
+    if "://" in path and not path.startswith("file:"):
+        return None
+    log = Path(path.removeprefix("file://").removeprefix("file:")) / "_delta_log"
+    try:
+        names = os.listdir(log)
+    except FileNotFoundError:
+        return -1
+    versions = [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
+    return max(versions, default=-1)
+
+
 def ensure_table(spark: SparkSession, spec: TableSpec, settings: Settings | None = None) -> str:
     """Create the table at its path if absent (declared schema, partitioning, properties)."""
     from delta.tables import DeltaTable
     from pyspark.sql.types import StructType
 
     path = spec.path(settings)
+    local = _local_log_version(path)
+    if local is not None and local >= 0:
+        return path  # CREATE IF NOT EXISTS would leave it as it is
     builder = DeltaTable.createIfNotExists(spark).location(path)
     for fld in StructType.fromDDL(spec.schema).fields:
         builder = builder.addColumn(fld.name, fld.dataType, nullable=True)
@@ -76,8 +95,12 @@ def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
 
 
 def latest_version(spark: SparkSession, spec: TableSpec, settings: Settings | None = None) -> int:
+    """The table's newest Delta version, -1 if there is no table."""
     from delta.tables import DeltaTable
 
+    local = _local_log_version(spec.path(settings))
+    if local is not None:
+        return local
     if not table_exists(spark, spec, settings):
         return -1
     hist = DeltaTable.forPath(spark, spec.path(settings)).history(1)
