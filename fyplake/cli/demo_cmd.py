@@ -19,9 +19,9 @@ from fyplake.cli._common import FypError
 
 
 @click.command()
-@click.option("--users", default=1500, show_default=True, help="Users in the generated world.")
-@click.option("--videos", default=2000, show_default=True, help="Videos in the generated world.")
-@click.option("--days", default=3, show_default=True, help="Simulated days of history.")
+@click.option("--users", default=500, show_default=True, help="Users in the generated world.")
+@click.option("--videos", default=600, show_default=True, help="Videos in the generated world.")
+@click.option("--days", default=2, show_default=True, help="Simulated days of history.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (deterministic world).")
 @click.option("--spark-submit", is_flag=True,
               help="Run every Spark task as its own spark-submit application (slower on one "
