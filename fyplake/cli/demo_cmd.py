@@ -137,7 +137,8 @@ def _show_feed(base: str, label: str, user_id: int, limit: int = 10) -> None:
     import httpx
 
     feed = httpx.get(f"{base}/v1/feed/{user_id}", params={"limit": limit}, timeout=10).json()
-    kind = "personalised" if feed.get("personalized") else "cold start"
+    cold = all(i["source"].startswith("coldstart") for i in feed.get("items", []))
+    kind = "cold start" if cold or not feed.get("personalized") else "personalised"
     click.echo(f"   feed of {label} (user {user_id}, {kind}):")
     click.echo(f"   {'#':>3} {'video':>7} {'score':>8}  {'source':12} title / hashtags")
     for item in feed.get("items", []):
@@ -151,6 +152,8 @@ def _show_feed(base: str, label: str, user_id: int, limit: int = 10) -> None:
 
 
 def _show_evaluation(settings) -> None:  # noqa: ANN001
+    """The latest evaluation run from gold.evaluation, printed as `fyp evaluate` prints it."""
+    from fyplake.cli.evaluate_cmd import print_evaluation
     from fyplake.report import evaluation_history
 
     hist = evaluation_history(settings)
@@ -158,5 +161,13 @@ def _show_evaluation(settings) -> None:  # noqa: ANN001
         click.echo("   (no evaluation results)")
         return
     latest = hist[hist["run_id"] == hist.sort_values("created_at")["run_id"].iloc[-1]]
-    pivot = latest.pivot_table(index="model", columns="metric", values="value", aggfunc="last")
-    click.echo("   " + pivot.to_string(float_format=lambda v: f"{v:.4f}").replace("\n", "\n   "))
+    first = latest.iloc[0]
+    users = latest[(latest["model"] == "fyp") & (latest["metric"] == "users")]["value"]
+    print_evaluation({
+        "k": int(latest.loc[latest["metric"] == "ndcg", "k"].iloc[0]),
+        "run_id": first["run_id"],
+        "ds": str(first["ds"])[:10],
+        "holdout": first["holdout"],
+        "counts": {"test_users_with_relevant": int(users.iloc[0]) if len(users) else None},
+        "metrics": latest[["model", "metric", "value"]].to_dict("records"),
+    })

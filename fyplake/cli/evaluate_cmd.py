@@ -53,7 +53,7 @@ def evaluate(k: int | None, holdout: str | None, ds: str | None, from_landing: s
     if as_json:
         emit_json(result)
         return
-    _print(result)
+    print_evaluation(result)
 
 
 def _fmt(v: float | None) -> str:
@@ -62,7 +62,8 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4f}" if abs(v) < 100 else f"{v:.0f}"
 
 
-def _print(result: dict) -> None:
+def print_evaluation(result: dict) -> None:
+    """The metrics table (models x metrics at k), then the exploration replay lines."""
     k = result["k"]
     table: dict[str, dict[str, float]] = {}
     extra: dict[str, dict[str, float]] = {}
@@ -75,8 +76,8 @@ def _print(result: dict) -> None:
     heads = [f"{c}@{k}" if c in ("precision", "recall", "ndcg", "map") else c for c in cols]
     click.echo(
         f"evaluation {result['run_id']}  ds={result['ds']}  holdout={result['holdout']}  "
-        f"users={result['counts'].get('test_users_with_relevant')}  "
-        f"({result['timings'].get('total_s')} s)"
+        f"users={result['counts'].get('test_users_with_relevant')}"
+        + (f"  ({result['timings']['total_s']} s)" if result.get("timings", {}).get("total_s") else "")
     )
     width = max(len(m) for m in table) if table else 5
     click.echo("model".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads))
