@@ -179,6 +179,7 @@ def one_size(spark, base: Path, events: int, files_per_hour: int, keep: bool) ->
         "accepted": result["by_entity"]["events"]["accepted"],
         "quarantined": result["by_entity"]["events"]["quarantined"],
         "landed": landed,
+        "ingest_step_s": result.get("timings_s", {}),  # where the ingest's time went
         "load_avg_1m": round(os.getloadavg()[0], 1),
     }
     assert out["accepted"] + out["quarantined"] == events, "landed != bronze + quarantine"
@@ -215,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
             f"quarantined {r['quarantined']:,}; load {r['load_avg_1m']}",
             flush=True,
         )
+        print(f"   ingest steps (s): {r['ingest_step_s']}", flush=True)
     print("FYP_BENCH " + json.dumps(results))
     if not args.workdir:
         shutil.rmtree(base, ignore_errors=True)
