@@ -1,6 +1,6 @@
 """Job: offline evaluation of the engine against most-popular and item-item co-occurrence.
 
-Reads silver (pinned versions; or, with ``from_landing``, the temporary landing loader), holds
+Reads silver (pinned versions, built by the lake pipeline), holds
 out data per user, runs every engine stage in memory on the rest, and writes the metrics to
 gold.evaluation (ds = the last date of the data, or the ds given).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from fyplake import catalog, delta_io
@@ -27,7 +26,6 @@ def run(
     ds: dt.date | None,
     k: int | str | None = None,
     holdout: str | None = None,
-    from_landing: str | None = None,
     versions: dict[str, int] | str | None = None,
 ) -> dict:
     from pyspark.sql import functions as F
@@ -43,20 +41,12 @@ def run(
         versions = {a: int(b) for a, b in json.loads(versions).items()}
     p = RecParams.from_settings(settings)
     reads = Reads(spark, settings, versions)
-    if from_landing:
-        from jobs.recsys.landing_silver import silver_from_landing
-
-        silver = silver_from_landing(spark, str(from_landing))
-        reads.versions = {"landing": -1}
-        ground_truth = str(Path(from_landing).parent / "ground_truth")
-    else:
-        if not delta_io.table_exists(spark, catalog.SILVER_WATCH_HISTORY, settings):
-            raise FileNotFoundError(
-                "silver.watch_history does not exist: run the ingest jobs first "
-                "(or evaluate the landing files with --from-landing)"
-            )
-        silver = reads.silver()
-        ground_truth = settings.lake_path("ground_truth") if settings.lake_is_local else None
+    if not delta_io.table_exists(spark, catalog.SILVER_WATCH_HISTORY, settings):
+        raise FileNotFoundError(
+            "silver.watch_history does not exist: run the ingest and silver jobs first"
+        )
+    silver = reads.silver()
+    ground_truth = settings.lake_path("ground_truth") if settings.lake_is_local else None
     from jobs.recsys.pipeline import Silver
 
     silver = Silver(*(x.cache() for x in (silver.watch, silver.users, silver.videos, silver.follows)))

@@ -24,14 +24,8 @@ COLUMNS = (
     help="Per-user hold-out: last events by time (default) or a seeded random split.",
 )
 @click.option("--date", "ds", help="Evaluate as of this date (default: the last date in the data).")
-@click.option(
-    "--from-landing",
-    type=click.Path(exists=True, file_okay=False),
-    help="Read the landing folder directly instead of silver tables (temporary helper).",
-)
 @json_option
-def evaluate(k: int | None, holdout: str | None, ds: str | None, from_landing: str | None,
-             as_json: bool) -> None:
+def evaluate(k: int | None, holdout: str | None, ds: str | None, as_json: bool) -> None:
     """Hold out data, run the engine on the rest, print metrics beside the baselines."""
     from jobs._entry import parse_ds
     from jobs.evaluate import run
@@ -47,7 +41,7 @@ def evaluate(k: int | None, holdout: str | None, ds: str | None, from_landing: s
     settings = get_settings()
     spark = get_spark("fyp-evaluate", settings)
     try:
-        result = run(spark, settings, day, k=k, holdout=holdout, from_landing=from_landing)
+        result = run(spark, settings, day, k=k, holdout=holdout)
     except (FileNotFoundError, ValueError) as exc:
         raise FypError(str(exc)) from None
     if as_json:
