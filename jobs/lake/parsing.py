@@ -89,9 +89,20 @@ def split_lines(files: DataFrame) -> DataFrame:
     Every newline-terminated line is a record (a blank one too: it is quarantined, so the
     landed count, which counts newlines, always equals bronze + quarantine); a final line
     without its newline is a record as well.
+
+    Everything per file (the path's parts, the split into lines, dropping the empty piece after
+    the final newline) is computed once per file, before the explode: an expression over
+    ``value`` evaluated per exploded line would re-split the whole file for each of its lines
+    (quadratic in the file's size).
     """
-    lines = F.split(F.col("value"), "\n", -1)
-    rel = F.regexp_extract("file_path", _LANDING_RE, 1)
+    value = F.col("value")
+    # drop the final newline itself, so split() yields no empty piece after it
+    body = F.when(value.endswith("\n"), F.expr("substring(value, 1, length(value) - 1)")).otherwise(
+        value
+    )
+    lines = F.when(value == "", F.array().cast("array<string>")).otherwise(
+        F.split(body, "\n", -1)
+    )
     arrival = F.to_timestamp(
         F.concat(
             F.regexp_extract("file_path", _LANDING_RE, 2),
@@ -100,13 +111,14 @@ def split_lines(files: DataFrame) -> DataFrame:
         ),
         "yyyy-MM-dd HH",
     )
-    exploded = files.select(
-        rel.alias("landing_file"),
+    per_file = files.select(
+        F.regexp_extract("file_path", _LANDING_RE, 1).alias("landing_file"),
         arrival.alias("arrival_hour"),
-        F.size(lines).alias("_n"),
-        F.posexplode(lines).alias("_pos", "raw"),
+        lines.alias("_lines"),
     )
-    return exploded.where(~((F.col("_pos") == F.col("_n") - 1) & (F.col("raw") == ""))).select(
+    return per_file.select(
+        "landing_file", "arrival_hour", F.posexplode("_lines").alias("_pos", "raw")
+    ).select(
         "landing_file",
         "arrival_hour",
         (F.col("_pos") + 1).cast("bigint").alias("line_no"),
