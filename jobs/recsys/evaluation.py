@@ -77,41 +77,56 @@ def _with_model(recs: DataFrame) -> DataFrame:
     return recs if "model" in recs.columns else recs.withColumn("model", F.lit("model"))
 
 
-def ranking_metrics(recs: DataFrame, truth: DataFrame, k: int) -> DataFrame:
+def ranking_metrics(
+    recs: DataFrame, truth: DataFrame, k: int, segments: DataFrame | None = None
+) -> DataFrame:
     """Per ``model`` (a column of ``recs``; one model if absent): users, precision, recall,
     ndcg, map at k, averaged over the users in ``truth`` (users without recommendations count
     as all-miss). ``recs``: [model,] user_id, video_id, rank (1 = first); ``truth``: distinct
-    (user_id, video_id)."""
+    (user_id, video_id).
+
+    ``segments`` (user_id, segment; one segment per user): the same metrics per model and
+    segment in one pass, each as if ``recs`` and ``truth`` were first restricted to the
+    segment's users (users in no segment are left out); a model appears in a segment where it
+    recommended to one of its users."""
     recs = _with_model(recs)
-    models = recs.select("model").distinct()
-    top = recs.where(F.col("rank") <= k).select("model", "user_id", "video_id", "rank")
-    n_rel = truth.groupBy("user_id").agg(F.count(F.lit(1)).alias("n_rel"))
-    hits = top.join(truth.withColumn("hit", F.lit(1)), ["user_id", "video_id"], "left").fillna(
-        0, subset=["hit"]
-    )
-    w = Window.partitionBy("model", "user_id").orderBy("rank")
+    keys = ["model"]
+    if segments is not None:
+        seg = segments.select("user_id", "segment").distinct()
+        recs = recs.join(seg, "user_id")
+        truth = truth.join(seg, "user_id")
+        keys = ["model", "segment"]
+    models = recs.select(*keys).distinct()
+    top = recs.where(F.col("rank") <= k).select(*keys, "user_id", "video_id", "rank")
+    n_rel = truth.groupBy(*keys[1:], "user_id").agg(F.count(F.lit(1)).alias("n_rel"))
+    hits = top.join(
+        truth.select("user_id", "video_id").withColumn("hit", F.lit(1)),
+        ["user_id", "video_id"],
+        "left",
+    ).fillna(0, subset=["hit"])
+    w = Window.partitionBy(*keys, "user_id").orderBy("rank")
     hits = hits.withColumn("cum_hits", F.sum("hit").over(w))
-    per_user = hits.groupBy("model", "user_id").agg(
+    per_user = hits.groupBy(*keys, "user_id").agg(
         F.sum("hit").alias("hits"),
         F.sum(F.col("hit") / F.log2(F.col("rank") + F.lit(1))).alias("dcg"),
         F.sum(F.when(F.col("hit") == 1, F.col("cum_hits") / F.col("rank")).otherwise(0.0)).alias(
             "ap_sum"
         ),
     )
+    pairs = models.join(n_rel, "segment") if segments is not None else models.crossJoin(n_rel)
     scored = (
-        models.crossJoin(n_rel)
-        .join(per_user, ["model", "user_id"], "left")
+        pairs.join(per_user, [*keys, "user_id"], "left")
         .fillna(0, subset=["hits", "dcg", "ap_sum"])
         .withColumn("m", F.least(F.col("n_rel"), F.lit(k)))
         .select(
-            "model",
+            *keys,
             (F.col("hits") / F.lit(float(k))).alias("precision"),
             (F.col("hits") / F.col("n_rel")).alias("recall"),
             (F.col("dcg") / _idcg(F.col("m"))).alias("ndcg"),
             (F.col("ap_sum") / F.col("m")).alias("map"),
         )
     )
-    return scored.groupBy("model").agg(
+    return scored.groupBy(*keys).agg(
         F.count(F.lit(1)).alias("users"),
         F.avg("precision").alias("precision"),
         F.avg("recall").alias("recall"),
