@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from typing import Any
 
 from fyplake import catalog, delta_io
@@ -28,8 +29,6 @@ def run(
     holdout: str | None = None,
     versions: dict[str, int] | str | None = None,
 ) -> dict:
-    from pyspark.sql import functions as F
-
     from jobs.recsys.offline import evaluate
 
     started = dt.datetime.now(dt.UTC)
@@ -68,9 +67,12 @@ def run(
               "min_completion": settings.rec_eval_positive_completion}
     run_id = run_id_for(day, reads.versions, params)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rows = [(run_id, day, m, metric, kk, v, holdout, now) for m, metric, kk, v in res["rows"]]
-    df = spark.createDataFrame(rows, catalog.GOLD_EVALUATION.schema).where(~F.isnan("value"))
-    out_version = delta_io.merge_upsert(spark, df, catalog.GOLD_EVALUATION, settings=settings)
+    rows = [
+        (run_id, day, m, metric, kk, v, holdout, now)
+        for m, metric, kk, v in res["rows"]
+        if not math.isnan(v)
+    ]
+    out_version = delta_io.upsert_rows(spark, rows, catalog.GOLD_EVALUATION, settings=settings)
     record_run(
         spark, settings, ds=day, job="evaluate", run_id=run_id, started_at=started,
         inputs=reads.versions, outputs={catalog.GOLD_EVALUATION.full_name: out_version},

@@ -92,5 +92,4 @@ def record_run(
             json.dumps(params, sort_keys=True, default=str),
         )
     ]
-    df = spark.createDataFrame(row, catalog.GOLD_RUNS.schema)
-    return delta_io.merge_upsert(spark, df, catalog.GOLD_RUNS, settings=settings)
+    return delta_io.upsert_rows(spark, row, catalog.GOLD_RUNS, settings=settings)
