@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         "spark_default connection, a real Spark application) or `inprocess` (the same job entry "
         "on the Airflow worker's local Spark session; for the embedded demo and tests).",
     )
+    faults: str = Field(
+        default="",
+        description="Test hook: fault points at which jobs die on purpose, `point[=times]` "
+        "comma-separated (fyplake/faults.py). Empty in production.",
+    )
 
     # --- the lake: ingest, quarantine, silver/gold, quality, maintenance (issue 3) ------------
     max_watch_multiple: float = Field(

@@ -120,8 +120,13 @@ def list_items(
 # --- publishing -----------------------------------------------------------------------------------
 
 
-def _feed_writer(url: str, settings: Settings, version: int, shards: int):  # noqa: ANN202
-    """The mapInArrow function: pack and write each batch of users, yield the counts."""
+def _feed_writer(  # noqa: ANN202
+    url: str, settings: Settings, version: int, shards: int, die: bool = False
+):
+    """The mapInArrow function: pack and write each batch of users, yield the counts.
+
+    ``die``: the injected fault ``publish_feeds.partial_feed`` (fyplake.faults): stop with an
+    error after the first batch is written, leaving the version half-written."""
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import numpy as np
@@ -150,6 +155,12 @@ def _feed_writer(url: str, settings: Settings, version: int, shards: int):  # no
                 n, b = store.write(version, encode_feed_batches([batch]), shards=shards)
                 users += n
                 nbytes += b
+                if die:
+                    from fyplake.faults import InjectedFault
+
+                    raise InjectedFault(
+                        f"injected fault publish_feeds.partial_feed: died after {users} users"
+                    )
         finally:
             client.close()
         yield pa.RecordBatch.from_pydict({"users": [users], "bytes": [nbytes]})
@@ -171,15 +182,18 @@ def publish_feed_frame(
     """Publish a ``feed_items`` frame as a new feed version, written by the executors."""
     from pyspark.sql import functions as F
 
+    from fyplake import faults
+
     run_id = run_id or new_run_id()
     store = VersionedStore(client, keys.FEED, settings)
+    die = faults.take("publish_feeds.partial_feed", settings)  # test hook, off unless FYP_FAULTS
     t0 = time.perf_counter()
     version = store.begin(run_id=run_id, built_at_ms=built_at_ms)
     shards = store.shards_of(version)
     try:
         counts = (
             items.mapInArrow(
-                _feed_writer(url, settings, version, shards), "users long, bytes long"
+                _feed_writer(url, settings, version, shards, die), "users long, bytes long"
             )
             .agg(F.sum("users").alias("users"), F.sum("bytes").alias("bytes"))
             .first()

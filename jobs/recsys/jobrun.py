@@ -10,7 +10,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from fyplake import catalog
+from fyplake import catalog, faults
 from fyplake.config import Settings
 from jobs.recsys.lakeio import Reads, record_run, run_id_for, write_gold
 from jobs.recsys.params import RecParams
@@ -45,6 +45,8 @@ def run_stage(
         spec = catalog.table(f"gold.{name}")
         outputs[spec.full_name] = write_gold(spark, settings, spec, df, ds)
         logger.info("%s: wrote %s version %d", job, spec.full_name, outputs[spec.full_name])
+        if len(outputs) == 1 and len(frames) > 1:
+            faults.maybe_fail(f"{job}.partial_write", settings)  # test hook, off unless FYP_FAULTS
     record_run(
         spark, settings, ds=ds, job=job, run_id=run_id, started_at=started,
         inputs=reads.versions, outputs=outputs, params=params.as_dict(),
