@@ -1,4 +1,9 @@
-"""Defaults every fyplake DAG shares (owner, retries with exponential back-off, start date)."""
+"""Defaults every fyplake DAG shares (owner, retries with exponential back-off, start date).
+
+The first retry's delay is Airflow's ``[core] default_task_retry_delay``: ``fyp run``/``fyp up``
+set it to 30 s unless ``AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY`` is given (the end-to-end tests
+give 1 s); later retries back off exponentially up to ``max_retry_delay``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DEFAULT_ARGS = {
     "owner": "fyplake-data",
     "retries": 2,
-    "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": dt.timedelta(minutes=10),
 }
