@@ -58,7 +58,9 @@ def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> N
         tick = time.monotonic()
         result = run_dag(dag_id, last_day.isoformat(), settings=settings)
         for task in result.tasks:
-            click.echo(f"   {task['task_id']:28} {task['state']}")
+            secs = task.get("duration_s")
+            click.echo(f"   {task['task_id']:28} {task['state']:8}"
+                       + (f" {secs:6.1f} s" if secs is not None else ""))
         click.echo(f"   {result.state} in {time.monotonic() - tick:.0f} s (log: {result.log_path})")
         if not result.ok:
             raise FypError(f"{dag_id} ended {result.state}; see {result.log_path}")

@@ -1,4 +1,5 @@
-"""`fyp run DAG_ID [--date D] [--to D2]`: DAG runs through Airflow itself (backfill with --to)."""
+"""`fyp run DAG_ID [--date D] [--to D2] [--only REGEX]`: DAG runs through Airflow itself
+(a backfill with --to: one run per date, in one Airflow process)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,19 @@ from fyplake.cli._common import FypError, emit_json, json_option
 @click.argument("dag_id")
 @click.option("--date", "when", help="Data interval: YYYY-MM-DD (hourly: that day's last hour, "
               "or YYYY-MM-DDTHH:00 for one hour). Default: the latest complete interval.")
-@click.option("--to", "until", help="Backfill: run every date from --date to this date (inclusive).")
+@click.option("--to", "until",
+              help="Backfill: run every date from --date to this date (inclusive), in order, "
+              "in one Airflow process; stops at the first run that fails.")
 @click.option("--conf", "conf_json", help='Run conf as JSON, e.g. \'{"video_id": 7}\'.')
+@click.option("--only", "only", metavar="REGEX",
+              help="Run only the tasks whose id matches REGEX and mark the others success "
+              "without running them (re-running part of a date whose other tasks already ran).")
 @click.option("--verbose-log", is_flag=True, help="Stream Airflow's log to stderr.")
 @json_option
 def run(dag_id: str, when: str | None, until: str | None, conf_json: str | None,
-        verbose_log: bool, as_json: bool) -> None:
+        only: str | None, verbose_log: bool, as_json: bool) -> None:
     """Run DAG_ID through Airflow (`airflow dags test`) against this FYP_HOME."""
-    from fyplake.orchestration.runner import run_dag
+    from fyplake.orchestration.runner import run_dags
 
     conf = None
     if conf_json:
@@ -40,20 +46,20 @@ def run(dag_id: str, when: str | None, until: str | None, conf_json: str | None,
         if last < first:
             raise FypError("--to is before --date")
         dates = [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-    results = []
-    for day in dates:
-        try:
-            result = run_dag(dag_id, day, conf=conf, echo=verbose_log)
-        except ValueError as exc:
-            raise FypError(str(exc)) from None
-        results.append(result)
-        if not as_json:
-            click.echo(f"{dag_id} @ {result.logical_date}: {result.state}  (log: {result.log_path})")
+    try:
+        results = run_dags(dag_id, dates, conf=conf, echo=verbose_log, only=only)
+    except ValueError as exc:
+        raise FypError(str(exc)) from None
+    if not as_json:
+        for result in results:
+            click.echo(
+                f"{dag_id} @ {result.logical_date}: {result.state}  (log: {result.log_path})"
+            )
             for t in result.tasks:
                 idx = "" if t.get("map_index") in (None, -1) else f"[{t['map_index']}]"
-                click.echo(f"   {t['task_id']}{idx:5} {t['state']}")
-        if not result.ok:
-            break
+                tries = f"  (try {t['try_number']})" if (t.get("try_number") or 1) > 1 else ""
+                secs = f"  {t['duration_s']:.1f}s" if t.get("duration_s") is not None else ""
+                click.echo(f"   {t['task_id']}{idx:5} {t['state']}{secs}{tries}")
     if as_json:
         emit_json([r.as_dict() for r in results])
     failed = [r for r in results if not r.ok]

@@ -1,7 +1,9 @@
-"""Run a DAG through Airflow itself (``airflow dags test``) for one data interval, from Python.
+"""Run a DAG through Airflow itself (``airflow dags test``) for data intervals, from Python.
 
-This is what ``fyp run`` and ``fyp demo`` use: a real DAG run with real task instances in the
-FYP_HOME's Airflow metadata DB, executed in-process by Airflow (no scheduler needed).
+This is what ``fyp run`` and ``fyp demo`` use: real DAG runs with real task instances in the
+FYP_HOME's Airflow metadata DB, executed in-process by Airflow (no scheduler needed); several
+intervals (a backfill) run one after the other in one Airflow process
+(``fyplake.orchestration.dagtest``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fyplake.config import Settings, get_settings
+from fyplake.orchestration.dagtest import MARKER
 
 #: DAG id -> length of its data interval (a run for date D covers [D, D + interval) for daily
 #: DAGs; for the hourly DAG a bare date means its last hour).
 DAILY_DAGS = {"fyp_nightly", "fyp_maintenance"}
 HOURLY_DAGS = {"fyp_hourly"}
 
-_FINISHED = re.compile(r"DagRun Finished: dag_id=(?P<dag>[^,]+), .*?run_id=(?P<run>[^,]+), .*?state=(?P<state>\w+)")
 
 
 @dataclass
@@ -83,6 +85,16 @@ def logical_date_for(dag_id: str, when: str | None) -> str:
     return end.isoformat()
 
 
+def skip_pattern(only: str) -> str:
+    """The ``--mark-success-pattern`` (matched against whole task ids) that marks every task
+    except those matching ``only`` as success without running it."""
+    try:
+        re.compile(only)
+    except re.error as exc:
+        raise ValueError(f"--only is not a valid regex: {exc}") from None
+    return f"(?!(?:{only})$).*"
+
+
 def run_dag(
     dag_id: str,
     when: str | None = None,
@@ -90,26 +102,52 @@ def run_dag(
     settings: Settings | None = None,
     extra_env: dict[str, str] | None = None,
     echo: bool = False,
+    only: str | None = None,
 ) -> DagRunResult:
+    """One DAG run for the interval ``when`` (see :func:`run_dags`)."""
+    return run_dags(dag_id, [when], conf, settings, extra_env, echo, only)[0]
+
+
+def run_dags(
+    dag_id: str,
+    whens: list[str | None],
+    conf: dict | None = None,
+    settings: Settings | None = None,
+    extra_env: dict[str, str] | None = None,
+    echo: bool = False,
+    only: str | None = None,
+) -> list[DagRunResult]:
+    """DAG runs for the intervals ``whens``, one after the other in one Airflow process (a
+    backfill starts Airflow, and with in-process tasks Spark, once), stopping at the first run
+    that does not succeed. ``only``: a regex of the task ids to run; the others are marked
+    success without running (re-running part of an interval whose other tasks already ran).
+    Returns the runs that were made, the last one failed if the backfill stopped."""
     from infra.airflow_env import airflow_environ, ensure_airflow_db
     from infra.migrations import migrate
     from infra.stack import Stack
 
+    if not whens:
+        raise ValueError("no interval to run")
+    logicals = [logical_date_for(dag_id, when) for when in whens]
+    cmd = [sys.executable, "-m", "fyplake.orchestration.dagtest", dag_id, *logicals]
+    if conf:
+        cmd += ["--conf", json.dumps(conf)]
+    if only:
+        cmd += ["--mark-success-pattern", skip_pattern(only)]
     settings = settings or get_settings()
     endpoints = Stack(settings).up()
     migrate(endpoints.postgres)
     ensure_airflow_db(settings)
-    logical = logical_date_for(dag_id, when)
     env = {**os.environ, **airflow_environ(settings, endpoints), **(extra_env or {})}
-    cmd = [sys.executable, "-m", "airflow", "dags", "test", dag_id, logical]
-    if conf:
-        cmd += ["-c", json.dumps(conf)]
     log_dir = Path(settings.home) / "logs" / "dag-runs"
     log_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    log_path = log_dir / f"{dag_id}-{logical[:19].replace(':', '')}-{stamp}.log"
-    run_id, state = None, "failed"
-    with open(log_path, "w") as log:
+    span = logicals[0][:19].replace(":", "")
+    if len(logicals) > 1:
+        span += "_" + logicals[-1][:19].replace(":", "")
+    log_path = log_dir / f"{dag_id}-{span}-{stamp}.log"
+    reports: list[dict] = []
+    with open(log_path, "w", buffering=1) as log:  # line-buffered: follow it with tail -f
         proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -118,30 +156,18 @@ def run_dag(
             log.write(line)
             if echo:
                 sys.stderr.write(line)
-            match = _FINISHED.search(line)
-            if match:
-                run_id, state = match.group("run"), match.group("state")
+            if line.startswith(MARKER):
+                reports.append(json.loads(line[len(MARKER):]))
         proc.wait()
-    if proc.returncode != 0 and state == "success":
-        state = "failed"
-    tasks = task_states(dag_id, run_id, env) if run_id else []
-    return DagRunResult(dag_id, logical, run_id, state, str(log_path), tasks)
-
-
-def task_states(dag_id: str, run_id: str, env: dict[str, str]) -> list[dict]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "tasks", "states-for-dag-run", dag_id, run_id,
-         "--output", "json"],
-        env=env, capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        return []
-    try:
-        start = proc.stdout.index("[")
-        rows = json.loads(proc.stdout[start:])
-    except ValueError:
-        return []
-    return [
-        {"task_id": r.get("task_id"), "state": r.get("state"), "map_index": r.get("map_index")}
-        for r in rows
-    ]
+    results = []
+    for logical, report in zip(logicals, reports, strict=False):
+        results.append(
+            DagRunResult(dag_id, logical, report.get("run_id"), report.get("state") or "failed",
+                         str(log_path), report.get("tasks") or [])
+        )
+    if len(results) < len(logicals) and (not results or results[-1].ok):
+        # the process died before reporting this run
+        results.append(DagRunResult(dag_id, logicals[len(results)], None, "failed", str(log_path)))
+    if proc.returncode != 0 and results[-1].ok:
+        results[-1].state = "failed"
+    return results
