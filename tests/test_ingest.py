@@ -216,4 +216,15 @@ def test_hourly_intervals_neither_skip_nor_reread_a_file(spark, tmp_path):
     assert consumed(at(12), at(13)) == 1
     ids = sorted(r[0] for r in _read(spark, settings, "bronze.events").select("event_id").collect())
     assert ids == ["h1", "h2", "h3"]
+    # rewritten once more with h1 moved to the day before (bronze holds it on DAY): the MERGE
+    # reads only the batch's dates, yet h1 stays the one row first written
+    land(settings, "events", at(12), [ev("h1", "watch", 1, at(11, 59, day=PREV), video_id=100,
+                                         watch_ms=1),
+                                      ev("h3", "like", 2, at(12, 2), video_id=100),
+                                      ev("h4", "like", 2, at(12, 3), video_id=100)], "h12")
+    assert consumed(at(12), at(13)) == 1
+    bronze = _read(spark, settings, "bronze.events")
+    assert sorted((r[0], r[1]) for r in bronze.select("event_id", "event_date").collect()) == [
+        ("h1", DAY), ("h2", DAY), ("h3", DAY), ("h4", DAY)
+    ]
     assert _read(spark, settings, "quarantine.events").count() == 2  # the 2 bad dimension rows

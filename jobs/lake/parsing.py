@@ -80,6 +80,7 @@ EVENT_REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
 _LANDING_RE = r"(landing/[^/]+/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/[^/]+)$"
 _RAW = "_m"  # the parsed map column
 REASON = "_reason"  # "<code>: <detail>", null = accepted
+IN_BRONZE = "_in_bronze"  # set by mark_duplicates: the event_id is already in bronze
 
 
 def split_lines(files: DataFrame) -> DataFrame:
@@ -314,7 +315,10 @@ def mark_duplicates(events: DataFrame, bronze_ids: DataFrame) -> DataFrame:
     """An event_id seen before is a duplicate: already in bronze from another file, or a later
     line (by file path, then line) of the same batch. A replay of the very file bronze took the
     event from is not a duplicate (it is the same record; the MERGE makes it a no-op).
-    ``bronze_ids``: ``event_id, landing_file`` of bronze."""
+    ``bronze_ids``: ``event_id, landing_file`` of bronze.
+
+    Adds ``_in_bronze`` (``IN_BRONZE``): the event_id is already in bronze, so the bronze MERGE
+    can leave the line out (an insert-only MERGE would skip it anyway)."""
     b = bronze_ids.select("event_id", F.col("landing_file").alias("_bronze_file"))
     w = Window.partitionBy("event_id").orderBy(
         F.col(REASON).isNotNull(),  # accepted lines first
@@ -322,10 +326,10 @@ def mark_duplicates(events: DataFrame, bronze_ids: DataFrame) -> DataFrame:
         "landing_file",
         "line_no",
     )
-    ranked = (
-        events.join(b, "event_id", "left")
-        .withColumn("_rank", F.row_number().over(w))
-        .withColumn("_first_file", F.first("landing_file").over(w))
+    ranked = events.join(b, "event_id", "left").select(  # one select: one Window, one sort
+        "*",
+        F.row_number().over(w).alias("_rank"),
+        F.first("landing_file").over(w).alias("_first_file"),
     )
     original = (F.col("_rank") == 1) & (
         F.col("_bronze_file").isNull() | (F.col("_bronze_file") == F.col("landing_file"))
@@ -338,7 +342,9 @@ def mark_duplicates(events: DataFrame, bronze_ids: DataFrame) -> DataFrame:
             R.DUPLICATE_EVENT,
             F.concat(F.lit("event_id="), F.col("event_id"), F.lit(" already from "), first_file),
         ),
-    ).drop("_bronze_file", "_rank", "_first_file")
+    ).withColumn(IN_BRONZE, F.col("_bronze_file").isNotNull()).drop(
+        "_bronze_file", "_rank", "_first_file"
+    )
 
 
 def check_dimension_values(records: DataFrame, entity: str) -> DataFrame:
