@@ -27,7 +27,7 @@ from fyplake.serving import codec  # noqa: E402
 from fyplake.serving.publish import FeedBatch, publish_feeds  # noqa: E402
 from fyplake.serving.testing import ScratchValkey  # noqa: E402
 
-SOURCES = ["followed", "hashtag", "sound", "embedding", "trending", "exploration"]
+SOURCES = ["followed", "hashtag", "sound", "embedding", "trending", "exploration", "cowatch"]
 
 
 def make_templates(templates: int, batch_users: int, items: int, seed: int) -> list[FeedBatch]:

@@ -41,7 +41,13 @@ def fyp_nightly():
         [lake("gold.video_features"), lake("gold.user_affinities"), lake("gold.trending")],
     )
     embeddings = spark_job(
-        "embeddings", "embeddings", [lake("gold.video_embeddings"), lake("gold.user_embeddings")]
+        "embeddings",
+        "embeddings",
+        [
+            lake("gold.video_embeddings"),
+            lake("gold.user_embeddings"),
+            lake("gold.video_neighbours"),
+        ],
     )
     exploration = spark_job("exploration_pool", "exploration", [lake("gold.exploration_pool")])
     candidates = spark_job("candidates", "candidates", [lake("gold.candidates")])

@@ -304,6 +304,18 @@ GOLD_USER_EMBEDDINGS = register(
     )
 )
 
+GOLD_VIDEO_NEIGHBOURS = register(
+    TableSpec(
+        "gold",
+        "video_neighbours",
+        "ds date, video_id bigint, neighbour_id bigint, rank int, sim double",
+        "Co-engagement (item-item) neighbours: cosine of the users two videos share among "
+        "their recent positives; each video keeps its best ready neighbours (rank 1 = best).",
+        partition_by=("ds",),
+        key=("ds", "video_id", "neighbour_id"),
+    )
+)
+
 GOLD_EXPLORATION_POOL = register(
     TableSpec(
         "gold",

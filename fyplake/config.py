@@ -150,8 +150,12 @@ class Settings(BaseSettings):
     rec_quota_embedding: int = Field(
         default=200, description="Candidates from the embedding nearest-neighbour source."
     )
+    rec_quota_cowatch: int = Field(
+        default=200,
+        description="Candidates from the co-engagement neighbours of the user's recent positives.",
+    )
     rec_source_priority: list[str] = Field(
-        default=["exploration", "followed", "hashtag", "sound", "embedding", "trending"],
+        default=["exploration", "followed", "hashtag", "sound", "cowatch", "embedding", "trending"],
         description="Which source a candidate keeps when several sources produce it (first wins).",
     )
     rec_overfetch: float = Field(
@@ -168,8 +172,32 @@ class Settings(BaseSettings):
     rec_weight_creator: float = Field(default=0.6, description="Ranking exponent of creator score (Medium).")
     rec_weight_freshness: float = Field(default=0.6, description="Ranking exponent of freshness (Medium).")
     rec_weight_popularity: float = Field(
-        default=1.5,
-        description="Ranking exponent of (1 + log1p(recent views)) when rec_ranker=popularity.",
+        default=3.0,
+        description="Ranking exponent of (1 + log1p(recent views)) when rec_ranker=hybrid.",
+    )
+    rec_weight_cowatch: float = Field(
+        default=3.0,
+        description="Ranking exponent of (1 + rec_cowatch_scale x co-engagement score) when "
+        "rec_ranker=hybrid.",
+    )
+    rec_cowatch_scale: float = Field(
+        default=3.0, description="Scale of the co-engagement score inside its ranking factor."
+    )
+    rec_cowatch_norm: float = Field(
+        default=0.5,
+        description="The ranking factor's co-engagement score is divided by (history length) "
+        "** this, so a long history does not drown the other factors.",
+    )
+    rec_cowatch_history: int = Field(
+        default=50, description="A user's most recent positive videos that seed co-engagement."
+    )
+    rec_cowatch_neighbours: int = Field(
+        default=50, description="Co-engagement neighbours kept per video (gold.video_neighbours)."
+    )
+    rec_cowatch_min_completion: float = Field(
+        default=0.5,
+        description="A watch is a positive for co-engagement from this completion (or a like, "
+        "share or comment; never a skip).",
     )
     rec_quality_prior_views: float | None = Field(
         default=None,
@@ -242,10 +270,11 @@ class Settings(BaseSettings):
     rec_content_hash_weight: float = Field(
         default=0.3, description="Share (of squared norm) of the hashed content block."
     )
-    rec_ranker: Literal["design", "popularity"] = Field(
-        default="popularity",
-        description="design = the design's product formula exactly; popularity = the same "
-        "product x (1 + popularity) ** rec_weight_popularity (measurably better offline).",
+    rec_ranker: Literal["design", "hybrid"] = Field(
+        default="hybrid",
+        description="design = the design's product formula exactly; hybrid = the same "
+        "product x (1 + popularity) ** rec_weight_popularity x (1 + rec_cowatch_scale x "
+        "co-engagement) ** rec_weight_cowatch (measurably better offline).",
     )
     rec_seed: int = Field(default=42, description="Seed of ALS, bandit draws and exploration shuffles.")
     rec_eval_k: int = Field(default=10, description="Cut-off k of the offline metrics.")

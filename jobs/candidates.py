@@ -29,6 +29,7 @@ def _stage(reads, p, ds):
         video_emb=g(catalog.GOLD_VIDEO_EMBEDDINGS),
         user_emb=g(catalog.GOLD_USER_EMBEDDINGS),
         assignments=g(catalog.GOLD_EXPLORATION_ASSIGNMENTS),
+        neighbours=g(catalog.GOLD_VIDEO_NEIGHBOURS),
     )
     return {"candidates": cands}
 

@@ -1,6 +1,7 @@
 """Job: 128-d video embeddings (ALS + content) and user embeddings.
 
-Reads silver as of ds; writes gold.video_embeddings and gold.user_embeddings (ds partition).
+Reads silver as of ds; writes gold.video_embeddings, gold.user_embeddings and the
+co-engagement neighbours gold.video_neighbours (ds partition).
 """
 
 from __future__ import annotations

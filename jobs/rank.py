@@ -29,6 +29,7 @@ def _stage(reads, p, ds):
         user_emb=g(catalog.GOLD_USER_EMBEDDINGS),
         coldstart_pools=g(catalog.GOLD_COLDSTART_POOLS),
         candidates_df=g(catalog.GOLD_CANDIDATES),
+        neighbours=g(catalog.GOLD_VIDEO_NEIGHBOURS),
     )
     return {"feeds": feeds}
 

@@ -1,5 +1,5 @@
-"""Candidate generation on tiny inline frames: every source, quotas, dedupe by priority,
-watched and not-ready filtering."""
+"""Candidate generation on tiny inline frames: every source (co-engagement included), quotas,
+dedupe by priority, watched and not-ready filtering."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ def _world(spark):
         [(v, [1.0, 0.0] if v == 5 else [0.0, 1.0]) for v in range(1, 14)],
         "video_id bigint, embedding array<float>",
     )
-    cat = catalogue.build_catalog(feats, emb, None, None, dim=2)
+    # co-engagement: 1 -> 10 (0.6), 11 (0.3), 13 (0.9, not ready); 3 -> 11 (0.4)
+    neighbours = spark.createDataFrame(
+        [(1, 13, 1, 0.9), (1, 10, 2, 0.6), (1, 11, 3, 0.3), (3, 11, 1, 0.4)],
+        "video_id bigint, neighbour_id bigint, rank int, sim double",
+    )
+    cat = catalogue.build_catalog(feats, emb, None, None, dim=2, neighbours=neighbours)
     lists = catalogue.build_lists(
         cat,
         spark.createDataFrame(
@@ -60,17 +65,21 @@ def test_sources_quotas_filters_and_dedupe(spark):
         "user_id bigint, kind string, key string, score double, rank int",
     )
     assigned = spark.createDataFrame([(1, 12, 0.3), (1, 13, 0.2)], "user_id bigint, video_id bigint, score double")
+    history = spark.createDataFrame([(1, [1, 3])], "user_id bigint, history array<bigint>")
     rows = candidates.candidate_inputs(
-        users, events, user_emb, follows, aff, assigned, fatigue_since_epoch=0.0
+        users, events, user_emb, follows, aff, assigned, history, fatigue_since_epoch=0.0
     )
     cfg = candidates.CandidateConfig(
-        quotas={"followed": 2, "hashtag": 4, "sound": 1, "trending": 2, "embedding": 1},
+        quotas={"followed": 2, "hashtag": 4, "sound": 1, "trending": 2, "embedding": 1,
+                "cowatch": 1},
         overfetch=1.0,
-        priority=("exploration", "followed", "hashtag", "sound", "embedding", "trending"),
+        priority=("exploration", "followed", "hashtag", "sound", "cowatch", "embedding",
+                  "trending"),
     )
     got = candidates.generate_candidates(rows, cat, lists, cfg, dim=2)
     # followed: 1 watched, 13 not ready -> 2; hashtag a (3/4 of 4 slots) -> 4, 5, 6 and b
     # (1 slot) -> 2; trending -> 9, 2; embedding (nearest) -> 5; exploration -> 12 (13 not ready).
+    # cowatch (history 1, 3): 11 -> 0.3 + 0.4, 10 -> 0.6 (13 not ready), quota 1 -> 11.
     # 2 keeps "followed" (priority) and 5 "hashtag"; user 2 (no history) gets trending only.
     expected = spark.createDataFrame(
         [
@@ -80,12 +89,13 @@ def test_sources_quotas_filters_and_dedupe(spark):
             (1, 5, "hashtag", 0.375, ["hashtag", "embedding"]),
             (1, 6, "hashtag", 0.25, ["hashtag"]),
             (1, 9, "trending", 9.0, ["trending"]),
+            (1, 11, "cowatch", 0.7, ["cowatch"]),
             (2, 9, "trending", 9.0, ["trending"]),
             (2, 2, "trending", 8.0, ["trending"]),
         ],
         "user_id bigint, video_id bigint, source string, score double, sources array<string>",
     )
-    assertDataFrameEqual(got, expected)
+    assertDataFrameEqual(got, expected, rtol=1e-9)
 
 
 def test_combine_cuts_each_source_to_its_quota_before_dedupe():

@@ -7,7 +7,7 @@ import math
 
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.recsys import evaluation
+from jobs.recsys import cowatch, evaluation
 
 WATCH = (
     "event_id string, user_id bigint, video_id bigint, completion_rate double, liked boolean, "
@@ -90,11 +90,14 @@ def test_most_popular_and_cooccurrence_baselines(spark):
         ),
     )
     train = spark.createDataFrame(
-        [(u, v, dt.datetime(2026, 11, 1, 10, i)) for i, (u, v) in enumerate(
-            [(1, 10), (1, 11), (2, 10), (2, 11), (3, 10), (3, 12), (4, 12)])],
-        "user_id bigint, video_id bigint, event_time timestamp",
+        [(u, v, dt.datetime(2026, 11, 1, 10, i), 1.0, False, False, False, False)
+         for i, (u, v) in enumerate([(1, 10), (1, 11), (2, 10), (2, 11), (3, 10), (3, 12), (4, 12)])],
+        "user_id bigint, video_id bigint, event_time timestamp, completion_rate double, "
+        "liked boolean, shared boolean, commented boolean, skipped boolean",
     )
-    co = evaluation.item_cooccurrence(train_pos, train, train_pos, ready, k=2)
+    recent = cowatch.recent_positives(train, 0.5, history=50)
+    neighbours = cowatch.item_neighbours(recent, ready, k=50)
+    co = evaluation.item_cooccurrence(recent, neighbours, train_pos, k=2)
     # sim(10,11) = 2/sqrt(3*2), sim(10,12) = 1/sqrt(3*2): user 4 (history 12) -> 10 only
     assertDataFrameEqual(
         co.select("user_id", "video_id", "rank"),
@@ -102,16 +105,3 @@ def test_most_popular_and_cooccurrence_baselines(spark):
             [(1, 12, 1), (2, 12, 1), (3, 11, 1), (4, 10, 1)], "user_id bigint, video_id bigint, rank int"
         ),
     )
-
-
-def test_local_cooccurrence_matches_the_spark_baseline(spark):
-    pairs = [(1, 10), (1, 11), (2, 10), (2, 11), (3, 10), (3, 12), (4, 12), (5, 11), (5, 13)]
-    train_pos = spark.createDataFrame(pairs, "user_id bigint, video_id bigint")
-    train = spark.createDataFrame(
-        [(u, v, dt.datetime(2026, 11, 1, 10, i)) for i, (u, v) in enumerate(pairs)],
-        "user_id bigint, video_id bigint, event_time timestamp",
-    )
-    ready = spark.createDataFrame([(10,), (11,), (12,)], "video_id bigint")  # 13 is not ready
-    a = evaluation.item_cooccurrence(train_pos, train, train_pos, ready, k=2)
-    b = evaluation.item_cooccurrence_local(spark, train_pos, train, train_pos, ready, k=2)
-    assertDataFrameEqual(b, a, rtol=1e-9)

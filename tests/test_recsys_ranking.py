@@ -1,5 +1,5 @@
 """Ranking kernel through its Spark transform: the product score, creator diversity, fatigue,
-the 70/30 cold-start mix, the blend towards personalised, exploration slots."""
+co-engagement, the 70/30 cold-start mix, the blend towards personalised, exploration slots."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def _cfg(**kw) -> ranking.RankConfig:
     return ranking.RankConfig(**base)
 
 
-def _rank(spark, cfg, *, feats, users, cands, events=(), pools=(), diverse=(), user_emb=()):
+def _rank(spark, cfg, *, feats, users, cands, events=(), pools=(), diverse=(), user_emb=(),
+          history=(), neighbours=()):
     feats_df = spark.createDataFrame(feats, FEATS)
     emb = spark.createDataFrame([(v, [1.0, 0.0]) for v, *_ in feats],
                                 "video_id bigint, embedding array<float>")
@@ -37,7 +38,10 @@ def _rank(spark, cfg, *, feats, users, cands, events=(), pools=(), diverse=(), u
         list(pools), "age_band string, country string, language string, rank int, video_id bigint, score double"
     )
     diverse_df = spark.createDataFrame(list(diverse), "rank int, video_id bigint, score double")
-    cat = catalogue.build_catalog(feats_df, emb, pools_df, diverse_df, dim=2)
+    nb_df = spark.createDataFrame(
+        list(neighbours), "video_id bigint, neighbour_id bigint, rank int, sim double"
+    )
+    cat = catalogue.build_catalog(feats_df, emb, pools_df, diverse_df, dim=2, neighbours=nb_df)
     users_df = spark.createDataFrame(
         users, "user_id bigint, age_band string, country string, language string"
     )
@@ -50,8 +54,9 @@ def _rank(spark, cfg, *, feats, users, cands, events=(), pools=(), diverse=(), u
     uemb = spark.createDataFrame(
         list(user_emb) or [(u[0], [1.0, 0.0]) for u in users], "user_id bigint, embedding array<float>"
     )
+    hist_df = spark.createDataFrame(list(history), "user_id bigint, history array<bigint>")
     rows = ranking.user_rows(
-        users_df, cands_df, events_df, uemb,
+        users_df, cands_df, events_df, uemb, hist_df,
         fatigue_since_epoch=as_of_epoch(DS) - 2 * 86400.0, cold_start_full=cfg.cold_start_full,
     )
     return ranking.rank_feeds(rows, cat, cfg, dim=2)
@@ -102,6 +107,54 @@ def test_similarity_and_fatigue_enter_the_score(spark):
     assertDataFrameEqual(got, expected, rtol=1e-5)
 
 
+def test_coengagement_lifts_what_was_engaged_with_alongside_the_users_history(spark):
+    feats = [
+        (1, 100, "ready", 0.9, 1.0, 1.0, 0.0),
+        (2, 200, "ready", 0.5, 1.0, 1.0, 0.0),
+        (3, 300, "ready", 0.3, 1.0, 1.0, 0.0),
+    ]
+    cands = [(1, v, "hashtag", 0.0) for v in (1, 2, 3)]
+    # the user engaged with 7 and 8 (not ready any more): 2 was co-engaged with both, 3 with 8
+    neighbours = [(7, 2, 1, 0.2), (8, 2, 1, 0.1), (8, 3, 2, 0.05)]
+    kw = dict(feats=feats, users=[(1, "18-24", "US", "en")], cands=cands,
+              history=[(1, [8, 7])], neighbours=neighbours)
+    p = RecParams(w_creator=0.0, w_freshness=0.0, w_popularity=0.0, w_cowatch=2.0,
+                  fatigue_decay=0.5)
+    hybrid = _cfg(cold_start_min=0, cold_start_full=0, max_per_creator=3,
+                  weights=ranking.design_weights(p), cowatch_scale=10.0, cowatch_norm=0.0)
+    # 2 -> 0.5 * (1 + 10 * (0.2 + 0.1))^2 = 8, 3 -> 0.3 * (1 + 10 * 0.05)^2 = 0.675
+    assertDataFrameEqual(
+        _rank(spark, hybrid, **kw),
+        spark.createDataFrame(
+            [(1, 1, 2, 8.0, "hashtag"), (1, 2, 1, 0.9, "hashtag"), (1, 3, 3, 0.675, "hashtag")],
+            FEED,
+        ),
+        rtol=1e-6,
+    )
+    # damped by the history length (2 videos, norm 1): 2 -> 0.5 * 2.5^2, 3 -> 0.3 * 1.25^2
+    damped = _cfg(cold_start_min=0, cold_start_full=0, max_per_creator=3,
+                  weights=ranking.design_weights(p), cowatch_scale=10.0, cowatch_norm=1.0)
+    assertDataFrameEqual(
+        _rank(spark, damped, **kw),
+        spark.createDataFrame(
+            [(1, 1, 2, 3.125, "hashtag"), (1, 2, 1, 0.9, "hashtag"), (1, 3, 3, 0.46875, "hashtag")],
+            FEED,
+        ),
+        rtol=1e-6,
+    )
+    # the design's formula ignores co-engagement: quality order
+    design = _cfg(cold_start_min=0, cold_start_full=0, max_per_creator=3,
+                  weights=ranking.design_weights(p, "design"))
+    assertDataFrameEqual(
+        _rank(spark, design, **kw),
+        spark.createDataFrame(
+            [(1, 1, 1, 0.9, "hashtag"), (1, 2, 2, 0.5, "hashtag"), (1, 3, 3, 0.3, "hashtag")],
+            FEED,
+        ),
+        rtol=1e-6,
+    )
+
+
 def _cold_catalog():
     feats = [(v, 1000 + v, "ready", 1.0, 1.0, 1.0, 0.0) for v in range(1, 41)]
     pools = [("18-24", "US", "en", r, r, 1.0 / r) for r in range(1, 21)]  # popular: videos 1-20
@@ -122,6 +175,12 @@ def test_new_user_gets_70_percent_demographic_popular_30_percent_diverse(spark):
     popular = [r["video_id"] for r in got if r["source"] == p]
     assert popular == [1, 3, 4, 5, 6, 7, 8]  # in pool order, the watched video 2 skipped
     assert {r["video_id"] for r in got if r["source"] == d} <= set(range(21, 31))
+    # once the user engaged with video 2, what others engaged with alongside it comes first
+    steered = _rank(spark, _cfg(explore_slots=0), feats=feats, users=[(1, "18-24", "US", "en")],
+                    cands=cands, events=watched, pools=pools, diverse=diverse,
+                    history=[(1, [2])], neighbours=[(2, 6, 1, 0.3), (2, 8, 2, 0.1)])
+    popular = [r["video_id"] for r in steered.orderBy("rank").collect() if r["source"] == p]
+    assert popular == [6, 8, 1, 3, 4, 5, 7]
 
 
 def test_between_10_and_20_engagements_the_feed_blends_towards_personalised(spark):

@@ -1,14 +1,16 @@
 """Candidate generation (design, Phase 1): per-source lists with quotas, filters and dedupe.
 
 Sources: videos of followed creators (200), of the hashtags the user engaged with (300), of the
-sounds the user engaged with (200), trending (300), the embedding nearest neighbours (200) and
-the user's new-video exploration assignments (no quota). Per user:
+sounds the user engaged with (200), trending (300), the embedding nearest neighbours (200), the
+co-engagement neighbours of the user's recent positives (200, ``cowatch``, see
+``jobs.recsys.cowatch``) and the user's new-video exploration assignments (no quota). Per user:
 
 1. every source proposes up to ``ceil(quota * overfetch)`` videos (the surplus absorbs the
    filtering): followed creators' top lists, merged by score; for hashtags and sounds, the
    quota is shared among the user's keys in proportion to affinity (a key with share ``s``
    contributes its ``ceil(fetch * s)`` best videos, candidate score ``s * list score``); the
-   global trending list; the nearest ready videos by cosine; the exploration assignments;
+   global trending list; the nearest ready videos by cosine; the videos with the highest
+   co-engagement score; the exploration assignments;
 2. videos that are not ready (not in the ready catalogue) or that the user already watched are
    dropped;
 3. each source is cut to its quota, best score first;
@@ -43,6 +45,7 @@ from jobs.recsys.catalogue import (
     user_vectors,
 )
 from jobs.recsys.params import (
+    COWATCH,
     EMBEDDING,
     EXPLORATION,
     FOLLOWED,
@@ -68,10 +71,14 @@ CANDIDATE_SCHEMA = T.StructType(
 @dataclass(frozen=True)
 class CandidateConfig:
     quotas: dict[str, int] = field(
-        default_factory=lambda: {FOLLOWED: 200, HASHTAG: 300, SOUND: 200, TRENDING: 300, EMBEDDING: 200}
+        default_factory=lambda: {
+            FOLLOWED: 200, HASHTAG: 300, SOUND: 200, TRENDING: 300, EMBEDDING: 200, COWATCH: 200
+        }
     )
     overfetch: float = 1.5
-    priority: tuple[str, ...] = (EXPLORATION, FOLLOWED, HASHTAG, SOUND, EMBEDDING, TRENDING)
+    priority: tuple[str, ...] = (
+        EXPLORATION, FOLLOWED, HASHTAG, SOUND, COWATCH, EMBEDDING, TRENDING
+    )
 
     @classmethod
     def from_params(cls, p: RecParams) -> CandidateConfig:
@@ -105,13 +112,15 @@ def candidate_inputs(
     follows: DataFrame,
     affinities: DataFrame,
     assignments: DataFrame,
+    history: DataFrame,
     *,
     fatigue_since_epoch: float,
 ) -> DataFrame:
     """One row per user with everything candidate generation and ranking need:
     user_id, segment, n_eng (impressions so far), embedding, followed (creator ids),
     hashtags/sounds (affinity key, score), explore (video_id, score), watched (video ids),
-    fatigue (creator_id, recent impressions)."""
+    fatigue (creator_id, recent impressions), history (recent positive video ids,
+    ``cowatch.user_history``)."""
     counts = events.groupBy("user_id").agg(
         F.count(F.lit(1)).alias("n_eng"), F.collect_set("video_id").alias("watched")
     )
@@ -145,6 +154,7 @@ def candidate_inputs(
         .join(aff, "user_id", "left")
         .join(exp, "user_id", "left")
         .join(fat, "user_id", "left")
+        .join(history, "user_id", "left")
         .select(
             "user_id",
             "segment",
@@ -160,6 +170,7 @@ def candidate_inputs(
             F.coalesce(
                 "fatigue", F.array().cast("array<struct<creator_id:bigint,impressions:double>>")
             ).alias("fatigue"),
+            F.coalesce("history", F.array().cast("array<bigint>")).alias("history"),
         )
     )
 
@@ -277,9 +288,11 @@ def generate_batch(
     e_score = field_values(e_vals, "score", np.float64)
     w_off, _, w_vals = list_column(batch, "watched")
     watched = cat.index(np.asarray(w_vals.to_numpy(zero_copy_only=False), np.int64)) if len(w_vals) else _EMPTY_I
+    hist_off, history = history_column(batch)
     quota, prio = cfg.quota_by_code, cfg.priority_by_code
     f_fol, f_tag, f_snd = cfg.fetch(FOLLOWED), cfg.fetch(HASHTAG), cfg.fetch(SOUND)
     f_trd, f_emb = cfg.fetch(TRENDING), min(cfg.fetch(EMBEDDING), len(cat.ids))
+    f_cow = cfg.fetch(COWATCH)
     trend = (lists.trending[0][:f_trd], lists.trending[1][:f_trd])
     seen = np.zeros(len(cat.ids), bool)
     rows, out_idx, out_src, out_score, out_mask = [], [], [], [], []
@@ -315,6 +328,10 @@ def generate_batch(
             ]
             if nn_idx is not None and has_vec[i]:
                 parts.append((SOURCE_CODE[EMBEDDING], nn_idx[i - lo], nn_score[i - lo]))
+            if f_cow > 0 and hist_off[i + 1] > hist_off[i]:
+                c_idx, c_score = cat.cowatch(history[hist_off[i]:hist_off[i + 1]])
+                top = np.lexsort((c_idx, -c_score))[:f_cow]
+                parts.append((SOURCE_CODE[COWATCH], c_idx[top], c_score[top]))
             idx, src, score, mask = combine(
                 parts, watched[w_off[i]:w_off[i + 1]], quota, prio, seen
             )
@@ -326,6 +343,15 @@ def generate_batch(
     cat_ = lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
     return (cat_(rows, np.int64), cat_(out_idx, np.int64), cat_(out_src, np.int64),
             cat_(out_score, np.float64), cat_(out_mask, np.int64))
+
+
+def history_column(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, flat video ids) of the ``history`` list column (zero offsets if absent)."""
+    if batch.schema.get_field_index("history") < 0:
+        return np.zeros(batch.num_rows + 1, np.int64), _EMPTY_I
+    off, _, vals = list_column(batch, "history")
+    flat = np.asarray(vals.to_numpy(zero_copy_only=False), np.int64) if len(vals) else _EMPTY_I
+    return off, flat
 
 
 def sources_array(mask: np.ndarray) -> pa.Array:

@@ -32,6 +32,27 @@ class Catalog:
     creator: np.ndarray  # int64
     pool_scores: dict[str, IdxScore] = field(default_factory=dict)  # segment -> popular list
     diverse: IdxScore = field(default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0)))
+    # co-engagement neighbours (CSR): source video ids (sorted) -> catalogue positions, sims
+    nb_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    nb_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    nb_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    nb_sim: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+
+    def cowatch(self, history: np.ndarray) -> IdxScore:
+        """(catalogue positions, co-engagement score) of the videos co-engaged with the
+        ``history`` video ids: per video, the sum of its similarity to each history video."""
+        history = np.asarray(history, np.int64)
+        if len(self.nb_keys) == 0 or len(history) == 0:
+            return np.zeros(0, np.int64), np.zeros(0)
+        pos = np.minimum(np.searchsorted(self.nb_keys, history), len(self.nb_keys) - 1)
+        pos = pos[self.nb_keys[pos] == history]
+        if len(pos) == 0:
+            return np.zeros(0, np.int64), np.zeros(0)
+        lo, hi = self.nb_ptr[pos], self.nb_ptr[pos + 1]
+        lens = hi - lo
+        sel = np.repeat(lo - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+        idx, inv = np.unique(self.nb_idx[sel], return_inverse=True)
+        return idx, np.bincount(inv, weights=self.nb_sim[sel], minlength=len(idx))
 
     def index(self, video_ids: np.ndarray) -> np.ndarray:
         """Catalogue positions of ``video_ids``; -1 where a video is not (ready) in it."""
@@ -69,8 +90,10 @@ def build_catalog(
     pools: DataFrame | None,
     diverse: DataFrame | None,
     dim: int,
+    neighbours: DataFrame | None = None,
 ) -> Catalog:
-    """Collect the ready videos' features and vectors, and (if given) the cold-start lists."""
+    """Collect the ready videos' features and vectors, and (if given) the cold-start lists
+    and the co-engagement neighbours."""
     feats = (
         features.where(F.col("status") == "ready")
         .join(video_emb.select("video_id", "embedding"), "video_id", "left")
@@ -94,6 +117,8 @@ def build_catalog(
         log1p_pop=np.log1p(feats["popularity"].to_numpy(np.float64)),
         creator=feats["creator_id"].to_numpy(np.int64),
     )
+    if neighbours is not None:
+        _add_neighbours(cat, neighbours)
     if pools is None or diverse is None:
         return cat
     pl = pools.select("age_band", "country", "language", "rank", "video_id", "score").toPandas()
@@ -108,6 +133,19 @@ def build_catalog(
         dv["k"] = 0
         cat.diverse = _keyed_lists(cat, dv, "k").get(0, cat.diverse)
     return cat
+
+
+def _add_neighbours(cat: Catalog, neighbours: DataFrame) -> None:
+    nb = neighbours.select("video_id", "neighbour_id", "rank", "sim").toPandas()
+    if len(nb) == 0:
+        return
+    nb = nb.assign(idx=cat.index(nb["neighbour_id"].to_numpy(np.int64)))
+    nb = nb[nb["idx"] >= 0].sort_values(["video_id", "rank"], kind="stable")
+    keys, counts = np.unique(nb["video_id"].to_numpy(np.int64), return_counts=True)
+    cat.nb_keys = keys
+    cat.nb_ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    cat.nb_idx = nb["idx"].to_numpy(np.int64)
+    cat.nb_sim = nb["sim"].to_numpy(np.float64)
 
 
 def build_lists(

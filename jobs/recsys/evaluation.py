@@ -8,7 +8,8 @@
   least one relevant held-out video; catalog coverage (share of ready videos in any top-k) and
   novelty (mean self-information -log2 of a recommended video's training popularity).
 * Baselines computed in the same run on the same split: ``most_popular`` (training engagements)
-  and ``item_cooccurrence`` (item-item cosine of co-engagement, summed over the user's history).
+  and ``item_cooccurrence`` (item-item cosine of co-engagement, summed over the user's history:
+  the engine's ``cowatch`` score on its own, from the engine's neighbour table of the split).
 * ``ground_truth_scores``: on a generated world, the mean hidden topic affinity of the
   recommended videos relative to the user's best topic (1.0 = all on the user's favourite topic)
   and their mean hidden quality.
@@ -20,6 +21,8 @@ import math
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+
+from jobs.recsys import cowatch
 
 
 def split_holdout(
@@ -54,15 +57,8 @@ def user_cutoffs(test: DataFrame) -> DataFrame:
 
 
 def positives(events: DataFrame, min_completion: float) -> DataFrame:
-    """Distinct (user_id, video_id) the user engaged with."""
-    flag = lambda c: F.coalesce(F.col(c), F.lit(False))  # noqa: E731
-    good = (~flag("skipped")) & (
-        (F.coalesce("completion_rate", F.lit(0.0)) >= F.lit(min_completion))
-        | flag("liked")
-        | flag("shared")
-        | flag("commented")
-    )
-    return events.where(good).select("user_id", "video_id").distinct()
+    """Distinct (user_id, video_id) the user engaged with (``cowatch.is_positive``)."""
+    return events.where(cowatch.is_positive(min_completion)).select("user_id", "video_id").distinct()
 
 
 def _idcg(m: F.Column) -> F.Column:
@@ -178,43 +174,11 @@ def most_popular(
     )
 
 
-def item_cooccurrence(
-    train_pos: DataFrame, train: DataFrame, watched: DataFrame, ready: DataFrame, k: int,
-    history: int = 50, neighbours: int = 50,
-) -> DataFrame:
+def item_cooccurrence(recent: DataFrame, neighbours: DataFrame, watched: DataFrame, k: int) -> DataFrame:
     """Baseline: item-item cosine of co-engagement; a user's score for video j is the sum of
-    sim(i, j) over the user's ``history`` most recent engaged videos i."""
-    last = (
-        train.join(train_pos, ["user_id", "video_id"], "left_semi")
-        .groupBy("user_id", "video_id")
-        .agg(F.max("event_time").alias("t"))
-    )
-    w_recent = Window.partitionBy("user_id").orderBy(F.col("t").desc(), F.col("video_id"))
-    hist = last.withColumn("_r", F.row_number().over(w_recent)).where(F.col("_r") <= history).select(
-        "user_id", "video_id"
-    ).cache()
-    n_item = hist.groupBy("video_id").agg(F.count(F.lit(1)).alias("n"))
-    pairs = (
-        hist.alias("a")
-        .join(hist.alias("b"), "user_id")
-        .where(F.col("a.video_id") != F.col("b.video_id"))
-        .groupBy(F.col("a.video_id").alias("i"), F.col("b.video_id").alias("j"))
-        .agg(F.count(F.lit(1)).alias("c"))
-    )
-    sim = (
-        pairs.join(n_item.select(F.col("video_id").alias("i"), F.col("n").alias("ni")), "i")
-        .join(n_item.select(F.col("video_id").alias("j"), F.col("n").alias("nj")), "j")
-        .join(ready.select(F.col("video_id").alias("j")), "j", "left_semi")
-        .withColumn("sim", F.col("c") / F.sqrt(F.col("ni") * F.col("nj")))
-    )
-    w_nb = Window.partitionBy("i").orderBy(F.col("sim").desc(), F.col("j"))
-    nb = sim.withColumn("_r", F.row_number().over(w_nb)).where(F.col("_r") <= neighbours)
-    scores = (
-        hist.join(nb.select(F.col("i").alias("video_id"), "j", "sim"), "video_id")
-        .groupBy("user_id", F.col("j").alias("video_id"))
-        .agg(F.sum("sim").alias("score"))
-        .join(watched, ["user_id", "video_id"], "left_anti")
-    )
+    sim(i, j) over the user's recent engaged videos i (``cowatch.recent_positives``), with
+    ``neighbours`` from ``cowatch.item_neighbours`` of the same training data."""
+    scores = cowatch.user_scores(recent, neighbours).join(watched, ["user_id", "video_id"], "left_anti")
     w = Window.partitionBy("user_id").orderBy(F.col("score").desc(), F.col("video_id"))
     return scores.withColumn("rank", F.row_number().over(w)).where(F.col("rank") <= k).select(
         "user_id", "video_id", "rank", "score"
@@ -245,79 +209,3 @@ def metric_rows(model: str, k: int, values: dict[str, float]) -> list[tuple[str,
         (model, name, k, float(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else float("nan"))
         for name, v in values.items()
     ]
-
-
-def item_cooccurrence_local(
-    spark, train_pos: DataFrame, train: DataFrame, watched: DataFrame, ready: DataFrame, k: int,
-    history: int = 50, neighbours: int = 50, block: int = 2048,
-) -> DataFrame:
-    """The same baseline as ``item_cooccurrence``, computed with scipy on the driver: the
-    training positives of a catalogue this size are a few MB (user, video, time) and the
-    item-item matrix is catalogue x catalogue, so one sparse product replaces five shuffles.
-    ``offline.evaluate`` uses it below ``LOCAL_COOC_MAX_VIDEOS`` distinct videos."""
-    import numpy as np
-    import pandas as pd
-    from scipy import sparse
-
-    last = (
-        train.join(train_pos, ["user_id", "video_id"], "left_semi")
-        .groupBy("user_id", "video_id")
-        .agg(F.max("event_time").cast("double").alias("t"))
-        .toPandas()
-    )
-    schema = "user_id bigint, video_id bigint, rank int, score double"
-    if last.empty:
-        return spark.createDataFrame([], schema)
-    last = last.sort_values(["user_id", "t", "video_id"], ascending=[True, False, True])
-    last = last[last.groupby("user_id").cumcount() < history]
-    vids, vcol = np.unique(last["video_id"].to_numpy(np.int64), return_inverse=True)
-    users, urow = np.unique(last["user_id"].to_numpy(np.int64), return_inverse=True)
-    x = sparse.csr_matrix((np.ones(len(last)), (urow, vcol)), shape=(len(users), len(vids)))
-    co = (x.T @ x).tocsr()
-    co.setdiag(0)
-    co.eliminate_zeros()
-    n = np.asarray(x.sum(axis=0)).ravel()
-    co = sparse.diags(1 / np.sqrt(n)) @ co @ sparse.diags(1 / np.sqrt(n))
-    co = co.tocsr()
-    ready_ids = ready.select("video_id").toPandas()["video_id"].to_numpy(np.int64)
-    is_ready = np.isin(vids, ready_ids)
-    co = co @ sparse.diags(is_ready.astype(np.float64))  # neighbours must be ready
-    # keep each item's ``neighbours`` best neighbours (ties: smaller video id)
-    co = co.tocsr()
-    co.sort_indices()
-    rows, cols, vals = [], [], []
-    for i in range(co.shape[0]):
-        a, b = co.indptr[i], co.indptr[i + 1]
-        if a == b:
-            continue
-        c, v = co.indices[a:b], co.data[a:b]
-        keep = np.lexsort((c, -v))[:neighbours]
-        keep = keep[v[keep] > 0]
-        rows.append(np.full(len(keep), i))
-        cols.append(c[keep])
-        vals.append(v[keep])
-    sim = sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=co.shape
-    )
-    seen = watched.toPandas()
-    seen = seen[seen["user_id"].isin(users) & seen["video_id"].isin(vids)]
-    w = sparse.csr_matrix(
-        (np.ones(len(seen)), (np.searchsorted(users, seen["user_id"]), np.searchsorted(vids, seen["video_id"]))),
-        shape=x.shape,
-    )
-    out = []
-    for lo in range(0, len(users), block):
-        s = (x[lo : lo + block] @ sim).toarray()
-        s[w[lo : lo + block].toarray() > 0] = 0.0
-        kk = min(k, s.shape[1])
-        top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
-        ts = np.take_along_axis(s, top, axis=1)
-        order = np.lexsort((vids[top], -ts), axis=1)
-        top, ts = np.take_along_axis(top, order, axis=1), np.take_along_axis(ts, order, axis=1)
-        r, c = np.nonzero(ts > 0)
-        out.append(pd.DataFrame({
-            "user_id": users[lo + r], "video_id": vids[top[r, c]], "rank": (c + 1).astype(np.int32),
-            "score": ts[r, c],
-        }))
-    pdf = pd.concat(out) if out else pd.DataFrame(columns=["user_id", "video_id", "rank", "score"])
-    return spark.createDataFrame(pdf, schema)

@@ -15,14 +15,12 @@ from pyspark.sql import functions as F
 
 from jobs.recsys import bandit, evaluation, features
 from jobs.recsys.params import RecParams
-from jobs.recsys.pipeline import Silver, build_all
+from jobs.recsys.pipeline import Silver, build_all, recent_positives
 
 logger = logging.getLogger(__name__)
 
 ENGINE = "fyp"
 DESIGN = "fyp_design"
-#: Below this many ready videos the co-occurrence baseline is computed with scipy on the driver.
-LOCAL_COOC_MAX_VIDEOS = 50_000
 
 
 def _row(df: DataFrame) -> dict[str, Any]:
@@ -77,14 +75,11 @@ def evaluate(
     ready = out["video_features"].where(F.col("status") == "ready").select("video_id").cache()
     users = prep.users.select("user_id")
     n_users = users.count()
-    n_videos = ready.count()
     models: dict[str, DataFrame] = {
         **{name: all_feeds.where(F.col("model") == name).drop("model") for name in variants},
         "most_popular": evaluation.most_popular(train_pos, users, prep.watched, ready, k).cache(),
-        "item_cooccurrence": (
-            evaluation.item_cooccurrence_local(spark, train_pos, train, prep.watched, ready, k)
-            if n_videos <= LOCAL_COOC_MAX_VIDEOS
-            else evaluation.item_cooccurrence(train_pos, train, prep.watched, ready, k)
+        "item_cooccurrence": evaluation.item_cooccurrence(
+            recent_positives(prep, p), out["video_neighbours"], prep.watched, k
         ).cache(),
     }
     rows: list[tuple[str, str, int, float]] = []

@@ -9,17 +9,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Source names as they appear in gold.candidates / gold.feeds.
-FOLLOWED, HASHTAG, SOUND, TRENDING, EMBEDDING, EXPLORATION = (
+FOLLOWED, HASHTAG, SOUND, TRENDING, EMBEDDING, EXPLORATION, COWATCH = (
     "followed",
     "hashtag",
     "sound",
     "trending",
     "embedding",
     "exploration",
+    "cowatch",
 )
 COLD_POPULAR, COLD_EXPLORE = "coldstart_popular", "coldstart_diverse"
 #: Candidate sources; the position is the source's code in the numpy kernels.
-SOURCES = (FOLLOWED, HASHTAG, SOUND, EMBEDDING, TRENDING, EXPLORATION)
+SOURCES = (FOLLOWED, HASHTAG, SOUND, EMBEDDING, TRENDING, EXPLORATION, COWATCH)
 SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
 #: Every source a feed row can name (candidate sources, then the cold-start lists).
 OUT_SOURCES = (*SOURCES, COLD_POPULAR, COLD_EXPLORE)
@@ -35,9 +36,12 @@ class RecParams:
             SOUND: 200,
             TRENDING: 300,
             EMBEDDING: 200,
+            COWATCH: 200,
         }
     )
-    source_priority: tuple[str, ...] = (EXPLORATION, FOLLOWED, HASHTAG, SOUND, EMBEDDING, TRENDING)
+    source_priority: tuple[str, ...] = (
+        EXPLORATION, FOLLOWED, HASHTAG, SOUND, COWATCH, EMBEDDING, TRENDING
+    )
     overfetch: float = 1.5
     # quality: weights of the smoothed rate lifts (design table: High = 1.0, Medium = 0.6)
     w_completion: float = 1.0
@@ -45,11 +49,18 @@ class RecParams:
     w_comment: float = 0.6
     w_share: float = 1.0
     # ranking exponents: score = sim^a * quality^b * creator^c * freshness^d * (1+pop)^e
+    #                            * (1 + cowatch_scale * cowatch / n_history^cowatch_norm)^f
     w_similarity: float = 1.0
     w_quality: float = 1.0
     w_creator: float = 0.6
     w_freshness: float = 0.6
-    w_popularity: float = 1.5
+    w_popularity: float = 3.0
+    w_cowatch: float = 3.0
+    cowatch_scale: float = 3.0
+    cowatch_norm: float = 0.5
+    cowatch_history: int = 50
+    cowatch_neighbours: int = 50
+    cowatch_min_completion: float = 0.5
     quality_prior_views: float | None = None
     freshness_half_life_days: float = 3.0
     freshness_floor: float = 0.1
@@ -87,7 +98,7 @@ class RecParams:
     als_alpha: float = 5.0
     content_shrink: float = 10.0
     content_hash_weight: float = 0.3
-    ranker: str = "popularity"  # or "design": the design's formula (w_popularity ignored)
+    ranker: str = "hybrid"  # or "design": the design's formula (popularity, cowatch ignored)
     seed: int = 42
 
     @classmethod
@@ -101,6 +112,7 @@ class RecParams:
                 SOUND: s.rec_quota_sound,
                 TRENDING: s.rec_quota_trending,
                 EMBEDDING: s.rec_quota_embedding,
+                COWATCH: s.rec_quota_cowatch,
             },
             source_priority=tuple(s.rec_source_priority),
             overfetch=s.rec_overfetch,
@@ -113,6 +125,12 @@ class RecParams:
             w_creator=s.rec_weight_creator,
             w_freshness=s.rec_weight_freshness,
             w_popularity=s.rec_weight_popularity,
+            w_cowatch=s.rec_weight_cowatch,
+            cowatch_scale=s.rec_cowatch_scale,
+            cowatch_norm=s.rec_cowatch_norm,
+            cowatch_history=s.rec_cowatch_history,
+            cowatch_neighbours=s.rec_cowatch_neighbours,
+            cowatch_min_completion=s.rec_cowatch_min_completion,
             quality_prior_views=s.rec_quality_prior_views,
             freshness_half_life_days=s.rec_freshness_half_life_days,
             freshness_floor=s.rec_freshness_floor,

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.recsys import bandit, candidates, catalogue, coldstart, embeddings, features, ranking
+from jobs.recsys import (
+    bandit,
+    candidates,
+    catalogue,
+    coldstart,
+    cowatch,
+    embeddings,
+    features,
+    ranking,
+)
 from jobs.recsys.common import as_of_epoch
 from jobs.recsys.params import RecParams
 
@@ -146,6 +155,8 @@ def stage_embeddings(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
     ).cache()
     uemb = embeddings.user_embeddings(prep.events, vemb, p.embedding_dim).cache()
     version = p.model_version
+    ready = features.ready_videos(prep.videos).select("video_id")
+    neighbours = cowatch.item_neighbours(recent_positives(prep, p), ready, p.cowatch_neighbours)
     return {
         "video_embeddings": vemb.select(
             F.lit(prep.ds).alias("ds"), "video_id", "embedding",
@@ -155,6 +166,7 @@ def stage_embeddings(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
             F.lit(prep.ds).alias("ds"), "user_id", "embedding",
             F.lit(version).alias("model_version"), "engagements",
         ),
+        "video_neighbours": neighbours.withColumn("ds", F.lit(prep.ds)),
     }
 
 
@@ -194,12 +206,21 @@ def stage_exploration(
     }
 
 
-def _catalog(p: RecParams, video_features, video_emb, coldstart_pools=None):
+def _catalog(p: RecParams, video_features, video_emb, coldstart_pools=None, neighbours=None):
     pools = diverse = None
     if coldstart_pools is not None:
         pools = coldstart_pools.where(F.col("pool") == "demographic")
         diverse = coldstart_pools.where(F.col("pool") == "diverse")
-    return catalogue.build_catalog(video_features, video_emb, pools, diverse, p.embedding_dim)
+    return catalogue.build_catalog(
+        video_features, video_emb, pools, diverse, p.embedding_dim, neighbours
+    )
+
+
+def recent_positives(prep: Prepared, p: RecParams) -> DataFrame:
+    """The users' recent positives that seed co-engagement (``cowatch.recent_positives``)."""
+    return cowatch.recent_positives(
+        prep.events, p.cowatch_min_completion, p.cowatch_history, completion="completion"
+    )
 
 
 def _inputs(prep: Prepared, p: RecParams, *, user_emb, user_affinities, assignments):
@@ -210,6 +231,7 @@ def _inputs(prep: Prepared, p: RecParams, *, user_emb, user_affinities, assignme
         prep.follows,
         user_affinities,
         assignments,
+        cowatch.user_history(recent_positives(prep, p)),
         fatigue_since_epoch=as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0,
     )
 
@@ -227,9 +249,10 @@ def stage_candidates(
     video_emb: DataFrame,
     user_emb: DataFrame,
     assignments: DataFrame,
+    neighbours: DataFrame | None = None,
 ) -> DataFrame:
     """gold.candidates: ds, user_id, video_id, source, score, sources."""
-    cat = _catalog(p, video_features, video_emb)
+    cat = _catalog(p, video_features, video_emb, neighbours=neighbours)
     lists = catalogue.build_lists(cat, hashtag_top, sound_top, creator_top, trending)
     rows = _inputs(prep, p, user_emb=user_emb, user_affinities=user_affinities, assignments=assignments)
     cands = candidates.generate_candidates(
@@ -248,15 +271,17 @@ def stage_rank(
     coldstart_pools: DataFrame,
     candidates_df: DataFrame,
     ranker: str | None = None,
+    neighbours: DataFrame | None = None,
 ) -> DataFrame:
     """gold.feeds without run_id, from materialised candidates: ds, user_id, rank, video_id,
     score, source."""
-    cat = _catalog(p, video_features, video_emb, coldstart_pools)
+    cat = _catalog(p, video_features, video_emb, coldstart_pools, neighbours)
     rows = ranking.user_rows(
         prep.users,
         candidates_df,
         prep.events,
         user_emb,
+        cowatch.user_history(recent_positives(prep, p)),
         fatigue_since_epoch=as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0,
         cold_start_full=p.cold_start_full,
     )
@@ -273,7 +298,10 @@ def stage_recommend(
     """Candidates and ranking fused (nothing materialised in between): the feeds. With
     ``variants`` (model name -> ranker), every ranker ranks the same candidates and the feeds
     get a ``model`` column (offline comparison)."""
-    cat = _catalog(p, gold["video_features"], gold["video_embeddings"], gold["coldstart_pools"])
+    cat = _catalog(
+        p, gold["video_features"], gold["video_embeddings"], gold["coldstart_pools"],
+        gold["video_neighbours"],
+    )
     lists = catalogue.build_lists(
         cat, gold["hashtag_top"], gold["sound_top"], gold["creator_top"], gold["trending"]
     )
@@ -301,6 +329,7 @@ def build_all(
     out = stage_features(prep, p)
     out["coldstart_pools"] = out["coldstart_pools"].cache()
     out.update(stage_embeddings(prep, p))
+    out["video_neighbours"] = out["video_neighbours"].cache()
     out.update(
         stage_exploration(
             prep, p, out["video_features"], out["video_embeddings"], out["user_embeddings"]

@@ -3,13 +3,17 @@
 Per candidate (design, Phase 2)::
 
     score = sim ** w_sim * quality ** w_q * creator ** w_c * freshness ** w_f
-            * (1 + popularity) ** w_pop * fatigue_decay ** recent_impressions_of_creator
+            * (1 + popularity) ** w_pop * (1 + scale * cowatch / n_hist ** norm) ** w_cw
+            * fatigue_decay ** recent_impressions_of_creator
 
 with ``sim = max(cosine(user, video), 0.001)`` (the design's cosine; a dissimilar video keeps a
 tiny positive similarity so that a better quality can never lift it above a similar one) and
-``w_pop = 0`` by default (the design's formula). The score is log-linear in the feature vector of ``FEATURES``, so a learned
-re-ranker (``learned_weights``, a logistic regression on the same features) plugs into the same
-kernel and the design's formula stays available as a configuration.
+``cowatch`` the user's co-engagement score of the video (``jobs.recsys.cowatch``), damped by the
+length of the user's history (``n_hist ** norm``) so that it sharpens thin histories more than it
+overrides rich ones. The default
+ranker, ``hybrid``, uses every factor; ``design`` sets ``w_pop = w_cw = 0`` (the design's formula
+exactly). The score is log-linear in the features ``FEATURES``, so other weights (e.g. learned
+from engagement labels) plug into the same kernel.
 
 Then, per user:
 
@@ -40,7 +44,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.recsys.candidates import CandidateConfig, generate_batch
+from jobs.recsys.candidates import CandidateConfig, generate_batch, history_column
 from jobs.recsys.catalogue import (
     Catalog,
     SourceLists,
@@ -67,8 +71,11 @@ FEATURES = (
     "log_freshness",
     "log1p_popularity",
     "fatigue_count",
+    "log1p_cowatch",
     *[f"src_{s}" for s in SOURCES],
 )
+#: Position of the first source one-hot in ``FEATURES``.
+SRC0 = FEATURES.index(f"src_{SOURCES[0]}")
 
 #: Similarity floor: cosines below it (dissimilar or opposite) all count as this.
 SIM_FLOOR = 1e-3
@@ -96,6 +103,8 @@ class RankConfig:
     cold_popular_share: float = 0.7
     explore_slots: int = 5
     explore_every: int = 10
+    cowatch_scale: float = 3.0
+    cowatch_norm: float = 0.5
     seed: int = 42
 
     @classmethod
@@ -113,21 +122,25 @@ class RankConfig:
             cold_popular_share=p.cold_popular_share,
             explore_slots=p.explore_slots,
             explore_every=p.explore_every,
+            cowatch_scale=p.cowatch_scale,
+            cowatch_norm=p.cowatch_norm,
             seed=p.seed,
         )
 
 
 def design_weights(p: RecParams, ranker: str | None = None) -> tuple[float, ...]:
     """The product formula as weights of ``FEATURES`` (source one-hots weigh 0): the design's
-    exactly for ``ranker="design"``, times (1 + popularity) ** w_popularity otherwise."""
+    exactly for ``ranker="design"``; ``hybrid`` adds the popularity and co-engagement factors."""
     ranker = ranker or p.ranker
+    design = ranker == "design"
     return (
         p.w_similarity,
         p.w_quality,
         p.w_creator,
         p.w_freshness,
-        p.w_popularity if ranker != "design" else 0.0,
+        0.0 if design else p.w_popularity,
         math.log(p.fatigue_decay) if p.fatigue_decay > 0 else -50.0,
+        0.0 if design else p.w_cowatch,
         *([0.0] * len(SOURCES)),
     )
 
@@ -185,31 +198,6 @@ def interleave(lists: list[tuple[np.ndarray, np.ndarray, int]], shares: list[flo
     return items, scores, which
 
 
-def candidate_features(
-    cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
-    fatigue: np.ndarray,
-) -> np.ndarray:
-    """(n, len(FEATURES)) float64 feature matrix of flat candidates (``seg`` = user row).
-
-    Similarity: for a small catalogue the whole (users x catalogue) product is one BLAS call
-    and candidates pick from it; otherwise each candidate's vector is gathered.
-    """
-    n_users = len(user_vecs)
-    if n_users * len(cat.ids) <= 4 * len(idx):
-        sim = (user_vecs @ cat.emb.T)[seg, idx]
-    else:
-        sim = np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
-    out = np.zeros((len(idx), len(FEATURES)), np.float64)
-    out[:, 0] = np.log(np.clip(sim, SIM_FLOOR, 1.0))
-    out[:, 1] = cat.log_quality[idx]
-    out[:, 2] = cat.log_creator[idx]
-    out[:, 3] = cat.log_freshness[idx]
-    out[:, 4] = cat.log1p_pop[idx]
-    out[:, 5] = fatigue
-    out[np.arange(len(idx)), 6 + src] = 1.0
-    return out
-
-
 def static_log_score(cat: Catalog, weights: tuple[float, ...]) -> np.ndarray:
     """The user-independent part of every catalogue video's log score (cached per weights)."""
     key = tuple(weights[1:5])
@@ -225,16 +213,24 @@ def static_log_score(cat: Catalog, weights: tuple[float, ...]) -> np.ndarray:
 
 def log_scores(
     cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
-    fatigue: np.ndarray, weights: tuple[float, ...],
+    fatigue: np.ndarray, weights: tuple[float, ...], cowatch: np.ndarray | None = None,
+    cowatch_scale: float = 3.0,
 ) -> np.ndarray:
-    """``candidate_features(...) @ weights`` without building the feature matrix."""
+    """The log score: ``FEATURES`` of each flat candidate (``seg`` = user row) dotted with
+    ``weights``, without building the feature matrix.
+
+    Similarity: for a small catalogue the whole (users x catalogue) product is one BLAS call
+    and candidates pick from it; otherwise each candidate's vector is gathered.
+    """
     w = np.asarray(weights, np.float64)
     if len(user_vecs) * len(cat.ids) <= 4 * len(idx):
         sim = (user_vecs @ cat.emb.T)[seg, idx]
     else:
         sim = np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
     out = w[0] * np.log(np.clip(sim, SIM_FLOOR, 1.0)) + static_log_score(cat, weights)[idx]
-    out += w[5] * fatigue + w[6:][src]
+    out += w[5] * fatigue + w[SRC0:][src]
+    if cowatch is not None and w[6] != 0.0:
+        out += w[6] * np.log1p(cowatch_scale * cowatch)
     return out
 
 
@@ -248,6 +244,7 @@ def rank_block(
     fatigue: np.ndarray,
     cfg: RankConfig,
     keep: int | None = None,
+    cowatch: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score, diversify and cut flat candidates of ``n_users`` users (``seg`` sorted or not).
 
@@ -258,7 +255,8 @@ def rank_block(
     if len(idx) == 0:
         e = np.zeros(0, np.int64)
         return e, np.zeros(0), e
-    score = np.exp(log_scores(cat, idx, seg, user_vecs, src, fatigue, cfg.weights))
+    score = np.exp(log_scores(cat, idx, seg, user_vecs, src, fatigue, cfg.weights, cowatch,
+                              cfg.cowatch_scale))
     creator = cat.creator[idx]
     # occurrence of the creator among the user's better-scored candidates
     o1 = np.lexsort((-score, creator, seg))
@@ -302,8 +300,10 @@ def rank_users(
     cat: Catalog,
     cfg: RankConfig,
     block_users: int = 256,
+    history: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Feeds of a batch of users from their flat candidates (grouped by row, in row order).
+    ``history``: (offsets, video ids) of each user's recent positives (co-engagement).
 
     Returns flat (user_id, rank, video_id, score, source code) arrays.
     """
@@ -323,13 +323,15 @@ def rank_users(
         key_c = cand_row.astype(np.int64) * (1 << 40) + cat.creator[np.maximum(cidx, 0)]
         pos = np.minimum(np.searchsorted(key_fs, key_c), len(key_fs) - 1)
         fatigue = np.where(key_fs[pos] == key_c, fat_n[order_f][pos], 0.0)
+    user_cw, cand_cw = user_cowatch(n, bounds, cidx, history, cat, cfg)
     out_u, out_r, out_v, out_s, out_src = [], [], [], [], []
     for lo in range(0, n, block_users):
         hi = min(n, lo + block_users)
         a, b = bounds[lo], bounds[hi]
         sl = np.arange(a, b)[rank_mask[a:b] & warm[cand_row[a:b]]]
         order, adj, _pos = rank_block(
-            cat, cidx[sl], cand_row[sl] - lo, hi - lo, uvec[lo:hi], src[sl], fatigue[sl], cfg
+            cat, cidx[sl], cand_row[sl] - lo, hi - lo, uvec[lo:hi], src[sl], fatigue[sl], cfg,
+            cowatch=None if cand_cw is None else cand_cw[sl],
         )
         rows = sl[order]
         rb = np.searchsorted(cand_row[rows], np.arange(lo, hi + 1))
@@ -340,7 +342,7 @@ def rank_users(
             items, scores, srcs = _assemble(
                 uid[i], int(n_eng[i]), seg_keys[i], cidx[p_rows], adj[rb[i - lo] : rb[i - lo + 1]],
                 src[p_rows], cidx[ex], cscore[ex], watched_idx[w_off[i] : w_off[i + 1]], cat, cfg,
-                uvec[i],
+                uvec[i], user_cw[i] if user_cw else None,
             )
             k = len(items)
             out_u.append(np.full(k, uid[i], np.int64))
@@ -351,6 +353,32 @@ def rank_users(
     cc = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
     return (cc(out_u, np.int64), cc(out_r, np.int32), cc(out_v, np.int64),
             cc(out_s, np.float64), cc(out_src, np.int64))
+
+
+def user_cowatch(
+    n: int, bounds: np.ndarray, cidx: np.ndarray, history: tuple[np.ndarray, np.ndarray] | None,
+    cat: Catalog, cfg: RankConfig,
+) -> tuple[list | None, np.ndarray | None]:
+    """Each user's co-engagement scores (``Catalog.cowatch`` of their history, divided by the
+    history length ** ``cowatch_norm``) and the score of each flat candidate; (None, None) when
+    the ranker ignores co-engagement."""
+    if history is None or len(history[1]) == 0 or cfg.weights[6] == 0.0 or len(cat.nb_keys) == 0:
+        return None, None
+    off, flat = history
+    per_user = []
+    for i in range(n):
+        idx, score = cat.cowatch(flat[off[i] : off[i + 1]])
+        per_user.append((idx, score / max(1, off[i + 1] - off[i]) ** cfg.cowatch_norm))
+    cand = np.zeros(len(cidx))
+    scratch = np.zeros(len(cat.ids))
+    for i, (idx, score) in enumerate(per_user):
+        if len(idx) == 0:
+            continue
+        scratch[idx] = score
+        c = cidx[bounds[i] : bounds[i + 1]]
+        cand[bounds[i] : bounds[i + 1]] = np.where(c >= 0, scratch[np.maximum(c, 0)], 0.0)
+        scratch[idx] = 0.0
+    return per_user, cand
 
 
 def _user_side(batch: pa.RecordBatch, cat: Catalog, dim: int):
@@ -366,7 +394,7 @@ def _user_side(batch: pa.RecordBatch, cat: Catalog, dim: int):
     w_off, _, w_vals = list_column(batch, "watched")
     watched = cat.index(np.asarray(w_vals.to_numpy(zero_copy_only=False), np.int64)) if len(w_vals) \
         else np.zeros(0, np.int64)
-    return uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched
+    return uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, history_column(batch)
 
 
 def _feed_batch(out: tuple) -> pa.RecordBatch:
@@ -381,7 +409,7 @@ def _feed_batch(out: tuple) -> pa.RecordBatch:
 
 def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int) -> pa.RecordBatch:
     """The ranking kernel over ``user_rows`` (candidates given in the ``cands`` column)."""
-    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched = _user_side(batch, cat, dim)
+    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, hist = _user_side(batch, cat, dim)
     c_off, _, c_vals = list_column(batch, "cands")
     cand_row = np.repeat(np.arange(batch.num_rows), np.diff(c_off))
     cidx = cat.index(field_values(c_vals, "video_id", np.int64))
@@ -389,7 +417,7 @@ def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int) -
     src = np.array([SOURCE_CODE.get(x, SOURCE_CODE[TRENDING]) for x in names], np.int64)
     cscore = field_values(c_vals, "score", np.float64)
     return _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, cand_row, cidx, src, cscore,
-                                  fat_row, fat_c, fat_n, w_off, watched, cat, cfg))
+                                  fat_row, fat_c, fat_n, w_off, watched, cat, cfg, history=hist))
 
 
 def recommend_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
@@ -402,12 +430,12 @@ def recommend_variants(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
                        ccfg: CandidateConfig, cfgs: dict[str, RankConfig], dim: int
                        ) -> dict[str, pa.RecordBatch]:
     """One candidate generation, ranked by several configurations (offline comparison)."""
-    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched = _user_side(batch, cat, dim)
+    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, hist = _user_side(batch, cat, dim)
     lo_min = min(c.cold_start_min for c in cfgs.values())
     row, cidx, src, cscore, _mask = generate_batch(batch, cat, lists, ccfg, dim, full=n_eng >= lo_min)
     return {
         name: _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, row, cidx, src, cscore,
-                                     fat_row, fat_c, fat_n, w_off, watched, cat, cfg))
+                                     fat_row, fat_c, fat_n, w_off, watched, cat, cfg, history=hist))
         for name, cfg in cfgs.items()
     }
 
@@ -417,12 +445,14 @@ def _assemble(
     p_idx: np.ndarray, p_score: np.ndarray, p_src: np.ndarray,
     ex_idx: np.ndarray, ex_score: np.ndarray, watched: np.ndarray,
     cat: Catalog, cfg: RankConfig, uvec: np.ndarray | None = None,
+    cowatch: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[list[int], list[float], list[int]]:
     """One user's feed: personalised list, cold-start mix, exploration slots.
 
     In the cold-start mix the popular share comes from the user's demographic pool; once the
-    user has watched anything (a vector exists) the pool is ordered by the user's score, so the
-    first impressions already steer which popular videos come first (pool order otherwise).
+    user has engaged with anything (a vector or co-engaged videos exist) the pool is ordered by
+    the user's score, so the first impressions already steer which popular videos come first
+    (pool order otherwise).
     """
     n = cfg.top_n
     n_slots = min(cfg.explore_slots, len(ex_idx), n // max(1, cfg.explore_every))
@@ -443,10 +473,16 @@ def _assemble(
         pool = cat.pool_scores.get(segment)
         if pool is None:
             pool = (np.zeros(0, np.int64), np.zeros(0))
-        elif uvec is not None and len(pool[0]) and np.any(uvec):
-            sim = cat.emb[pool[0]] @ uvec
+        elif len(pool[0]) and (
+            (uvec is not None and np.any(uvec)) or (cowatch is not None and len(cowatch[0]))
+        ):
+            sim = cat.emb[pool[0]] @ uvec if uvec is not None else np.zeros(len(pool[0]))
             fit = cfg.weights[0] * np.log(np.clip(sim, SIM_FLOOR, 1.0))
             fit = fit + static_log_score(cat, cfg.weights)[pool[0]]
+            if cowatch is not None and len(cowatch[0]) and cfg.weights[6] != 0.0:
+                at = np.minimum(np.searchsorted(cowatch[0], pool[0]), len(cowatch[0]) - 1)
+                cw = np.where(cowatch[0][at] == pool[0], cowatch[1][at], 0.0)
+                fit = fit + cfg.weights[6] * np.log1p(cfg.cowatch_scale * cw)
             order = np.argsort(-fit, kind="stable")
             pool = (pool[0][order], pool[1][order])
         d_idx, d_score = cat.diverse
@@ -486,13 +522,15 @@ def user_rows(
     candidates: DataFrame,
     events: DataFrame,
     user_emb: DataFrame,
+    history: DataFrame,
     *,
     fatigue_since_epoch: float,
     cold_start_full: int,
 ) -> DataFrame:
     """One row per user: user_id, segment, n_eng, embedding, cands (video_id, source, score),
     fatigue (creator_id, impressions in the look-back), watched (only for users still in the
-    cold-start blend; others never need it)."""
+    cold-start blend; others never need it), history (recent positives,
+    ``cowatch.user_history``)."""
     counts = events.groupBy("user_id").agg(F.count(F.lit(1)).alias("n_eng"))
     base = (
         users.select("user_id", segment_col().alias("segment"))
@@ -522,6 +560,7 @@ def user_rows(
         .join(cands, "user_id", "left")
         .join(fat, "user_id", "left")
         .join(watched, "user_id", "left")
+        .join(history, "user_id", "left")
         .select(
             "user_id",
             "segment",
@@ -530,6 +569,7 @@ def user_rows(
             F.coalesce("cands", empty_c).alias("cands"),
             F.coalesce("fatigue", empty_f).alias("fatigue"),
             F.coalesce("watched", F.array().cast("array<bigint>")).alias("watched"),
+            F.coalesce("history", F.array().cast("array<bigint>")).alias("history"),
         )
     )
 
