@@ -4,8 +4,9 @@ numpy batched dot product of the same vectors, in the same run.
     .venv/bin/python bench/rank.py [--users 100000] [--candidates 1000] [--videos 50000]
 
 The kernel (``jobs.recsys.ranking.rank_block``, what ``mapInArrow`` runs per batch of users)
-gathers each candidate's 128-d vector, scores similarity x quality x creator x freshness x
-fatigue, applies creator diversity and cuts the top 200. The baseline only gathers the same
+gathers each candidate's 128-d vector, scores the hybrid ranker (similarity x quality x creator
+x freshness x popularity x co-engagement x fatigue), applies creator diversity and cuts the top
+200. The baseline only gathers the same
 vectors and takes the batched dot product (``einsum('bkd,bd->bk')``). Both run over the same
 users in blocks; candidate indices come from a seeded generator outside the timed sections.
 """
@@ -65,11 +66,14 @@ def main(argv: list[str] | None = None) -> dict:
         users /= np.linalg.norm(users, axis=1, keepdims=True)
         src = brng.integers(0, 5, n * k)
         fatigue = np.zeros(n * k)
+        # about a fifth of a user's candidates were co-engaged with their history
+        cowatch = brng.random(n * k) * (brng.random(n * k) < 0.2)
         seg = np.repeat(np.arange(n), k)
         flat = idx.ravel()
 
         t0 = time.perf_counter()
-        order, adj, _pos = ranking.rank_block(cat, flat, seg, n, users, src, fatigue, cfg)
+        order, adj, _pos = ranking.rank_block(cat, flat, seg, n, users, src, fatigue, cfg,
+                                              cowatch=cowatch)
         t_kernel += time.perf_counter() - t0
         checksum += float(adj[:1].sum())
 
