@@ -4,9 +4,9 @@
         [--conf JSON] [--mark-success-pattern REGEX]
 
 Each date is Airflow's own ``dags test`` command (the same parser and ``dag.test()``), run one
-after the other, stopping at the first run that does not succeed. Running them in one process
-lets a backfill pay Airflow's start-up and, with in-process Spark tasks, the Spark session's
-start-up once instead of once per date. After each run it prints one line
+after the other, stopping at the first run that does not succeed (``fyp run`` gives it one
+date per process, so in-process Spark tasks start each date with a fresh driver). After each
+run it prints one line
 
     FYP_DAGRUN {"dag_id", "logical_date", "run_id", "state", "tasks": [{task_id, state,
                 try_number, map_index, duration_s}]}

@@ -2,8 +2,7 @@
 
 This is what ``fyp run`` and ``fyp demo`` use: real DAG runs with real task instances in the
 FYP_HOME's Airflow metadata DB, executed in-process by Airflow (no scheduler needed); several
-intervals (a backfill) run one after the other in one Airflow process
-(``fyplake.orchestration.dagtest``).
+intervals (a backfill) run one after the other (``fyplake.orchestration.dagtest``).
 """
 
 from __future__ import annotations
@@ -117,10 +116,10 @@ def run_dags(
     echo: bool = False,
     only: str | None = None,
 ) -> list[DagRunResult]:
-    """DAG runs for the intervals ``whens``, one after the other in one Airflow process (a
-    backfill starts Airflow, and with in-process tasks Spark, once), stopping at the first run
-    that does not succeed. ``only``: a regex of the task ids to run; the others are marked
-    success without running (re-running part of an interval whose other tasks already ran).
+    """DAG runs for the intervals ``whens``, one after the other (each in its own Airflow
+    process), stopping at the first run that does not succeed. ``only``: a regex of the task
+    ids to run; the others are marked success without running (re-running part of an interval
+    whose other tasks already ran).
     Returns the runs that were made, the last one failed if the backfill stopped."""
     from infra.airflow_env import airflow_environ, ensure_airflow_db
     from infra.migrations import migrate
@@ -129,11 +128,11 @@ def run_dags(
     if not whens:
         raise ValueError("no interval to run")
     logicals = [logical_date_for(dag_id, when) for when in whens]
-    cmd = [sys.executable, "-m", "fyplake.orchestration.dagtest", dag_id, *logicals]
+    extra: list[str] = []
     if conf:
-        cmd += ["--conf", json.dumps(conf)]
+        extra += ["--conf", json.dumps(conf)]
     if only:
-        cmd += ["--mark-success-pattern", skip_pattern(only)]
+        extra += ["--mark-success-pattern", skip_pattern(only)]
     settings = settings or get_settings()
     endpoints = Stack(settings).up()
     migrate(endpoints.postgres)
@@ -141,33 +140,31 @@ def run_dags(
     env = {**os.environ, **airflow_environ(settings, endpoints), **(extra_env or {})}
     log_dir = Path(settings.home) / "logs" / "dag-runs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    span = logicals[0][:19].replace(":", "")
-    if len(logicals) > 1:
-        span += "_" + logicals[-1][:19].replace(":", "")
-    log_path = log_dir / f"{dag_id}-{span}-{stamp}.log"
-    reports: list[dict] = []
-    with open(log_path, "w", buffering=1) as log:  # line-buffered: follow it with tail -f
-        proc = subprocess.Popen(
-            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            if echo:
-                sys.stderr.write(line)
-            if line.startswith(MARKER):
-                reports.append(json.loads(line[len(MARKER):]))
-        proc.wait()
-    results = []
-    for logical, report in zip(logicals, reports, strict=False):
-        results.append(
-            DagRunResult(dag_id, logical, report.get("run_id"), report.get("state") or "failed",
-                         str(log_path), report.get("tasks") or [])
-        )
-    if len(results) < len(logicals) and (not results or results[-1].ok):
-        # the process died before reporting this run
-        results.append(DagRunResult(dag_id, logicals[len(results)], None, "failed", str(log_path)))
-    if proc.returncode != 0 and results[-1].ok:
-        results[-1].state = "failed"
+    results: list[DagRunResult] = []
+    for logical in logicals:
+        # One Airflow process (and, in process, one Spark driver) per interval: a long backfill
+        # never carries one run's driver memory into the next.
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        log_path = log_dir / f"{dag_id}-{logical[:19].replace(':', '')}-{stamp}.log"
+        cmd = [sys.executable, "-m", "fyplake.orchestration.dagtest", dag_id, logical, *extra]
+        report: dict = {}
+        with open(log_path, "w", buffering=1) as log:  # line-buffered: follow it with tail -f
+            proc = subprocess.Popen(
+                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                if echo:
+                    sys.stderr.write(line)
+                if line.startswith(MARKER):
+                    report = json.loads(line[len(MARKER):])
+            proc.wait()
+        state = report.get("state") or "failed"
+        if proc.returncode != 0 and state == "success":
+            state = "failed"
+        results.append(DagRunResult(dag_id, logical, report.get("run_id"), state, str(log_path),
+                                    report.get("tasks") or []))
+        if state != "success":
+            break
     return results
