@@ -15,10 +15,12 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt infra/bootstrap.sh
 demo: bootstrap
 	$(VENV)/bin/fyp demo
 
+# Everything, end-to-end DAG runs included, on two workers by file; the end-to-end module is
+# collected first (tests/conftest.py) and kept first, so it runs beside the rest, not after it.
 test: bootstrap
-	$(PYTEST) -q -m "not e2e" -n 2 --dist loadfile --durations=15
+	$(PYTEST) -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
-# The end-to-end runs of fyp_hourly + fyp_nightly through Airflow on a tiny world (minutes).
+# Only the end-to-end runs of fyp_hourly + fyp_nightly through Airflow on a tiny world (minutes).
 test-e2e: bootstrap
 	$(PYTEST) -q -m e2e
 
