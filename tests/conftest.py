@@ -50,8 +50,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for fixture, mark in _FIXTURE_MARKS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(getattr(pytest.mark, mark))
-    # The end-to-end module is the longest: first, so under `-n 2 --dist loadfile
-    # --no-loadscope-reorder` (make test) one worker starts it while the other takes the rest.
+    # The end-to-end module is the longest: first, so a two-worker run that includes it
+    # (`-n 2 --dist loadfile --no-loadscope-reorder`) starts it at once beside the rest.
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 
