@@ -120,39 +120,26 @@ def test_coengagement_lifts_what_was_engaged_with_alongside_the_users_history(sp
               history=[(1, [8, 7])], neighbours=neighbours)
     p = RecParams(w_creator=0.0, w_freshness=0.0, w_popularity=0.0, w_cowatch=2.0,
                   fatigue_decay=0.5)
-    hybrid = _cfg(cold_start_min=0, cold_start_full=0, max_per_creator=3,
-                  weights=ranking.design_weights(p), cowatch_scale=10.0, cowatch_norm=0.0)
-    # 2 -> 0.5 * (1 + 10 * (0.2 + 0.1))^2 = 8, 3 -> 0.3 * (1 + 10 * 0.05)^2 = 0.675
-    assertDataFrameEqual(
-        _rank(spark, hybrid, **kw),
-        spark.createDataFrame(
-            [(1, 1, 2, 8.0, "hashtag"), (1, 2, 1, 0.9, "hashtag"), (1, 3, 3, 0.675, "hashtag")],
-            FEED,
-        ),
-        rtol=1e-6,
-    )
-    # damped by the history length (2 videos, norm 1): 2 -> 0.5 * 2.5^2, 3 -> 0.3 * 1.25^2
-    damped = _cfg(cold_start_min=0, cold_start_full=0, max_per_creator=3,
-                  weights=ranking.design_weights(p), cowatch_scale=10.0, cowatch_norm=1.0)
-    assertDataFrameEqual(
-        _rank(spark, damped, **kw),
-        spark.createDataFrame(
-            [(1, 1, 2, 3.125, "hashtag"), (1, 2, 1, 0.9, "hashtag"), (1, 3, 3, 0.46875, "hashtag")],
-            FEED,
-        ),
-        rtol=1e-6,
-    )
-    # the design's formula ignores co-engagement: quality order
-    design = _cfg(cold_start_min=0, cold_start_full=0, max_per_creator=3,
-                  weights=ranking.design_weights(p, "design"))
-    assertDataFrameEqual(
-        _rank(spark, design, **kw),
-        spark.createDataFrame(
-            [(1, 1, 1, 0.9, "hashtag"), (1, 2, 2, 0.5, "hashtag"), (1, 3, 3, 0.3, "hashtag")],
-            FEED,
-        ),
-        rtol=1e-6,
-    )
+    flat = dict(cold_start_min=0, cold_start_full=0, max_per_creator=3, cowatch_scale=10.0)
+    cases = [
+        # 2 -> 0.5 * (1 + 10 * (0.2 + 0.1))^2 = 8, 3 -> 0.3 * (1 + 10 * 0.05)^2 = 0.675
+        (_cfg(weights=ranking.design_weights(p), cowatch_norm=0.0, **flat),
+         [(2, 8.0), (1, 0.9), (3, 0.675)]),
+        # damped by the history length (2 videos, norm 1): 2 -> 0.5 * 2.5^2, 3 -> 0.3 * 1.25^2
+        (_cfg(weights=ranking.design_weights(p), cowatch_norm=1.0, **flat),
+         [(2, 3.125), (1, 0.9), (3, 0.46875)]),
+        # the design's formula ignores co-engagement: quality order
+        (_cfg(weights=ranking.design_weights(p, "design"), **flat),
+         [(1, 0.9), (2, 0.5), (3, 0.3)]),
+    ]
+    for cfg, feed in cases:
+        assertDataFrameEqual(
+            _rank(spark, cfg, **kw),
+            spark.createDataFrame(
+                [(1, r, v, sc, "hashtag") for r, (v, sc) in enumerate(feed, 1)], FEED
+            ),
+            rtol=1e-6,
+        )
 
 
 def _cold_catalog():

@@ -50,6 +50,7 @@ class Prepared:
     videos: DataFrame
     follows: DataFrame
     watched: DataFrame  # distinct (user_id, video_id)
+    recent: DataFrame | None = None  # recent positives, built once (``recent_positives``)
 
 
 def prepare(silver: Silver, ds: dt.date, p: RecParams, cache: bool = True) -> Prepared:
@@ -217,10 +218,13 @@ def _catalog(p: RecParams, video_features, video_emb, coldstart_pools=None, neig
 
 
 def recent_positives(prep: Prepared, p: RecParams) -> DataFrame:
-    """The users' recent positives that seed co-engagement (``cowatch.recent_positives``)."""
-    return cowatch.recent_positives(
-        prep.events, p.cowatch_min_completion, p.cowatch_history, completion="completion"
-    )
+    """The users' recent positives that seed co-engagement (``cowatch.recent_positives``);
+    built once per ``Prepared`` (neighbours, candidate inputs and the baseline all read it)."""
+    if prep.recent is None:
+        prep.recent = cowatch.recent_positives(
+            prep.events, p.cowatch_min_completion, p.cowatch_history, completion="completion"
+        ).cache()
+    return prep.recent
 
 
 def _inputs(prep: Prepared, p: RecParams, *, user_emb, user_affinities, assignments):

@@ -229,9 +229,14 @@ def log_scores(
         sim = np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
     out = w[0] * np.log(np.clip(sim, SIM_FLOOR, 1.0)) + static_log_score(cat, weights)[idx]
     out += w[5] * fatigue + w[SRC0:][src]
-    if cowatch is not None and w[6] != 0.0:
-        out += w[6] * np.log1p(cowatch_scale * cowatch)
+    if cowatch is not None:
+        out += cowatch_log_factor(w[6], cowatch_scale, cowatch)
     return out
+
+
+def cowatch_log_factor(weight: float, scale: float, cowatch: np.ndarray) -> np.ndarray | float:
+    """log of (1 + scale * cowatch) ** weight: the co-engagement factor of the hybrid score."""
+    return weight * np.log1p(scale * cowatch) if weight != 0.0 else 0.0
 
 
 def rank_block(
@@ -479,10 +484,10 @@ def _assemble(
             sim = cat.emb[pool[0]] @ uvec if uvec is not None else np.zeros(len(pool[0]))
             fit = cfg.weights[0] * np.log(np.clip(sim, SIM_FLOOR, 1.0))
             fit = fit + static_log_score(cat, cfg.weights)[pool[0]]
-            if cowatch is not None and len(cowatch[0]) and cfg.weights[6] != 0.0:
+            if cowatch is not None and len(cowatch[0]):
                 at = np.minimum(np.searchsorted(cowatch[0], pool[0]), len(cowatch[0]) - 1)
                 cw = np.where(cowatch[0][at] == pool[0], cowatch[1][at], 0.0)
-                fit = fit + cfg.weights[6] * np.log1p(cfg.cowatch_scale * cw)
+                fit = fit + cowatch_log_factor(cfg.weights[6], cfg.cowatch_scale, cw)
             order = np.argsort(-fit, kind="stable")
             pool = (pool[0][order], pool[1][order])
         d_idx, d_score = cat.diverse
