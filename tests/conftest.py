@@ -12,14 +12,18 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+from testhomes import own_home, reap_dead_sessions
 
 _SESSION_HOME: str | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     global _SESSION_HOME
+    if not hasattr(config, "workerinput"):  # once per run, in the controller
+        reap_dead_sessions()
     if not os.environ.get("FYP_TEST_KEEP_HOME"):
         _SESSION_HOME = tempfile.mkdtemp(prefix="fyp-test-")
+        own_home(_SESSION_HOME)
         os.environ["FYP_HOME"] = _SESSION_HOME
         for var in ("FYP_LAKE", "FYP_MEDIA", "FYP_POSTGRES_DSN", "FYP_VALKEY_URL", "FYP_CONFIG"):
             os.environ.pop(var, None)
