@@ -138,6 +138,19 @@ def test_a_version_killed_before_commit_is_never_served_and_expires(vk, cfg):
     assert not vk.exists(keys.meta("feed", v))
 
 
+def test_a_writer_that_outlives_its_aborted_version_leaves_only_expiring_keys(vk, cfg):
+    """A Spark task still writing after the driver dropped its version re-creates a shard:
+    that key gets a TTL too, so a failed publish never leaves a key that lives forever."""
+    store = VersionedStore(vk, "feed", cfg)
+    v = store.begin(run_id="failed")
+    store.abort(v)
+    assert not vk.exists(*(keys.shard("feed", v, i) for i in range(cfg.feed_shards)))
+    store.write(v, [(str(u), codec.encode([u])) for u in range(1, 9)], shards=cfg.feed_shards)
+    recreated = [k for k in (keys.shard("feed", v, i) for i in range(cfg.feed_shards))
+                 if vk.exists(k)]
+    assert recreated and all(0 < vk.ttl(k) <= cfg.feed_ttl_s + 60 for k in recreated)
+
+
 def test_truncated_input_is_refused_by_min_users(vk, cfg):
     publish_feeds(vk, _rows(range(1, 11), 0), settings=cfg)
     with pytest.raises(PublishError, match="fewer than"):

@@ -147,3 +147,31 @@ def test_publish_postgres_then_feeds(spark, lake, stack):
     with pytest.raises(PublishError, match="fewer than"):
         publish_feeds.run(spark, settings, DS + dt.timedelta(days=1), sync_ready="false")
     assert store.current() == feed["version"]
+
+
+def test_a_feed_publish_that_dies_on_the_executors_leaves_no_key_of_its_version(
+    spark, lake, stack, tmp_path
+):
+    """Every task dies after its first batch (the publish_feeds.partial_feed fault): the job
+    group is cancelled and drained, the version dropped, so no key of it is left behind; the
+    current version is unchanged and the job group is cleared for later jobs."""
+    from pyspark.sql import functions as F
+
+    from fyplake.serving.spark_publish import feed_items, publish_feed_frame
+
+    settings, valkey = lake
+    faulty = settings.model_copy(update={"faults": "publish_feeds.partial_feed=1",
+                                         "home": tmp_path})
+    current = valkey.get(keys.current("feed"))
+    rows = spark.range(0, 4000, numPartitions=4).select(
+        (F.col("id") % 1000 + U).alias("user_id"), F.floor(F.col("id") / 1000 + 1).alias("rank"),
+        (F.col("id") % 10 + V).alias("video_id"), F.lit(0.5).alias("score"),
+        F.lit("embedding").alias("source"),
+    )
+    items = feed_items(rows, {"embedding": 1}).repartition(2)
+    with pytest.raises(Exception, match="partial_feed"):
+        publish_feed_frame(items, valkey, stack.valkey, faulty, sources=["embedding"])
+    version = int(valkey.get(keys.version_seq("feed")))
+    assert valkey.get(keys.current("feed")) == current
+    assert list(valkey.scan_iter(match=f"fyp:feed:v{version}:*")) == []
+    assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None

@@ -30,6 +30,7 @@ from fyplake.serving.versions import PublishError, VersionedStore
 if TYPE_CHECKING:
     import pyarrow as pa
     import redis
+    from pyspark import SparkContext
     from pyspark.sql import DataFrame
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,9 @@ def publish_feed_frame(
     t0 = time.perf_counter()
     version = store.begin(run_id=run_id, built_at_ms=built_at_ms)
     shards = store.shards_of(version)
+    sc = items.sparkSession.sparkContext
+    group = f"fyp-publish-feed-v{version}"
+    sc.setJobGroup(group, f"publish feed version {version}", interruptOnCancel=True)
     try:
         counts = (
             items.mapInArrow(
@@ -204,13 +208,37 @@ def publish_feed_frame(
         previous = store.commit(version, users, sources)
     except BaseException:
         logger.exception("feed version %d not published; the previous one keeps serving", version)
+        # A failed job's other tasks are cancelled asynchronously and may still be writing:
+        # drop the version only once they have stopped, or they would re-create its shards.
+        _cancel_and_drain(sc, group)
         try:
             store.abort(version)
         except Exception:  # noqa: BLE001 - its TTL removes it
             pass
         raise
+    finally:
+        for prop in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            sc.setLocalProperty(prop, None)  # type: ignore[arg-type]
     return PublishResult(keys.FEED, version, previous, users, nbytes, time.perf_counter() - t0,
                          run_id)
+
+
+def _cancel_and_drain(sc: SparkContext, group: str, timeout_s: float = 120.0) -> None:
+    """Cancel the job group's jobs and wait until none of their tasks is running."""
+    sc.cancelJobGroup(group)
+    tracker = sc.statusTracker()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stages = [
+            tracker.getStageInfo(stage)
+            for job in tracker.getJobIdsForGroup(group)
+            if (info := tracker.getJobInfo(job)) is not None
+            for stage in info.stageIds
+        ]
+        if not any(st is not None and st.numActiveTasks > 0 for st in stages):
+            return
+        time.sleep(0.2)
+    logger.warning("tasks of %s still running after %.0f s; their keys expire", group, timeout_s)
 
 
 def publish_list_frame(

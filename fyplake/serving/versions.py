@@ -186,6 +186,10 @@ class VersionedStore:
             pipe = self.client.pipeline(transaction=False)
             for idx, mapping in groups.items():
                 pipe.hset(shard_keys[idx], mapping=mapping)
+                # A writer still running after its version was aborted (a Spark task not yet
+                # cancelled) re-creates a dropped shard: give it a TTL too (NX keeps an
+                # existing one), so nothing a dead run wrote lives forever.
+                pipe.expire(shard_keys[idx], self.ttl_s + 60, nx=True)
             pipe.execute()
             written += len(chunk)
         return written, nbytes
