@@ -4,6 +4,9 @@
       -> quality gate (gold) -> metadata + embeddings to Postgres/pgvector
       -> publish feeds (one atomic version flip) -> gold analytics -> gate -> evaluation -> report
 
+The ``evaluate`` param (default true) lets a long backfill leave the offline evaluation out:
+``fyp run fyp_nightly --date D1 --to D2 --conf '{"evaluate": false}'``; the report still runs.
+
 The data interval is one UTC day; the jobs read silver as of its end and write that day's
 partitions of the gold tables, so a re-run of a date replaces its own output and a backfill of a
 date range is a run per date. A failed gate stops the run before anything is published, so the
@@ -12,7 +15,7 @@ previous feed version keeps serving.
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from fyplake.orchestration.assets import EMBEDDINGS_PUBLISHED, FEEDS_PUBLISHED, lake
 from fyplake.orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
@@ -27,12 +30,20 @@ from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=[*TAGS, "nightly", "recsys"],
+    params={
+        "evaluate": Param(
+            True, type="boolean", description="Run the offline evaluation (engine vs baselines)."
+        )
+    },
     doc_md=__doc__,
 )
 def fyp_nightly():
-    def spark_job(task_id: str, job: str, outlets=(), **params) -> FypSparkSubmitOperator:  # noqa: ANN001
+    def spark_job(  # noqa: ANN202
+        task_id: str, job: str, outlets=(), run_if_param: str | None = None, **params  # noqa: ANN001
+    ):
         return FypSparkSubmitOperator(
-            task_id=task_id, job=job, job_params=params or None, outlets=list(outlets)
+            task_id=task_id, job=job, job_params=params or None, outlets=list(outlets),
+            run_if_param=run_if_param,
         )
 
     features = spark_job(
@@ -61,9 +72,11 @@ def fyp_nightly():
         [lake("gold.video_daily_stats"), lake("gold.creator_daily_stats")],
     )
     gate_gold = spark_job("quality_gate_gold", "quality_gate", layer="gold")
-    evaluate = spark_job("evaluation", "evaluate", [lake("gold.evaluation")])
+    evaluate = spark_job(
+        "evaluation", "evaluate", [lake("gold.evaluation")], run_if_param="evaluate"
+    )
 
-    @task
+    @task(trigger_rule="none_failed")  # also after a skipped evaluation
     def report(**context) -> str:
         from fyplake.report import write_run_report
 

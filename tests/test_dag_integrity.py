@@ -61,3 +61,17 @@ def test_dag_files_are_cheap_to_import(settings):
     seconds, heavy = float(out[0]), out[1]
     assert heavy == "", f"DAG files import heavy modules at parse time: {heavy}"
     assert seconds < 5, f"parsing all DAG files took {seconds}s"
+
+
+def test_nightly_evaluation_can_be_left_out_of_a_run(dagbag):
+    """`--conf '{"evaluate": false}'` skips the evaluation task (a long backfill's biggest
+    cost on a small world) and the run report still runs after it."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    dag = dagbag.dags["fyp_nightly"]
+    assert dag.params["evaluate"] is True
+    evaluation = dag.get_task("evaluation")
+    with pytest.raises(AirflowSkipException, match="'evaluate' is false"):
+        evaluation.execute({"params": {"evaluate": False}})
+    assert dag.get_task("report").trigger_rule == "none_failed"
+    assert evaluation.downstream_task_ids == {"report"}

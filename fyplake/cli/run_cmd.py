@@ -1,5 +1,5 @@
 """`fyp run DAG_ID [--date D] [--to D2] [--only REGEX]`: DAG runs through Airflow itself
-(a backfill with --to: one run per date, in one Airflow process)."""
+(a backfill with --to: one run per date, each in its own Airflow process)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fyplake.cli._common import FypError, emit_json, json_option
               "or YYYY-MM-DDTHH:00 for one hour). Default: the latest complete interval.")
 @click.option("--to", "until",
               help="Backfill: run every date from --date to this date (inclusive), in order, "
-              "in one Airflow process; stops at the first run that fails.")
+              "each in its own Airflow process; stops at the first run that fails.")
 @click.option("--conf", "conf_json", help='Run conf as JSON, e.g. \'{"video_id": 7}\'.')
 @click.option("--only", "only", metavar="REGEX",
               help="Run only the tasks whose id matches REGEX and mark the others success "

@@ -21,14 +21,28 @@ from fyplake.config import REPO_ROOT
 class FypSparkSubmitOperator(SparkSubmitOperator):
     template_fields = (*SparkSubmitOperator.template_fields, "job_params")
 
-    def __init__(self, *, job: str, job_params: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        job: str,
+        job_params: dict[str, str] | None = None,
+        run_if_param: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``run_if_param``: a boolean DAG param; a run whose param is false skips this task
+        (e.g. ``fyp run fyp_nightly ... --conf '{"evaluate": false}'`` in a long backfill)."""
         kwargs.setdefault("conn_id", "spark_default")
         kwargs.setdefault("name", f"fyp-{job}")
         super().__init__(application=str(REPO_ROOT / "jobs" / f"{job}.py"), **kwargs)
         self.job = job
         self.job_params = job_params or {}
+        self.run_if_param = run_if_param
 
     def execute(self, context: Any) -> dict | None:
+        if self.run_if_param and not (context.get("params") or {}).get(self.run_if_param, True):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"skipped: the run's param {self.run_if_param!r} is false")
         from fyplake.config import reload_settings
         from fyplake.orchestration.connections import endpoint_env
         from infra.spark import _packages, cached_jars, spark_conf
