@@ -19,10 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,8 +168,9 @@ def _unpublished_versions(world: World) -> dict[int, dict]:
     client = world.valkey()
     try:
         by_version: dict[int, list[bytes]] = {}
-        for key in client.scan_iter(match="fyp:feed:v*"):
-            by_version.setdefault(int(key.decode().split(":")[2][1:]), []).append(key)
+        for key in client.scan_iter(match="fyp:feed:v*:*"):
+            if m := re.fullmatch(rb"fyp:feed:v(\d+):.*", key):
+                by_version.setdefault(int(m.group(1)), []).append(key)
         found = {}
         for version, found_keys in sorted(by_version.items()):
             status = client.hget(f"fyp:feed:v{version}:meta", "status")
@@ -225,12 +228,51 @@ def test_backfill_of_three_dates(world):
         assert version["items"] == by[("feeds", day.isoformat())]["users"]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_the_api_serves_ranked_ready_videos(world):
+    """`fyp serve` (the HTTP feed API) on the world's stack: GET /v1/feed/{user} returns the
+    published feed, ranked, ready videos only, the same page `fyp feed` shows."""
+    import httpx
+
     world.backfilled()
     user_id = world.state["feeds"][0]["user_id"]
-    items = world.feed(user_id)["items"]
+    expected = world.feed(user_id)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
+        env=world.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+            time.sleep(0.3)
+        resp = httpx.get(f"{base}/v1/feed/{user_id}", params={"limit": 20}, timeout=10)
+        bad = httpx.get(f"{base}/v1/feed/0", timeout=10)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert resp.status_code == 200, resp.text
+    page = resp.json()
+    items = page["items"]
     assert len(items) == 20
     assert [i["rank"] for i in items] == sorted(i["rank"] for i in items)
+    assert [i["video_id"] for i in items] == [i["video_id"] for i in expected["items"]]
+    assert page["feed_version"] == world.feed_versions()["current"]
+    assert bad.status_code == 422 and "user_id" in bad.text  # a 4xx that says what is wrong
     status = json.loads(world.fyp("stack", "status", "--json").stdout)
     with psycopg.connect(status["postgres"]) as conn:
         rows = conn.execute(
