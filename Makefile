@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt infra/bootstrap.sh
 demo: bootstrap
 	$(VENV)/bin/fyp demo
 
-# The whole suite on two workers by file; the end-to-end module (the longest, ~12 min) is
+# The whole suite on two workers by file; the end-to-end module (the longest, ~13 min) is
 # collected first and kept first (--no-loadscope-reorder), so it starts at once on one worker
 # while the other takes the rest.
 test: bootstrap
