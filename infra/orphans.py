@@ -44,7 +44,7 @@ def _package_dirs() -> list[str]:
 
 def find_orphans(proc: Path = Path("/proc")) -> list[Orphan]:
     """Processes running one of our server binaries whose working directory was deleted."""
-    roots = _package_dirs()
+    roots = tuple(_package_dirs())
     if not roots or not proc.is_dir():
         return []
     found = []
@@ -56,7 +56,7 @@ def find_orphans(proc: Path = Path("/proc")) -> list[Orphan]:
             cwd = os.readlink(entry / "cwd")
         except OSError:  # gone, or not ours to inspect
             continue
-        if cwd.endswith(_DELETED) and exe.startswith(tuple(roots)):
+        if cwd.endswith(_DELETED) and exe.startswith(roots):
             found.append(Orphan(int(entry.name), exe, cwd.removesuffix(_DELETED)))
     return found
 

@@ -228,23 +228,17 @@ def test_backfill_of_three_dates(world):
         assert version["items"] == by[("feeds", day.isoformat())]["users"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_api_serves_ranked_ready_videos(world):
     """`fyp serve` (the HTTP feed API) on the world's stack: GET /v1/feed/{user} returns the
     published feed, ranked, ready videos only, the same page `fyp feed` shows."""
     import httpx
 
+    from fyplake.serving.testing import free_port
+
     world.backfilled()
     user_id = world.state["feeds"][0]["user_id"]
     expected = world.feed(user_id)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
         env=world.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -428,10 +422,11 @@ def test_a_spark_task_runs_as_a_spark_application(world):
     submit = [ln for ln in log.splitlines() if "spark-submit" in ln and "gold.py" in ln]
     assert submit, "no spark-submit command in the task log"
     assert "--ds " + last in submit[0] or f"--ds', '{last}" in submit[0], submit[0]
-    safe_run_id = run["run_id"].replace(":", "_").replace("+", "_")
-    result = json.loads(
-        (world.home / "runs" / "fyp_nightly" / safe_run_id / "gold_analytics.json").read_text()
-    )
+    from fyplake.config import Settings
+    from fyplake.orchestration.run_files import run_dir
+
+    files = run_dir(Settings(home=world.home), "fyp_nightly", run["run_id"])
+    result = json.loads((files / "gold_analytics.json").read_text())
     assert result["job"] == "gold" and result["ds"] == last, result
     assert result["versions"], result  # the Delta versions it wrote, not data
     assert _rounded(world.sql(query)) == before

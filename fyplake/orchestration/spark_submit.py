@@ -45,6 +45,7 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
             raise AirflowSkipException(f"skipped: the run's param {self.run_if_param!r} is false")
         from fyplake.config import reload_settings
         from fyplake.orchestration.connections import endpoint_env
+        from fyplake.orchestration.run_files import run_dir
         from infra.spark import _packages, cached_jars, spark_conf
 
         env = endpoint_env()
@@ -52,10 +53,8 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
         settings = reload_settings()
         start = context.get("data_interval_start")
         ds = start.date().isoformat() if start is not None else context["ds"]
-        run_id = str(context["run_id"]).replace(":", "_").replace("+", "_")
-        result_file = (
-            Path(settings.home) / "runs" / self.dag_id / run_id / f"{self.task_id}.json"
-        )
+        run_files = run_dir(settings, self.dag_id, context["run_id"])
+        result_file = run_files / f"{self.task_id}.json"
         result_file.unlink(missing_ok=True)
         if settings.spark_task_mode == "inprocess":
             return self._run_in_process(ds, result_file)
