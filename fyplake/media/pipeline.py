@@ -513,11 +513,47 @@ def step_mark_ready(video_id: int, *, settings: Any = None, cleanup: bool = True
                 (video_id,),
             )
         video = _video(conn, video_id)
+        landed = land_ready_video(conn, video_id, settings) if video["status"] == "ready" else None
     if cleanup:
         shutil.rmtree(work_dir(settings, video_id), ignore_errors=True)
     if video["status"] != "ready":
         return {"status": video["status"], "reason": video["status_reason"]}
-    return {"status": "ready"}
+    return {"status": "ready", "landed": landed}
+
+
+def land_ready_video(conn: Any, video_id: int, settings: Any) -> str:
+    """Hand a ready upload to the lake: its ``videos`` record (and its original sound's, when the
+    pipeline created one) as a landing file, so ingest -> silver -> the nightly make it a
+    candidate and put it in lists like any other video.
+
+    Written after ``ready`` is committed, never before (the lake must not call a video ready
+    that Postgres does not); a re-run writes the same file name again, and silver upserts by id.
+    """
+    from fyplake.ids import PLATFORM_SOURCE, is_platform_id
+    from fyplake.landing import iso_utc, write_records
+    from fyplake.serving.events import landing_root
+
+    row = conn.execute(
+        """SELECT v.creator_id, v.duration_ms, v.title, v.description, v.hashtags, v.sound_id,
+                  v.language, v.created_at, s.title, s.creator_id, s.created_at
+             FROM videos v LEFT JOIN sounds s ON s.id = v.sound_id WHERE v.id = %s""",
+        (video_id,),
+    ).fetchone()
+    (creator_id, duration_ms, title, description, hashtags, sound_id, language, created_at,
+     sound_title, sound_creator, sound_created) = row
+    root = landing_root(settings)
+    if sound_id is not None and is_platform_id(sound_id):
+        write_records(root, "sounds", [{
+            "sound_id": sound_id, "title": sound_title, "creator_id": sound_creator,
+            "created_at": iso_utc(sound_created), "source": PLATFORM_SOURCE,
+        }], producer="upload", token=f"sound-{sound_id}")
+    path = write_records(root, "videos", [{
+        "video_id": video_id, "creator_id": creator_id, "duration_ms": duration_ms,
+        "title": title, "description": description, "hashtags": list(hashtags or []),
+        "sound_id": sound_id, "language": language, "status": "ready",
+        "created_at": iso_utc(created_at), "source": PLATFORM_SOURCE,
+    }], producer="upload", token=f"video-{video_id}")
+    return str(path)
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from fyplake.ids import PLATFORM_ID_BASE, PLATFORM_SOURCE
 from fyplake.landing import EVENT_TYPES
 from jobs.lake import reasons as R
 
@@ -348,10 +349,23 @@ def mark_duplicates(events: DataFrame, bronze_ids: DataFrame) -> DataFrame:
 
 
 def check_dimension_values(records: DataFrame, entity: str) -> DataFrame:
-    """Domain checks of dimension records (a video's duration must be positive)."""
-    if entity != "videos":
+    """Domain checks of dimension records: a video's duration must be positive, and only the
+    platform's own records may use the id range it allocates uploads from (``fyplake.ids``)."""
+    if entity not in ("videos", "sounds"):
         return records
-    return records.transform(
+    key = "video_id" if entity == "videos" else "sound_id"
+    reserved = (F.col(key) >= F.lit(PLATFORM_ID_BASE)) & ~F.coalesce(
+        F.col("source") == F.lit(PLATFORM_SOURCE), F.lit(False)
+    )
+    checked = records.transform(
+        add_reason,
+        reserved,
+        _reason(R.RESERVED_ID, F.concat(F.lit(f"{key}="), F.col(key),
+                                        F.lit(" is in the range the platform allocates uploads from"))),
+    )
+    if entity != "videos":
+        return checked
+    return checked.transform(
         add_reason,
         F.col("duration_ms") <= 0,
         _reason(R.INVALID_VALUE, F.concat(F.lit("duration_ms="), F.col("duration_ms"))),

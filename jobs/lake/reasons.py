@@ -9,6 +9,7 @@ MISSING_FIELD = "missing_field"
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
 MISTYPED_FIELD = "mistyped_field"
 INVALID_VALUE = "invalid_value"
+RESERVED_ID = "reserved_id"
 NEGATIVE_WATCH_MS = "negative_watch_ms"
 FUTURE_EVENT_TIME = "future_event_time"
 UNKNOWN_USER = "unknown_user"
@@ -24,6 +25,8 @@ REASONS: dict[str, str] = {
     UNKNOWN_EVENT_TYPE: "event_type is not one of watch, skip, like, comment, share, follow",
     MISTYPED_FIELD: "a field does not have its declared type (e.g. user_id='abc', 1.5, a list)",
     INVALID_VALUE: "a dimension value out of its domain (a video's duration_ms <= 0)",
+    RESERVED_ID: "a video or sound id at or above 10^12 (fyplake.ids.PLATFORM_ID_BASE) from a "
+    "producer other than the platform's upload pipeline: those ids belong to uploads",
     NEGATIVE_WATCH_MS: "watch_ms < 0",
     FUTURE_EVENT_TIME: "event_time after the end of the file's arrival hour + future_tolerance_s",
     UNKNOWN_USER: "user_id is neither in silver.users nor in the same run's user records",
