@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from fyplake import __version__
 from fyplake.config import Settings, get_settings
 from serving_api import errors, metrics
+from serving_api.guard import GuardMiddleware, write_rules
 from serving_api.metrics import MetricsMiddleware
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ DESCRIPTION = """\
 Feeds, lists and counters from Valkey; metadata, search, similar videos and analytics from
 Postgres/pgvector; events to the lake's landing zone. Reads are open; writes need `X-API-Key`.
 Errors are `{"error": code, "detail": text}`; `503` means Valkey or Postgres is unreachable
-(retry: the service recovers by itself).
+(retry: the service recovers by itself); `413` a body over the route's limit; `422` a request
+that does not match the schema (`errors` lists the problems; input is never echoed).
 """
 
 
@@ -90,12 +92,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.settings = settings or get_settings()
+    settings = app.state.settings = settings or get_settings()
     app.state.services = None
     errors.install(app)
-    app.add_middleware(MetricsMiddleware)
     for module in (feed, events, videos, discovery, creators, health):
         app.include_router(module.router)
+    app.add_middleware(GuardMiddleware, settings=settings, rules=write_rules(app, settings))
+    app.add_middleware(MetricsMiddleware)  # outermost: it counts what the guard answers too
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     _document_event_schema(app)
     return app

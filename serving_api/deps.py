@@ -12,6 +12,7 @@ from fyplake.config import Settings
 from fyplake.serving.events import EventRecorder
 from fyplake.serving.reader import ServingReader
 from serving_api.errors import ApiError
+from serving_api.models import Text
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -39,18 +40,22 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def key_error() -> ApiError:
+    return ApiError(401, "invalid_api_key", "write endpoints need a valid X-API-Key header",
+                    headers={"WWW-Authenticate": "ApiKey"})
+
+
+def key_ok(given: bytes | None, settings: Settings) -> bool:
+    return bool(given) and secrets.compare_digest(given, settings.api_key.encode())
+
+
 async def require_api_key(
     services: ServicesDep,
-    x_api_key: Annotated[str | None, Header(description="The configured API key.")] = None,
+    x_api_key: Annotated[Text | None, Header(description="The configured API key.")] = None,
 ) -> None:
-    expected = services.settings.api_key.encode()
-    if not x_api_key or not secrets.compare_digest(x_api_key.encode(), expected):
-        raise ApiError(
-            401,
-            "invalid_api_key",
-            "write endpoints need a valid X-API-Key header",
-            headers={"WWW-Authenticate": "ApiKey"},
-        )
+    """Documents the header; ``serving_api.guard`` checks it first, before the body is read."""
+    if not key_ok(x_api_key.encode() if x_api_key else None, services.settings):
+        raise key_error()
 
 
 ApiKey = Annotated[None, Depends(require_api_key)]

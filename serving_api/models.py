@@ -5,9 +5,46 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 Id = Annotated[int, Field(strict=True, gt=0, lt=2**53)]
+EVENT_ID_MAX = 128
+
+
+def _plain_text(text: str) -> str:
+    """Postgres text cannot hold NUL, nor UTF-8 a lone surrogate: refuse both at the edge."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return text
+
+
+class _NoNulPattern:
+    """Documents the NUL check in the schema (the validator's message stays readable)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        out["pattern"] = "^[^\\x00]*$"
+        return out
+
+
+#: Every text input of the API (query, path, form and body fields) is of this type.
+Text = Annotated[str, AfterValidator(_plain_text), _NoNulPattern()]
 
 # --- errors ---------------------------------------------------------------------------------
 
@@ -15,6 +52,19 @@ Id = Annotated[int, Field(strict=True, gt=0, lt=2**53)]
 class ErrorOut(BaseModel):
     error: str = Field(description="Machine-readable code, e.g. valkey_unavailable.")
     detail: str = Field(description="What went wrong, for humans.")
+
+
+class FieldErrorOut(BaseModel):
+    loc: list[str | int] = Field(description='Where, e.g. ["query", "limit"].')
+    msg: str
+    type: str = Field(description="pydantic's error type, e.g. missing, too_long.")
+
+
+class ValidationErrorOut(ErrorOut):
+    """A request that does not match the schema. Bad input is never echoed back."""
+
+    error: Literal["invalid_request"] = "invalid_request"
+    errors: list[FieldErrorOut] = Field(description="The first problems found.")
 
 
 # --- feed and lists -------------------------------------------------------------------------
@@ -64,7 +114,7 @@ class EventIn(BaseModel):
     event_id: str | None = Field(
         default=None,
         min_length=1,
-        max_length=128,
+        max_length=EVENT_ID_MAX,
         pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Client id for retries (idempotency); a UUID is assigned if absent.",
     )
@@ -78,7 +128,7 @@ class EventIn(BaseModel):
     event_time: dt.datetime | None = Field(
         default=None, description="ISO-8601 with a time zone; default: arrival time."
     )
-    comment_text: str | None = Field(default=None, max_length=2000, description="comment only.")
+    comment_text: Text | None = Field(default=None, max_length=2000, description="comment only.")
 
     @model_validator(mode="after")
     def _rules_per_type(self, info: ValidationInfo) -> EventIn:

@@ -49,6 +49,13 @@ class CursorError(ValueError):
     """A cursor that this service did not produce."""
 
 
+#: Bounds of a cursor's fields (exclusive): versions come from INCR, offsets index a published
+#: list or a result set. Anything beyond is crafted, and would overflow Postgres' bigint.
+CURSOR_VERSION_MAX = 2**53
+CURSOR_OFFSET_MAX = 2**31
+CURSOR_MAX_CHARS = 200
+
+
 @dataclass(frozen=True)
 class Cursor:
     feed_version: int
@@ -62,14 +69,26 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
+        """The cursor ``text`` names; ``CursorError`` unless ``encode`` could have produced it
+        with every field in bounds. The one check of cursors for the API and the CLI."""
         try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            if len(text) > CURSOR_MAX_CHARS:
+                raise ValueError("too long")
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
             fv, lv, phase, offset = (int(p) for p in raw.split("."))
+            cursor = cls(fv, lv, phase, offset)
+            # int() also takes "+5", "05", "5_0" and " 5": only the canonical spelling is ours
+            if not cursor._in_bounds() or cursor.encode() != text.rstrip("="):
+                raise ValueError("not a cursor of ours")
         except (ValueError, UnicodeDecodeError):
-            raise CursorError(f"invalid cursor {text!r}") from None
-        if min(fv, lv, offset) < 0 or phase not in (PHASE_FEED, PHASE_TOPUP):
-            raise CursorError(f"invalid cursor {text!r}")
-        return cls(fv, lv, phase, offset)
+            raise CursorError(f"invalid cursor {text[:40]!r}") from None
+        return cursor
+
+    def _in_bounds(self) -> bool:
+        return (0 <= self.feed_version < CURSOR_VERSION_MAX
+                and 0 <= self.lists_version < CURSOR_VERSION_MAX
+                and 0 <= self.offset < CURSOR_OFFSET_MAX
+                and self.phase in (PHASE_FEED, PHASE_TOPUP))
 
 
 class Item(NamedTuple):  # a tuple: ten of these per page are built on the hot path

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, Query
 from psycopg.rows import dict_row
 
 from serving_api.deps import ServicesDep
-from serving_api.errors import NOT_FOUND, UNAVAILABLE, ApiError
+from serving_api.errors import INVALID, NOT_FOUND, UNAVAILABLE, ApiError
 from serving_api.models import CreatorAnalyticsOut, CreatorDayOut, CreatorTotalsOut
 
-router = APIRouter(prefix="/v1/creators", tags=["creators"])
+router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=INVALID)
 
 
 @router.get("/{creator_id}/analytics", response_model=CreatorAnalyticsOut,

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Path, Query
 from fyplake import keys
 from fyplake.serving.reader import PHASE_TOPUP, Cursor, ListPage
 from serving_api.deps import Services, ServicesDep
-from serving_api.errors import BAD_REQUEST, UNAVAILABLE
-from serving_api.models import ListItemOut, SearchHitOut, SearchOut, VideoListOut
+from serving_api.errors import BAD_REQUEST, INVALID, UNAVAILABLE
+from serving_api.models import ListItemOut, SearchHitOut, SearchOut, Text, VideoListOut
 
-router = APIRouter(prefix="/v1", tags=["discovery"])
+router = APIRouter(prefix="/v1", tags=["discovery"], responses=INVALID)
 
 Limit = Annotated[int | None, Query(ge=1, le=1000, description="Page size.")]
-CursorQ = Annotated[str | None, Query(max_length=200, description="From next_cursor.")]
+CursorQ = Annotated[Text | None, Query(max_length=200, description="From next_cursor.")]
 
 
 def _published(page: ListPage) -> VideoListOut:
@@ -73,7 +73,7 @@ async def trending(services: ServicesDep, limit: Limit = None, cursor: CursorQ =
             responses={**BAD_REQUEST, **UNAVAILABLE}, summary="Top videos of a hashtag")
 async def hashtag_videos(
     services: ServicesDep,
-    tag: Annotated[str, Path(min_length=1, max_length=100)],
+    tag: Annotated[Text, Path(min_length=1, max_length=100)],
     limit: Limit = None,
     cursor: CursorQ = None,
 ) -> VideoListOut:
@@ -130,7 +130,7 @@ def split_query(q: str) -> tuple[str, str]:
             summary="Full-text search over titles, descriptions and hashtags")
 async def search(
     services: ServicesDep,
-    q: Annotated[str, Query(min_length=1, max_length=200,
+    q: Annotated[Text, Query(min_length=1, max_length=200,
                             description='Words, "phrases", -excluded, #tags')],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: CursorQ = None,

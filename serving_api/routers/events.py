@@ -17,28 +17,21 @@ from fyplake.landing import iso_utc
 from fyplake.serving.events import append_events
 from serving_api import metrics
 from serving_api.deps import ApiKey, ServicesDep
-from serving_api.errors import UNAUTHORIZED, ApiError
+from serving_api.errors import INVALID, UNAUTHORIZED, UNPARSABLE, ApiError, describe
 from serving_api.models import (
+    EVENT_ID_MAX,
     ErrorOut,
     EventBatchIn,
     EventIn,
     EventRejectionOut,
     EventsAcceptedOut,
     EventsRejectedOut,
+    ValidationErrorOut,
 )
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1", tags=["events"])
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
+router = APIRouter(prefix="/v1", tags=["events"], responses=INVALID)
 
 
 def validate_events(
@@ -51,7 +44,7 @@ def validate_events(
     context = {"now": now, "max_age": max_age}
     for index, raw in enumerate(raw_events):
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
+        event_id = event_id if isinstance(event_id, str) and len(event_id) <= EVENT_ID_MAX else None
         if not isinstance(raw, dict):
             rejected.append(EventRejectionOut(index=index, event_id=None,
                                               error="an event must be a JSON object"))
@@ -60,7 +53,7 @@ def validate_events(
             ev = EventIn.model_validate(raw, context=context)
         except ValidationError as exc:
             rejected.append(EventRejectionOut(index=index, event_id=event_id,
-                                              error=_describe(exc)))
+                                              error=describe(exc.errors(include_url=False))))
             continue
         eid = ev.event_id or uuid.uuid4().hex
         if eid in ids_seen:
@@ -89,9 +82,11 @@ def validate_events(
     status_code=202,
     response_model=EventsAcceptedOut,
     responses={
+        **UNPARSABLE,
         **UNAUTHORIZED,
-        413: {"model": ErrorOut, "description": "Too many events in one request"},
-        422: {"model": EventsRejectedOut, "description": "Every event was invalid"},
+        413: {"model": ErrorOut, "description": "Too many events, or a body over the limit"},
+        422: {"model": EventsRejectedOut | ValidationErrorOut,
+              "description": "Every event was invalid, or the body is not {\"events\": [...]}"},
         503: {"model": ErrorOut, "description": "The landing zone is unwritable: nothing accepted"},
     },
     summary="Record a batch of engagement events",

@@ -4,8 +4,8 @@ This is the hottest route, so it has a fast path (``FeedRoute``): a request whos
 plainly valid is parsed straight from the ASGI scope and answered with JSON bytes serialised by
 pydantic-core from plain dicts, skipping FastAPI's per-request parameter solving and the
 ``FeedOut`` validation (together about half of the route's CPU). Anything unusual (a parameter
-that is missing its value, out of range, too long or not plain digits; the app not started yet)
-takes the ordinary FastAPI path, so errors and their 422 bodies are exactly FastAPI's. The
+that is missing its value, out of range, too long, holding a NUL or not plain digits; the app not
+started yet) takes the ordinary FastAPI path, so errors and their 422 bodies are that path's. The
 OpenAPI schema still comes from ``get_feed``'s signature and ``FeedOut``; both paths produce the
 same body bytes (pydantic-core serialises either way).
 """
@@ -21,8 +21,8 @@ from fastapi.routing import APIRoute
 
 from fyplake.serving.reader import FeedPage, Segment
 from serving_api.deps import ServicesDep
-from serving_api.errors import BAD_REQUEST, UNAVAILABLE
-from serving_api.models import FeedOut
+from serving_api.errors import BAD_REQUEST, INVALID, UNAVAILABLE
+from serving_api.models import FeedOut, Text
 
 USER_ID_MAX = 2**53  # exclusive; ids must survive a JSON double
 LIMIT_MAX = 1000
@@ -81,7 +81,7 @@ def fast_args(scope: dict) -> tuple[int, int | None, str | None, Segment | None]
                 if limit is None:
                     return None
             elif name in MAX_LENGTHS:
-                if len(value) > MAX_LENGTHS[name]:
+                if len(value) > MAX_LENGTHS[name] or "\x00" in value:  # FastAPI's 422
                     return None
                 params[name] = value
     segment = None
@@ -117,7 +117,7 @@ class FeedRoute(APIRoute):
         self.app = app
 
 
-router = APIRouter(prefix="/v1", tags=["feed"], route_class=FeedRoute)
+router = APIRouter(prefix="/v1", tags=["feed"], route_class=FeedRoute, responses=INVALID)
 
 
 @router.get(
@@ -130,11 +130,11 @@ async def get_feed(
     services: ServicesDep,
     user_id: Annotated[int, Path(gt=0, lt=USER_ID_MAX)],
     limit: Annotated[int | None, Query(ge=1, le=LIMIT_MAX, description="Page size.")] = None,
-    cursor: Annotated[str, Query(max_length=MAX_LENGTHS["cursor"],
-                                 description="From next_cursor.")] = "",
-    age_band: Annotated[str, Query(max_length=MAX_LENGTHS["age_band"])] = "",
-    country: Annotated[str, Query(max_length=MAX_LENGTHS["country"])] = "",
-    language: Annotated[str, Query(max_length=MAX_LENGTHS["language"])] = "",
+    cursor: Annotated[Text, Query(max_length=MAX_LENGTHS["cursor"],
+                                  description="From next_cursor.")] = "",
+    age_band: Annotated[Text, Query(max_length=MAX_LENGTHS["age_band"])] = "",
+    country: Annotated[Text, Query(max_length=MAX_LENGTHS["country"])] = "",
+    language: Annotated[Text, Query(max_length=MAX_LENGTHS["language"])] = "",
 ) -> FeedOut:
     """The published feed from ``cursor`` on, minus videos that are not ready and videos the
     user watched since the feed was built; when it runs out (or for a user without a published

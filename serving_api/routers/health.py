@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -10,7 +11,18 @@ from fastapi.responses import JSONResponse
 from serving_api.deps import ServicesDep
 from serving_api.models import HealthOut, ReadyOut
 
+logger = logging.getLogger(__name__)
+
 router = APIRouter(tags=["health"])
+
+
+def _check(name: str, result: str | BaseException) -> str:
+    """The check's outcome: ok, or the error's type. Not its message, which names hosts and
+    ports: that goes to the log."""
+    if isinstance(result, str):
+        return result
+    logger.warning("readiness: %s unavailable: %s", name, result)
+    return f"unavailable: {type(result).__name__}"
 
 
 @router.get("/healthz", response_model=HealthOut, summary="The process is alive")
@@ -35,10 +47,8 @@ async def readyz(services: ServicesDep) -> ReadyOut | JSONResponse:
         return "ok"
 
     results = await asyncio.gather(valkey(), postgres(), return_exceptions=True)
-    checks = {
-        name: r if isinstance(r, str) else f"unavailable: {type(r).__name__}: {r}"
-        for name, r in zip(("valkey", "postgres"), results, strict=True)
-    }
+    checks = {name: _check(name, r)
+              for name, r in zip(("valkey", "postgres"), results, strict=True)}
     ok = all(v == "ok" for v in checks.values())
     out = ReadyOut(status="ready" if ok else "not_ready", checks=checks)
     if ok:

@@ -22,19 +22,28 @@ from fyplake.serving.uploads import (
 )
 from serving_api import metrics
 from serving_api.deps import ApiKey, Services, ServicesDep
-from serving_api.errors import NOT_FOUND, UNAUTHORIZED, UNAVAILABLE, ApiError
+from serving_api.errors import (
+    INVALID,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNPARSABLE,
+    ApiError,
+)
 from serving_api.models import (
     CountsOut,
     ErrorOut,
     SimilarItemOut,
     SimilarOut,
+    Text,
     UploadOut,
+    ValidationErrorOut,
     VideoOut,
 )
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1/videos", tags=["videos"])
+router = APIRouter(prefix="/v1/videos", tags=["videos"], responses=INVALID)
 
 VideoId = Annotated[int, Path(gt=0, lt=2**53)]
 
@@ -148,6 +157,12 @@ async def similar_videos(
     return SimilarOut(video_id=video_id, items=items)
 
 
+def _file_name(raw: str | None) -> str:
+    """The client's file name without folders or control characters (it is stored as text)."""
+    name = "".join(ch for ch in FilePath(raw or "").name if ch.isprintable())
+    return name[:255] or "upload.mp4"
+
+
 def _split_tags(raw: str) -> tuple[str, ...]:
     tags = (keys.normalize_hashtag(t) for t in raw.replace(",", " ").split())
     return tuple(dict.fromkeys(t for t in tags if t))
@@ -158,9 +173,11 @@ def _split_tags(raw: str) -> tuple[str, ...]:
     status_code=202,
     response_model=UploadOut,
     responses={
+        **UNPARSABLE,
         **UNAUTHORIZED,
         413: {"model": ErrorOut, "description": "File larger than FYP_UPLOAD_MAX_BYTES"},
-        422: {"model": ErrorOut, "description": "Unknown creator/sound or empty file"},
+        422: {"model": ValidationErrorOut | ErrorOut,
+              "description": "Invalid form fields, unknown creator/sound or empty file"},
         **UNAVAILABLE,
     },
     summary="Upload a video",
@@ -170,17 +187,18 @@ async def upload_video(
     _auth: ApiKey,
     file: Annotated[UploadFile, File(description="The video file (mp4, mov, webm, ...).")],
     creator_id: Annotated[int, Form(gt=0, lt=2**53)],
-    title: Annotated[str, Form(max_length=300)] = "",
-    description: Annotated[str, Form(max_length=5000)] = "",
-    hashtags: Annotated[str, Form(description="Space/comma separated, '#' optional.")] = "",
-    sound_id: Annotated[int | None, Form(gt=0)] = None,
-    language: Annotated[str, Form(max_length=8)] = "unknown",
+    title: Annotated[Text, Form(max_length=300)] = "",
+    description: Annotated[Text, Form(max_length=5000)] = "",
+    hashtags: Annotated[Text, Form(max_length=2000,
+                                   description="Space/comma separated, '#' optional.")] = "",
+    sound_id: Annotated[int | None, Form(gt=0, lt=2**53)] = None,
+    language: Annotated[Text, Form(max_length=8)] = "unknown",
 ) -> UploadOut:
     """Stores the original in the media store, records the video as ``processing`` in
     Postgres and queues its transcode (``upload_jobs``, drained by the video pipeline); the
     video reaches feeds only once the pipeline marks it ``ready``. Poll
     ``GET /v1/videos/{id}`` for its status, renditions and thumbnails."""
-    filename = FilePath(file.filename or "upload.mp4").name
+    filename = _file_name(file.filename)
     meta = UploadMeta(creator_id, title, description, _split_tags(hashtags), sound_id, language)
     try:
         receipt = await run_in_threadpool(submit, file.file, filename, meta, services.settings)
