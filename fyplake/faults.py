@@ -15,7 +15,9 @@ succeed. The points in the code:
 * ``<job>.partial_write``: a recommendation job that writes several gold tables (features,
   embeddings, exploration) dies after writing the first of them;
 * ``publish_feeds.partial_feed``: publishing a feed version dies on the executors after part of
-  the new version's users are written, before the version is committed.
+  the new version's users are written, before the version is committed;
+* ``api.request``: the feed API answers a request with an unexpected error (a JSON 500 on a
+  connection that stays usable: ``serving_api/guard.py``).
 """
 
 from __future__ import annotations
