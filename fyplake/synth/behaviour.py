@@ -27,13 +27,7 @@ import numpy as np
 
 from fyplake.landing import EVENT_TYPES
 from fyplake.synth import catalog
-from fyplake.synth.world import (
-    DAY_MS,
-    HOUR_MS,
-    SECOND_TOPIC_WEIGHT,
-    World,
-    categorical_rows,
-)
+from fyplake.synth.world import DAY_MS, HOUR_MS, World, categorical_rows
 
 WATCH, SKIP, LIKE, COMMENT, SHARE, FOLLOW = (
     EVENT_TYPES.index(t) for t in ("watch", "skip", "like", "comment", "share", "follow")
@@ -103,6 +97,7 @@ class Simulator:
         self.user_theta_max = w.user_theta.max(axis=1)
         self.video_qz = np.log(w.video_quality / (1 - w.video_quality)).astype(np.float32)
         self.video_pw = w.video_primary_weight
+        self.w2 = w2 = w.second_topic_weight
         self.video_creator_user = w.creator_user[w.video_creator]
         cq = np.clip(w.creator_quality, 1e-4, 1 - 1e-4)
         self.creator_qz = np.log(cq / (1 - cq))
@@ -113,7 +108,7 @@ class Simulator:
             sec = w.video_secondary == t
             vids = np.flatnonzero(prim | sec)
             self.topic_videos.append(vids)
-            self.topic_phi.append(np.where(prim[vids], self.video_pw[vids], SECOND_TOPIC_WEIGHT))
+            self.topic_phi.append(np.where(prim[vids], self.video_pw[vids], w2))
         # Videos of each creator in creation order (ids grow with time).
         order = np.argsort(w.video_creator, kind="stable")
         self.cv_videos = order
@@ -282,7 +277,7 @@ class Simulator:
         theta = w.user_theta
         prim, sec = w.video_primary[videos], w.video_secondary[videos]
         aff = theta[users, prim] * self.video_pw[videos]
-        aff += np.where(sec >= 0, theta[users, np.maximum(sec, 0)] * SECOND_TOPIC_WEIGHT, 0.0)
+        aff += np.where(sec >= 0, theta[users, np.maximum(sec, 0)] * self.w2, 0.0)
         aff_rel = aff / self.user_theta_max[users]
         vl, ul = w.video_lang[videos], w.user_lang[users]
         lang = np.where(vl == ul, 0.0, np.where(vl == EN, -0.4, -1.2))

@@ -14,8 +14,15 @@ import numpy as np
 
 from fyplake.landing import EVENT_TYPES
 from fyplake.synth.behaviour import Simulator
+from fyplake.synth.shapes import resolve_shape
 from fyplake.synth.truth import write_ground_truth
-from fyplake.synth.world import DEFAULT_START_DATE, HOUR_MS, WorldParams, build_world
+from fyplake.synth.world import (
+    DEFAULT_START_DATE,
+    HOUR_MS,
+    SHAPE_KNOBS,
+    WorldParams,
+    build_world,
+)
 from fyplake.synth.writer import LandingWriter
 
 logger = logging.getLogger(__name__)
@@ -50,6 +57,7 @@ class GenerateSummary:
     seconds: float
     events_per_s: float
     params: dict[str, Any] = field(default_factory=dict)
+    shape: dict[str, Any] = field(default_factory=dict)  # preset name and every knob's value
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,19 +70,23 @@ def generate_world(
     seed: int = 42,
     *,
     start_date: date = DEFAULT_START_DATE,
-    events_per_user_day: float = 10.0,
+    events_per_user_day: float | None = None,
+    shape: str = "default",
     lake_root: str | Path | None = None,
     progress: ProgressFn | None = None,
-    **knobs: float,
+    **knobs: Any,
 ) -> GenerateSummary:
     """Write a synthetic world to ``<lake_root>/landing`` and ``<lake_root>/ground_truth``.
 
-    ``lake_root`` defaults to the configured lake (which must be a local folder). ``knobs`` are the
-    other ``WorldParams`` fields (new_user_share, new_video_share, creator_share, late_share).
+    ``lake_root`` defaults to the configured lake (which must be a local folder). ``shape`` names a
+    preset (``shapes.SHAPES``); ``events_per_user_day`` and the shape knobs among ``knobs``
+    (``world.SHAPE_KNOBS``) override it where not None. Other ``knobs`` are the remaining
+    ``WorldParams`` fields (new_user_share, creator_share, late_share).
     """
+    shaped = {k: knobs.pop(k) for k in list(knobs) if k in SHAPE_KNOBS}
     params = WorldParams(
         users=users, videos=videos, days=days, seed=seed, start_date=start_date,
-        events_per_user_day=events_per_user_day, **knobs,
+        **resolve_shape(shape, events_per_user_day=events_per_user_day, **shaped), **knobs,
     )
     return generate(params, lake_root=lake_root, progress=progress)
 
@@ -136,6 +148,7 @@ def generate(
         seconds=round(seconds, 3),
         events_per_s=round(events / seconds, 1) if seconds > 0 else 0.0,
         params=params.as_dict(),
+        shape=params.shape_dict(),
     )
     logger.info("generated %d events in %.1fs into %s", events, seconds, landing)
     return summary

@@ -13,8 +13,9 @@ length T, in the order of ``meta.json``'s ``topics``; ids match the landing reco
 ``videos.parquet``
     video_id int64, creator_id int64, created_at timestamp[ms, UTC], language string,
     duration_ms int32, sound_id int64 (null: no sound), primary_topic string,
-    secondary_topic string (null: single topic), topic_vector list<float32> (sums to 1),
-    quality float32 in (0, 1), popularity float32 (Zipf weight, 1 = the most popular video).
+    secondary_topic string (null: single topic), topic_vector list<float32> (sums to 1; a second
+    topic has weight ``second_topic_weight``), quality float32 in (0, 1), popularity float32 (Zipf
+    weight ``1 / rank ** popularity_skew``, 1 = the most popular video).
 ``creators.parquet``
     creator_id int64 (a user_id), quality float32 (Beta), productivity float32 (relative upload
     rate), niche_vector list<float32> (topics the creator's videos are drawn from),
@@ -22,7 +23,8 @@ length T, in the order of ``meta.json``'s ``topics``; ids match the landing reco
 ``sounds.parquet``
     sound_id int64, topic string, is_original bool (born with one video), popularity float32.
 ``meta.json``
-    generator_version, world_id, seed, params (as given to ``fyp generate``), start_date,
+    generator_version, world_id, seed, params (as given to ``fyp generate``; the shape's name and
+    knobs only where they differ from the default shape, ``world.SHAPE_KNOBS``), start_date,
     end_date (last simulated day), topics [{name, hashtags}], counts {users, creators, videos,
     sounds}. Affinity of a user u to a video v is ``dot(u.topic_vector, v.topic_vector)``.
 """

@@ -2,13 +2,20 @@
 
 Everything a recommender should be able to learn is decided here, before any event exists:
 
-* T named topics (``catalog.TOPICS``); each user has a sparse Dirichlet mixture over them whose
-  prior mean is tilted by age band and country, so demographics predict interests a little (enough
-  for a demographic cold start to beat random) but far less than the user's own history does.
+* T named topics (``catalog.TOPICS``); each user has a Dirichlet mixture over them (sparse by
+  default: ``topic_concentration``) whose prior mean is tilted by age band and country, so
+  demographics predict interests a little (enough for a demographic cold start to beat random) but
+  far less than the user's own history does.
 * Creators are a subset of users with a niche (an even sparser mixture), a Beta quality and a
-  heavy-tailed productivity. A video takes 1 or 2 dominant topics from its creator's niche, a
-  quality around its creator's, and a Zipf popularity weight whose rank leans towards quality.
+  heavy-tailed productivity. A video takes a primary topic from its creator's niche and, for a
+  ``second_topic_share`` of videos, a second topic of weight ``second_topic_weight``; a quality
+  around its creator's; and a Zipf popularity weight ``1 / rank ** popularity_skew`` whose rank
+  leans towards quality.
 * Sounds belong to topics (plus "original sounds" born with a video), so sound ids carry signal.
+
+The shape knobs (``WorldParams`` fields from ``topic_concentration`` on; presets in ``shapes``)
+default to the constants this world was first built with, and a default-shaped world leaves them
+out of its parameter record, so its world id and every file stay exactly what they were.
 
 Arrays are indexed 0..n-1 in id order (id = index + 1); ids grow with signup/creation time.
 """
@@ -17,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -29,22 +36,28 @@ HOUR_MS = 3_600_000
 #: Bump when a change alters the output for the same parameters (it is part of the world id).
 GENERATOR_VERSION = 1
 DEFAULT_START_DATE = date(2026, 11, 1)
+#: Knobs that shape the world (``shapes.SHAPES`` presets set them; ``fyp generate`` has a flag for
+#: each). The first two existed before the shapes and are always recorded.
+SHAPE_KNOBS: tuple[str, ...] = (
+    "events_per_user_day", "activity_shape", "topic_concentration", "second_topic_share",
+    "second_topic_weight", "popularity_skew", "new_video_share", "new_video_days",
+)
+#: Fields recorded only when they differ from the default shape (see ``WorldParams.as_dict``).
+SHAPE_FIELDS: frozenset[str] = frozenset(
+    {"shape", *SHAPE_KNOBS} - {"events_per_user_day", "new_video_share"}
+)
 
-#: Dirichlet concentration (sum of alphas) of a user's topic mixture: <1 gives 1-2 dominant topics.
-USER_CONCENTRATION = 0.8
-#: Same for a creator's niche: lower, so creators specialise.
+#: Concentration of a creator's niche at the default ``topic_concentration`` (0.8); it scales with
+#: that knob, so creators stay more specialised than their audience in every shape.
 CREATOR_CONCENTRATION = 0.6
+DEFAULT_TOPIC_CONCENTRATION = 0.8
 #: Strength of the age-band tilt (exp(AGE_STRENGTH * position * youth lean)).
 AGE_STRENGTH = 0.8
 #: Spread (lognormal sigma) of the per-country topic tilt and of global topic popularity.
 COUNTRY_SIGMA = 0.45
 TOPIC_POP_SIGMA = 0.5
-#: Zipf exponent of video popularity; the popularity rank leans on quality with this weight.
-VIDEO_ZIPF = 0.9
+#: The popularity rank (Zipf exponent: ``popularity_skew``) leans on quality with this weight.
 ZIPF_QUALITY_WEIGHT = 0.8
-#: Share of videos with a second topic, and its weight in the video's topic vector.
-SECOND_TOPIC_SHARE = 0.4
-SECOND_TOPIC_WEIGHT = 0.3
 #: Pre-window history: users signed up within a year, videos were created within 30 days.
 USER_HISTORY_DAYS = 365
 VIDEO_HISTORY_DAYS = 30
@@ -69,6 +82,24 @@ class WorldParams:
     creator_share: float = 0.05
     #: Share of events that land in a later hour's folder than their event time.
     late_share: float = 0.015
+    # --- shape knobs (``shapes.SHAPES`` holds named presets of them) ------------------------------
+    #: Name of the preset the knobs came from; a label (meta.json, --json), not part of the id.
+    shape: str = "default"
+    #: Dirichlet concentration (sum of alphas) of a user's topic mixture: <1 gives 1-2 dominant
+    #: topics, 0.1 a single one, >5 a broad mixture. Creators' niches use 0.75 of it.
+    topic_concentration: float = DEFAULT_TOPIC_CONCENTRATION
+    #: Share of videos with a second topic (the rest have one topic).
+    second_topic_share: float = 0.4
+    #: Weight of a video's second topic in its topic vector (the primary has 1 - this).
+    second_topic_weight: float = 0.3
+    #: Zipf exponent of video popularity (1 / rank ** skew): 0 flat, 0.9 today's, 1.5 very skewed.
+    popularity_skew: float = 0.9
+    #: Gamma shape of per-user activity (mean 1): the spread of events per user (coefficient of
+    #: variation 1 / sqrt(shape)); low gives many sparse users and a few heavy ones.
+    activity_shape: float = 0.8
+    #: The ``new_video_share`` of videos is created during the last this many simulated days
+    #: (None: spread over all of them); 1 puts the whole share on the last day.
+    new_video_days: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("users", "videos", "days"):
@@ -83,16 +114,55 @@ class WorldParams:
                 raise ValueError(f"{name} must be in [0, 1)")
         if not 0 < self.creator_share <= 1:
             raise ValueError("creator_share must be in (0, 1]")
+        if not 0 < self.topic_concentration <= 100:
+            raise ValueError("topic_concentration must be in (0, 100]")
+        if not 0 <= self.second_topic_share <= 1:
+            raise ValueError("second_topic_share must be in [0, 1]")
+        if not 0 < self.second_topic_weight <= 0.5:
+            raise ValueError("second_topic_weight must be in (0, 0.5]")
+        if not 0 <= self.popularity_skew <= 4:
+            raise ValueError("popularity_skew must be in [0, 4]")
+        if not 0.05 <= self.activity_shape <= 100:
+            raise ValueError("activity_shape must be in [0.05, 100]")
+        if self.new_video_days is not None and self.new_video_days < 1:
+            raise ValueError("new_video_days must be at least 1")
+        # 1 and 1.0 are the same knob value, so they must hash to the same world id.
+        for name in ("topic_concentration", "second_topic_share", "second_topic_weight",
+                     "popularity_skew", "activity_shape"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.new_video_days is not None:
+            object.__setattr__(self, "new_video_days", int(self.new_video_days))
 
     def as_dict(self) -> dict:
+        """The parameters as recorded (meta.json, world id, --json).
+
+        Shape knobs appear only where they differ from the default shape, so a default-shaped
+        world records (and hashes to) exactly what it did before the knobs existed.
+        """
         data = asdict(self)
         data["start_date"] = self.start_date.isoformat()
+        for f in fields(self):
+            if f.name in SHAPE_FIELDS and data[f.name] == f.default:
+                del data[f.name]
         return data
+
+    def shape_dict(self) -> dict:
+        """The preset's name and every knob that shapes the world, defaults included."""
+        return {"shape": self.shape, **{k: getattr(self, k) for k in SHAPE_KNOBS}}
+
+    @property
+    def new_video_window_days(self) -> int:
+        """Days at the end of the window over which the new videos are created."""
+        return min(self.new_video_days or self.days, self.days)
 
     @property
     def world_id(self) -> str:
-        """Short hash of the parameters; it names files and event ids so worlds never collide."""
-        blob = json.dumps({"v": GENERATOR_VERSION, **self.as_dict()}, sort_keys=True)
+        """Short hash of the parameters; it names files and event ids so worlds never collide.
+
+        The preset's name is left out: the same knob values make the same world.
+        """
+        data = {k: v for k, v in self.as_dict().items() if k != "shape"}
+        blob = json.dumps({"v": GENERATOR_VERSION, **data}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:8]
 
     @property
@@ -146,8 +216,13 @@ class World:
         return len(catalog.TOPICS)
 
     @property
+    def second_topic_weight(self) -> float:
+        return self.params.second_topic_weight
+
+    @property
     def video_primary_weight(self) -> np.ndarray:
-        return np.where(self.video_secondary >= 0, 1 - SECOND_TOPIC_WEIGHT, 1.0).astype(np.float32)
+        w2 = self.second_topic_weight
+        return np.where(self.video_secondary >= 0, 1 - w2, 1.0).astype(np.float32)
 
     def video_topic_matrix(self) -> np.ndarray:
         """(M, T) float32 topic vectors of all videos (dense; for ground truth and tests)."""
@@ -156,7 +231,7 @@ class World:
         rows = np.arange(m)
         phi[rows, self.video_primary] = self.video_primary_weight
         sec = self.video_secondary >= 0
-        phi[rows[sec], self.video_secondary[sec]] = SECOND_TOPIC_WEIGHT
+        phi[rows[sec], self.video_secondary[sec]] = self.second_topic_weight
         return phi
 
 
@@ -229,8 +304,8 @@ def build_world(p: WorldParams) -> World:
     )
     prior = topic_pop * age_tilt[age] * country_tilt[country]
     prior /= prior.sum(axis=1, keepdims=True)
-    theta = dirichlet_rows(rng, USER_CONCENTRATION * prior)
-    activity = rng.gamma(0.8, 1 / 0.8, n)
+    theta = dirichlet_rows(rng, p.topic_concentration * prior)
+    activity = rng.gamma(p.activity_shape, 1 / p.activity_shape, n)
     patience = rng.normal(0.0, 0.4, n)
 
     # --- creators (pre-window users) -----------------------------------------------------------
@@ -244,7 +319,10 @@ def build_world(p: WorldParams) -> World:
     k = min(n_creators, n_topics)
     lean = rng.permutation(n_creators)[:k]
     niche_mean[lean] = 0.5 * niche_mean[lean] + 0.5 * np.eye(n_topics)[:k]
-    niche = dirichlet_rows(rng, CREATOR_CONCENTRATION * niche_mean)
+    niche_concentration = CREATOR_CONCENTRATION * (
+        p.topic_concentration / DEFAULT_TOPIC_CONCENTRATION
+    )
+    niche = dirichlet_rows(rng, niche_concentration * niche_mean)
 
     # --- videos --------------------------------------------------------------------------------
     video_creator = np.concatenate(
@@ -252,10 +330,11 @@ def build_world(p: WorldParams) -> World:
     )
     rng.shuffle(video_creator)
     n_new_videos = int(round(m * p.new_video_share))
+    new_from = (p.days - p.new_video_window_days) * DAY_MS
     created = np.concatenate(
         [
             start - rng.integers(HOUR_MS, VIDEO_HISTORY_DAYS * DAY_MS, m - n_new_videos),
-            start + rng.integers(0, p.days * DAY_MS, n_new_videos),
+            start + rng.integers(new_from, p.days * DAY_MS, n_new_videos),
         ]
     )
     # A creator signed up before their first video.
@@ -269,12 +348,12 @@ def build_world(p: WorldParams) -> World:
     video_lang[rng.random(m) < 0.1] = catalog.LANGUAGES.index("en")
     primary = categorical_rows(rng, np.cumsum(niche, axis=1), video_creator)
     secondary = weighted_choice(rng, topic_pop, m)
-    secondary[(rng.random(m) >= SECOND_TOPIC_SHARE) | (secondary == primary)] = -1
+    secondary[(rng.random(m) >= p.second_topic_share) | (secondary == primary)] = -1
     quality = _sigmoid(_logit(creator_quality[video_creator]) + rng.normal(0.0, 0.8, m))
     pop_score = ZIPF_QUALITY_WEIGHT * _logit(quality) + rng.gumbel(0.0, 1.0, m)
     rank = np.empty(m, dtype=np.int64)
     rank[np.argsort(-pop_score, kind="stable")] = np.arange(m)
-    popularity = 1.0 / (rank + 1.0) ** VIDEO_ZIPF
+    popularity = 1.0 / (rank + 1.0) ** p.popularity_skew
 
     # --- sounds: a topical catalogue plus "original sounds" born with a video --------------------
     n_cat = max(2 * n_topics, m // 25)
