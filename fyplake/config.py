@@ -270,11 +270,63 @@ class Settings(BaseSettings):
     rec_content_hash_weight: float = Field(
         default=0.3, description="Share (of squared norm) of the hashed content block."
     )
-    rec_ranker: Literal["design", "hybrid"] = Field(
+    rec_ranker: Literal["design", "hybrid", "learned"] = Field(
         default="hybrid",
         description="design = the design's product formula exactly; hybrid = the same "
         "product x (1 + popularity) ** rec_weight_popularity x (1 + rec_cowatch_scale x "
-        "co-engagement) ** rec_weight_cowatch (measurably better offline).",
+        "co-engagement) ** rec_weight_cowatch (measurably better offline); learned = the "
+        "XGBoost ranker the train_ranker job fits nightly (rec_ranker_fallback when there is "
+        "no model).",
+    )
+    rec_ranker_fallback: Literal["design", "hybrid"] = Field(
+        default="design",
+        description="The formula that ranks when rec_ranker=learned has no usable model (too "
+        "little history to train, or none trained yet).",
+    )
+    rec_ranker_horizon_days: int = Field(
+        default=1, ge=1,
+        description="Learned ranker: candidates are generated as of ds minus this many days "
+        "and labelled by what each user engaged with after it, up to the end of ds.",
+    )
+    rec_ranker_label_completion: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Learned ranker labels: a watch to this completion is relevance 2 (like, "
+        "share or comment 3, a shorter watch 1, a skip or no impression 0).",
+    )
+    rec_ranker_sample_users: int = Field(
+        default=20_000, ge=1, description="Learned ranker: most users (query groups) trained on."
+    )
+    rec_ranker_negatives: int = Field(
+        default=200, ge=1,
+        description="Learned ranker: label-0 candidates kept per user (a seeded sample).",
+    )
+    rec_ranker_min_users: int = Field(
+        default=200, ge=2,
+        description="Learned ranker: fewer labelled users than this and no model is trained "
+        "(the validation slice would be too small to tell a model from the formula).",
+    )
+    rec_ranker_min_positives_per_feature: float = Field(
+        default=10.0, gt=0,
+        description="Learned ranker: no model is trained below this many positive (label > 0) "
+        "candidates per feature.",
+    )
+    rec_ranker_validation_share: float = Field(
+        default=0.2, gt=0.0, lt=1.0,
+        description="Learned ranker: share of users held out to compare the model with the "
+        "formula; a model that does worse there is not used.",
+    )
+    rec_ranker_objective: Literal["rank:ndcg", "rank:pairwise", "rank:map"] = Field(
+        default="rank:ndcg", description="Learned ranker: XGBoost ranking objective."
+    )
+    rec_ranker_rounds: int = Field(default=100, ge=1, description="Learned ranker: boosting rounds.")
+    rec_ranker_max_depth: int = Field(default=6, ge=1, description="Learned ranker: tree depth.")
+    rec_ranker_learning_rate: float = Field(
+        default=0.1, gt=0.0, description="Learned ranker: learning rate (eta)."
+    )
+    rec_ranker_workers: int = Field(
+        default=1, ge=1,
+        description="Learned ranker: SparkXGBRanker num_workers (barrier tasks; at most the "
+        "cluster's free task slots).",
     )
     rec_seed: int = Field(default=42, description="Seed of ALS, bandit draws and exploration shuffles.")
     rec_eval_k: int = Field(default=10, description="Cut-off k of the offline metrics.")

@@ -195,3 +195,37 @@ def test_exploration_videos_take_their_slots(spark):
     rows = got.orderBy("rank").collect()
     assert [r["video_id"] for r in rows] == [1, 2, 3, 4, 12, 5, 6, 7]
     assert rows[4]["source"] == "exploration"
+
+
+def test_the_formula_is_the_feature_matrix_dotted_with_its_weights():
+    """``log_scores`` is ``feature_matrix`` x weights, and each column is the factor it names
+    (the learned ranker trains and scores on the same matrix)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    emb = rng.standard_normal((6, 4)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    cat = catalogue.Catalog(
+        ids=np.arange(10, 16), emb=emb, log_quality=rng.normal(size=6),
+        log_creator=rng.normal(size=6), log_freshness=rng.normal(size=6),
+        log1p_pop=rng.uniform(0, 2, 6), creator=np.array([1, 1, 2, 3, 3, 4]),
+    )
+    users = emb[[0, 3]] * 0.5 + emb[[1, 4]] * 0.5
+    idx, seg = np.array([1, 2, 5, 0, 3]), np.array([0, 0, 0, 1, 1])
+    src, fatigue, cw = np.array([0, 3, 6, 1, 4]), np.array([0.0, 2, 1, 0, 3]), np.array([0.0, 0.2, 1.5, 0, 0.1])
+    p = RecParams()
+    w = np.asarray(ranking.design_weights(p, "hybrid"))
+    x = ranking.feature_matrix(cat, idx, seg, users, src, fatigue, cw, cowatch_scale=3.0)
+    sim = np.einsum("nd,nd->n", emb[idx], users[seg])
+    expected = np.column_stack([
+        np.log(np.clip(sim, ranking.SIM_FLOOR, 1.0)), cat.log_quality[idx], cat.log_creator[idx],
+        cat.log_freshness[idx], cat.log1p_pop[idx], fatigue, np.log1p(3.0 * cw),
+        np.eye(len(ranking.FEATURES) - ranking.SRC0)[src],
+    ])
+    np.testing.assert_allclose(x, expected, rtol=1e-6)
+    got = ranking.log_scores(cat, idx, seg, users, src, fatigue, tuple(w), cw, 3.0)
+    formula = (w[0] * expected[:, 0] + p.w_quality * cat.log_quality[idx]
+               + p.w_creator * cat.log_creator[idx] + p.w_freshness * cat.log_freshness[idx]
+               + p.w_popularity * cat.log1p_pop[idx] + np.log(p.fatigue_decay) * fatigue
+               + p.w_cowatch * np.log1p(3.0 * cw))
+    np.testing.assert_allclose(got, formula, rtol=1e-6)  # similarity is float32

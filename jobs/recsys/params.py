@@ -24,6 +24,9 @@ SOURCES = (FOLLOWED, HASHTAG, SOUND, EMBEDDING, TRENDING, EXPLORATION, COWATCH)
 SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
 #: Every source a feed row can name (candidate sources, then the cold-start lists).
 OUT_SOURCES = (*SOURCES, COLD_POPULAR, COLD_EXPLORE)
+#: Rankers (``rec_ranker``): the design's product formula, the same with popularity and
+#: co-engagement factors, the model trained nightly (``jobs.recsys.learned``).
+DESIGN, HYBRID, LEARNED = "design", "hybrid", "learned"
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,22 @@ class RecParams:
     als_alpha: float = 5.0
     content_shrink: float = 10.0
     content_hash_weight: float = 0.3
-    ranker: str = "hybrid"  # or "design": the design's formula (popularity, cowatch ignored)
+    ranker: str = "hybrid"  # "design": the design's formula; "learned": jobs.recsys.learned
+    # the learned ranker (jobs.recsys.learned): fallback formula, training window and data,
+    # when there is too little to train, XGBoost's settings
+    ranker_fallback: str = "design"
+    ranker_horizon_days: int = 1
+    ranker_label_completion: float = 0.5
+    ranker_sample_users: int = 20_000
+    ranker_negatives: int = 200
+    ranker_min_users: int = 200
+    ranker_min_positives_per_feature: float = 10.0
+    ranker_validation_share: float = 0.2
+    ranker_objective: str = "rank:ndcg"
+    ranker_rounds: int = 100
+    ranker_max_depth: int = 6
+    ranker_learning_rate: float = 0.1
+    ranker_workers: int = 1
     seed: int = 42
 
     @classmethod
@@ -168,6 +186,19 @@ class RecParams:
             content_shrink=s.rec_content_shrink,
             content_hash_weight=s.rec_content_hash_weight,
             ranker=s.rec_ranker,
+            ranker_fallback=s.rec_ranker_fallback,
+            ranker_horizon_days=s.rec_ranker_horizon_days,
+            ranker_label_completion=s.rec_ranker_label_completion,
+            ranker_sample_users=s.rec_ranker_sample_users,
+            ranker_negatives=s.rec_ranker_negatives,
+            ranker_min_users=s.rec_ranker_min_users,
+            ranker_min_positives_per_feature=s.rec_ranker_min_positives_per_feature,
+            ranker_validation_share=s.rec_ranker_validation_share,
+            ranker_objective=s.rec_ranker_objective,
+            ranker_rounds=s.rec_ranker_rounds,
+            ranker_max_depth=s.rec_ranker_max_depth,
+            ranker_learning_rate=s.rec_ranker_learning_rate,
+            ranker_workers=s.rec_ranker_workers,
             seed=s.rec_seed,
         )
 

@@ -34,6 +34,7 @@ catalogue (features + embeddings of ready videos, cold-start lists) is broadcast
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ from jobs.recsys.catalogue import (
 )
 from jobs.recsys.params import (
     EXPLORATION,
+    LEARNED,
     OUT_SOURCES,
     SOURCE_CODE,
     SOURCES,
@@ -106,12 +108,18 @@ class RankConfig:
     cowatch_scale: float = 3.0
     cowatch_norm: float = 0.5
     seed: int = 42
+    #: Score the personalised list with the learned model handed to the kernel (``weights``
+    #: stay the fallback formula's: the cold-start pool's order, and the score when no model
+    #: is given).
+    learned: bool = False
 
     @classmethod
     def from_params(
         cls, p: RecParams, learned: tuple[float, ...] | None = None, ranker: str | None = None
     ) -> RankConfig:
+        ranker = ranker or p.ranker
         return cls(
+            learned=ranker == LEARNED,
             top_n=p.top_n,
             weights=tuple(learned) if learned else design_weights(p, ranker),
             diversity_decay=p.diversity_decay,
@@ -130,8 +138,11 @@ class RankConfig:
 
 def design_weights(p: RecParams, ranker: str | None = None) -> tuple[float, ...]:
     """The product formula as weights of ``FEATURES`` (source one-hots weigh 0): the design's
-    exactly for ``ranker="design"``; ``hybrid`` adds the popularity and co-engagement factors."""
+    exactly for ``ranker="design"``; ``hybrid`` adds the popularity and co-engagement factors;
+    ``learned`` gives its fallback formula's (``p.ranker_fallback``)."""
     ranker = ranker or p.ranker
+    if ranker == LEARNED:
+        ranker = p.ranker_fallback
     design = ranker == "design"
     return (
         p.w_similarity,
@@ -198,8 +209,52 @@ def interleave(lists: list[tuple[np.ndarray, np.ndarray, int]], shares: list[flo
     return items, scores, which
 
 
+def similarity(cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray) -> np.ndarray:
+    """cosine(user, video) of each flat candidate (``seg`` = user row): for a small catalogue
+    the whole (users x catalogue) product is one BLAS call and candidates pick from it;
+    otherwise each candidate's vector is gathered."""
+    if len(user_vecs) * len(cat.ids) <= 4 * len(idx):
+        return (user_vecs @ cat.emb.T)[seg, idx]
+    return np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
+
+
+def feature_matrix(
+    cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
+    fatigue: np.ndarray, cowatch: np.ndarray | None = None, cowatch_scale: float = 3.0,
+) -> np.ndarray:
+    """``FEATURES`` of each flat candidate, (n, len(FEATURES)) float64: the one place they are
+    computed, for the formula (``log_scores``), the learned ranker's scoring and its training
+    rows (``jobs.recsys.learned``), so training and serving features cannot drift apart.
+    ``cowatch``: the user's co-engagement score of each candidate (``user_cowatch``)."""
+    n = len(idx)
+    x = np.zeros((n, len(FEATURES)), np.float64, order="F")
+    if n == 0:
+        return x
+    x[:, 0] = np.log(np.clip(similarity(cat, idx, seg, user_vecs), SIM_FLOOR, 1.0))
+    x[:, 1] = cat.log_quality[idx]
+    x[:, 2] = cat.log_creator[idx]
+    x[:, 3] = cat.log_freshness[idx]
+    x[:, 4] = cat.log1p_pop[idx]
+    x[:, 5] = fatigue
+    if cowatch is not None:
+        x[:, 6] = np.log1p(cowatch_scale * cowatch)
+    x[np.arange(n), SRC0 + np.asarray(src, np.int64)] = 1.0
+    return x
+
+
+def log_scores(
+    cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
+    fatigue: np.ndarray, weights: tuple[float, ...], cowatch: np.ndarray | None = None,
+    cowatch_scale: float = 3.0,
+) -> np.ndarray:
+    """The formula's log score: ``feature_matrix`` dotted with ``weights``."""
+    x = feature_matrix(cat, idx, seg, user_vecs, src, fatigue, cowatch, cowatch_scale)
+    return x @ np.asarray(weights, np.float64)
+
+
 def static_log_score(cat: Catalog, weights: tuple[float, ...]) -> np.ndarray:
-    """The user-independent part of every catalogue video's log score (cached per weights)."""
+    """The user-independent part of every catalogue video's log score (cached per weights;
+    the cold-start pool's order)."""
     key = tuple(weights[1:5])
     cached = getattr(cat, "_static", None)
     if cached is None or cached[0] != key:
@@ -209,29 +264,6 @@ def static_log_score(cat: Catalog, weights: tuple[float, ...]) -> np.ndarray:
         cached = (key, static)
         object.__setattr__(cat, "_static", cached)
     return cached[1]
-
-
-def log_scores(
-    cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
-    fatigue: np.ndarray, weights: tuple[float, ...], cowatch: np.ndarray | None = None,
-    cowatch_scale: float = 3.0,
-) -> np.ndarray:
-    """The log score: ``FEATURES`` of each flat candidate (``seg`` = user row) dotted with
-    ``weights``, without building the feature matrix.
-
-    Similarity: for a small catalogue the whole (users x catalogue) product is one BLAS call
-    and candidates pick from it; otherwise each candidate's vector is gathered.
-    """
-    w = np.asarray(weights, np.float64)
-    if len(user_vecs) * len(cat.ids) <= 4 * len(idx):
-        sim = (user_vecs @ cat.emb.T)[seg, idx]
-    else:
-        sim = np.einsum("nd,nd->n", cat.emb[idx], user_vecs[seg], dtype=np.float32)
-    out = w[0] * np.log(np.clip(sim, SIM_FLOOR, 1.0)) + static_log_score(cat, weights)[idx]
-    out += w[5] * fatigue + w[SRC0:][src]
-    if cowatch is not None:
-        out += cowatch_log_factor(w[6], cowatch_scale, cowatch)
-    return out
 
 
 def cowatch_log_factor(weight: float, scale: float, cowatch: np.ndarray) -> np.ndarray | float:
@@ -250,8 +282,11 @@ def rank_block(
     cfg: RankConfig,
     keep: int | None = None,
     cowatch: np.ndarray | None = None,
+    log_score: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score, diversify and cut flat candidates of ``n_users`` users (``seg`` sorted or not).
+    ``log_score``: the candidates' log scores when already computed (the learned ranker's
+    prediction); otherwise the formula's (``log_scores`` with ``cfg.weights``).
 
     Returns (order, adjusted score, position-in-user) of the kept rows, ``order`` indexing the
     input arrays, sorted by (user, position).
@@ -260,8 +295,11 @@ def rank_block(
     if len(idx) == 0:
         e = np.zeros(0, np.int64)
         return e, np.zeros(0), e
-    score = np.exp(log_scores(cat, idx, seg, user_vecs, src, fatigue, cfg.weights, cowatch,
-                              cfg.cowatch_scale))
+    if log_score is None:
+        log_score = log_scores(cat, idx, seg, user_vecs, src, fatigue, cfg.weights, cowatch,
+                               cfg.cowatch_scale)
+    # the learned model's raw prediction is unbounded: keep exp() finite and positive
+    score = np.exp(np.clip(log_score, -700.0, 700.0))
     creator = cat.creator[idx]
     # occurrence of the creator among the user's better-scored candidates
     o1 = np.lexsort((-score, creator, seg))
@@ -288,6 +326,27 @@ def rank_block(
     return o3[sel], adj[o3[sel]], pos[sel]
 
 
+class CandidateContext:
+    """What the score of a user's candidate depends on beyond the catalogue, computed once per
+    batch of users: its fatigue (the user's recent impressions of its creator) and its
+    co-engagement score (``user_cowatch``). The rank kernel and the learned ranker's training
+    rows both build it, so their features come from the same arrays."""
+
+    def __init__(self, n: int, cand_row: np.ndarray, cidx: np.ndarray, fat_row: np.ndarray,
+                 fat_creator: np.ndarray, fat_n: np.ndarray, cat: Catalog, cfg: RankConfig,
+                 history: tuple[np.ndarray, np.ndarray] | None, want: np.ndarray | None = None):
+        self.bounds = np.searchsorted(cand_row, np.arange(n + 1))
+        self.fatigue = np.zeros(len(cidx))
+        if len(fat_creator) and (want is None or want.any()):
+            key_f = fat_row.astype(np.int64) * (1 << 40) + fat_creator
+            order_f = np.argsort(key_f)
+            key_fs = key_f[order_f]
+            key_c = cand_row.astype(np.int64) * (1 << 40) + cat.creator[np.maximum(cidx, 0)]
+            pos = np.minimum(np.searchsorted(key_fs, key_c), len(key_fs) - 1)
+            self.fatigue = np.where(key_fs[pos] == key_c, fat_n[order_f][pos], 0.0)
+        self.user_cw, self.cand_cw = user_cowatch(n, self.bounds, cidx, history, cat, cfg)
+
+
 def rank_users(
     uid: np.ndarray,
     n_eng: np.ndarray,
@@ -306,37 +365,42 @@ def rank_users(
     cfg: RankConfig,
     block_users: int = 256,
     history: tuple[np.ndarray, np.ndarray] | None = None,
+    model=None,  # noqa: ANN001 - a learned.BoundRanker; see its ``log_scores``
+    extra: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Feeds of a batch of users from their flat candidates (grouped by row, in row order).
     ``history``: (offsets, video ids) of each user's recent positives (co-engagement).
+    ``model`` (with ``cfg.learned``): the learned ranker scores the personalised list;
+    ``extra``: what its features need beyond the formula's (``learned.batch_extra``).
 
     Returns flat (user_id, rank, video_id, score, source code) arrays.
     """
     n = len(uid)
-    bounds = np.searchsorted(cand_row, np.arange(n + 1))
+    use_model = model is not None and cfg.learned
     # users still wholly in cold start never see their personalised list: skip scoring it
     warm = n_eng >= cfg.cold_start_min
     ok = cidx >= 0
     explore_mask = ok & (src == SOURCE_CODE[EXPLORATION])
     rank_mask = ok & ~explore_mask
-    # fatigue per candidate: the user's recent impressions of the candidate's creator
-    fatigue = np.zeros(len(cidx))
-    if len(fat_creator) and rank_mask.any():
-        key_f = fat_row.astype(np.int64) * (1 << 40) + fat_creator
-        order_f = np.argsort(key_f)
-        key_fs = key_f[order_f]
-        key_c = cand_row.astype(np.int64) * (1 << 40) + cat.creator[np.maximum(cidx, 0)]
-        pos = np.minimum(np.searchsorted(key_fs, key_c), len(key_fs) - 1)
-        fatigue = np.where(key_fs[pos] == key_c, fat_n[order_f][pos], 0.0)
-    user_cw, cand_cw = user_cowatch(n, bounds, cidx, history, cat, cfg)
+    ctx = CandidateContext(n, cand_row, cidx, fat_row, fat_creator, fat_n, cat,
+                           cfg if not use_model else _with_cowatch(cfg), history, rank_mask)
+    bounds, fatigue, user_cw, cand_cw = ctx.bounds, ctx.fatigue, ctx.user_cw, ctx.cand_cw
+    codes = model.user_codes(n_eng, seg_keys, uvec, extra) if use_model else None
     out_u, out_r, out_v, out_s, out_src = [], [], [], [], []
     for lo in range(0, n, block_users):
         hi = min(n, lo + block_users)
         a, b = bounds[lo], bounds[hi]
         sl = np.arange(a, b)[rank_mask[a:b] & warm[cand_row[a:b]]]
+        cw = None if cand_cw is None else cand_cw[sl]
+        ls = None
+        if use_model and len(sl):
+            x = feature_matrix(cat, cidx[sl], cand_row[sl] - lo, uvec[lo:hi], src[sl],
+                               fatigue[sl], cw, cfg.cowatch_scale)
+            ls = model.log_scores(x, cat, cidx[sl], cand_row[sl], codes, cscore[sl],
+                                  None if extra is None else extra["n_sources"][sl])
         order, adj, _pos = rank_block(
             cat, cidx[sl], cand_row[sl] - lo, hi - lo, uvec[lo:hi], src[sl], fatigue[sl], cfg,
-            cowatch=None if cand_cw is None else cand_cw[sl],
+            cowatch=cw, log_score=ls,
         )
         rows = sl[order]
         rb = np.searchsorted(cand_row[rows], np.arange(lo, hi + 1))
@@ -358,6 +422,16 @@ def rank_users(
     cc = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
     return (cc(out_u, np.int64), cc(out_r, np.int32), cc(out_v, np.int64),
             cc(out_s, np.float64), cc(out_src, np.int64))
+
+
+def _with_cowatch(cfg: RankConfig) -> RankConfig:
+    """``cfg`` with a nonzero co-engagement weight, so ``user_cowatch`` computes the scores
+    (a learned model reads them as a feature whatever the fallback formula's weight)."""
+    if cfg.weights and cfg.weights[6] != 0.0:
+        return cfg
+    w = list(cfg.weights)
+    w[6] = 1.0
+    return dataclasses.replace(cfg, weights=tuple(w))
 
 
 def user_cowatch(
@@ -412,7 +486,26 @@ def _feed_batch(out: tuple) -> pa.RecordBatch:
     )
 
 
-def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int) -> pa.RecordBatch:
+def affinity_lists(batch: pa.RecordBatch) -> tuple[np.ndarray, list, list, np.ndarray] | None:
+    """(offsets, kinds, keys, shares) of the ``affinity`` list column (``with_affinity``), or
+    None when the rows do not carry it."""
+    if batch.schema.get_field_index("affinity") < 0:
+        return None
+    off, _, vals = list_column(batch, "affinity")
+    if len(vals) == 0:
+        return off, [], [], np.zeros(0)
+    return (off, vals.field("kind").to_pylist(), vals.field("key").to_pylist(),
+            field_values(vals, "share", np.float64))
+
+
+def n_sources(mask: np.ndarray) -> np.ndarray:
+    """How many sources produced each candidate, from the candidate kernel's source bitmask."""
+    bits = (np.asarray(mask, np.int64)[:, None] >> np.arange(len(SOURCES))[None, :]) & 1
+    return bits.sum(axis=1).astype(np.float64)
+
+
+def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int,
+               model=None) -> pa.RecordBatch:  # noqa: ANN001
     """The ranking kernel over ``user_rows`` (candidates given in the ``cands`` column)."""
     uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, hist = _user_side(batch, cat, dim)
     c_off, _, c_vals = list_column(batch, "cands")
@@ -421,26 +514,41 @@ def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int) -
     names = c_vals.field("source").to_pylist() if len(c_vals) else []
     src = np.array([SOURCE_CODE.get(x, SOURCE_CODE[TRENDING]) for x in names], np.int64)
     cscore = field_values(c_vals, "score", np.float64)
+    extra = None
+    if model is not None and cfg.learned:
+        has_n = len(c_vals) and c_vals.type.get_field_index("n_sources") >= 0
+        extra = {
+            "n_sources": field_values(c_vals, "n_sources", np.float64) if has_n
+            else np.ones(len(cidx)),
+            "affinity": affinity_lists(batch),
+        }
     return _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, cand_row, cidx, src, cscore,
-                                  fat_row, fat_c, fat_n, w_off, watched, cat, cfg, history=hist))
+                                  fat_row, fat_c, fat_n, w_off, watched, cat, cfg, history=hist,
+                                  model=model, extra=extra))
 
 
 def recommend_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
-                    ccfg: CandidateConfig, cfg: RankConfig, dim: int) -> pa.RecordBatch:
+                    ccfg: CandidateConfig, cfg: RankConfig, dim: int,
+                    model=None) -> pa.RecordBatch:  # noqa: ANN001
     """Candidate generation and ranking fused over ``candidate_inputs`` rows."""
-    return recommend_variants(batch, cat, lists, ccfg, {"": cfg}, dim)[""]
+    return recommend_variants(batch, cat, lists, ccfg, {"": cfg}, dim, model)[""]
 
 
 def recommend_variants(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
-                       ccfg: CandidateConfig, cfgs: dict[str, RankConfig], dim: int
-                       ) -> dict[str, pa.RecordBatch]:
-    """One candidate generation, ranked by several configurations (offline comparison)."""
+                       ccfg: CandidateConfig, cfgs: dict[str, RankConfig], dim: int,
+                       model=None) -> dict[str, pa.RecordBatch]:  # noqa: ANN001
+    """One candidate generation, ranked by several configurations (offline comparison);
+    ``model`` scores the configurations with ``learned`` set."""
     uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, hist = _user_side(batch, cat, dim)
     lo_min = min(c.cold_start_min for c in cfgs.values())
-    row, cidx, src, cscore, _mask = generate_batch(batch, cat, lists, ccfg, dim, full=n_eng >= lo_min)
+    row, cidx, src, cscore, mask = generate_batch(batch, cat, lists, ccfg, dim, full=n_eng >= lo_min)
+    extra = None
+    if model is not None and any(c.learned for c in cfgs.values()):
+        extra = {"n_sources": n_sources(mask), "affinity": affinity_lists(batch)}
     return {
         name: _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, row, cidx, src, cscore,
-                                     fat_row, fat_c, fat_n, w_off, watched, cat, cfg, history=hist))
+                                     fat_row, fat_c, fat_n, w_off, watched, cat, cfg, history=hist,
+                                     model=model if cfg.learned else None, extra=extra))
         for name, cfg in cfgs.items()
     }
 
@@ -542,9 +650,10 @@ def user_rows(
         .join(counts, "user_id", "left")
         .fillna(0, subset=["n_eng"])
     )
-    cands = candidates.groupBy("user_id").agg(
-        F.collect_list(F.struct("video_id", "source", F.col("score").cast("double").alias("score"))).alias("cands")
-    )
+    fields = ["video_id", "source", F.col("score").cast("double").alias("score")]
+    if "sources" in candidates.columns:  # gold.candidates: how many sources produced it
+        fields.append(F.greatest(F.size("sources"), F.lit(1)).cast("double").alias("n_sources"))
+    cands = candidates.groupBy("user_id").agg(F.collect_list(F.struct(*fields)).alias("cands"))
     fat = (
         events.where(F.col("event_time").cast("double") >= F.lit(fatigue_since_epoch))
         .groupBy("user_id", "creator_id")
@@ -558,7 +667,10 @@ def user_rows(
         .groupBy("user_id")
         .agg(F.collect_set("video_id").alias("watched"))
     )
-    empty_c = F.array().cast("array<struct<video_id:bigint,source:string,score:double>>")
+    empty_c = F.array().cast(
+        "array<struct<video_id:bigint,source:string,score:double"
+        + (",n_sources:double>>" if "sources" in candidates.columns else ">>")
+    )
     empty_f = F.array().cast("array<struct<creator_id:bigint,impressions:double>>")
     return (
         base.join(user_emb.select("user_id", "embedding"), "user_id", "left")
@@ -579,39 +691,60 @@ def user_rows(
     )
 
 
-def rank_feeds(rows: DataFrame, cat: Catalog, cfg: RankConfig, dim: int) -> DataFrame:
-    """Run the kernel over ``user_rows``: user_id, rank, video_id, score, source."""
-    bc = rows.sparkSession.sparkContext.broadcast(cat)
+def with_affinity(rows: DataFrame, affinities: DataFrame) -> DataFrame:
+    """``rows`` (one per user) with ``affinity``: the user's hashtag/sound/creator affinities
+    (gold.user_affinities) as (kind, key, share), share = score / the user's total of that
+    kind, so a light and a heavy user's affinities compare (the learned ranker's features)."""
+    tot = affinities.groupBy("user_id", "kind").agg(F.sum("score").alias("_tot"))
+    aff = (
+        affinities.join(tot, ["user_id", "kind"])
+        .where(F.col("_tot") > 0)
+        .groupBy("user_id")
+        .agg(F.collect_list(F.struct(
+            "kind", "key", (F.col("score") / F.col("_tot")).cast("double").alias("share")
+        )).alias("affinity"))
+    )
+    empty = F.array().cast("array<struct<kind:string,key:string,share:double>>")
+    return (rows.join(aff, "user_id", "left")
+            .withColumn("affinity", F.coalesce("affinity", empty)))
+
+
+def rank_feeds(rows: DataFrame, cat: Catalog, cfg: RankConfig, dim: int,
+               model=None) -> DataFrame:  # noqa: ANN001
+    """Run the kernel over ``user_rows``: user_id, rank, video_id, score, source. ``model``
+    (a ``learned.BoundRanker``, with ``cfg.learned``) is broadcast with the catalogue."""
+    bc = rows.sparkSession.sparkContext.broadcast((cat, model))
 
     def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        c = bc.value
+        c, m = bc.value
         for batch in batches:
             if batch.num_rows:
-                yield rank_batch(batch, c, cfg, dim)
+                yield rank_batch(batch, c, cfg, dim, m)
 
     return rows.mapInArrow(kernel, FEED_SCHEMA)
 
 
 def recommend(
     rows: DataFrame, cat: Catalog, lists: SourceLists, ccfg: CandidateConfig,
-    cfg: RankConfig | dict[str, RankConfig], dim: int,
+    cfg: RankConfig | dict[str, RankConfig], dim: int, model=None,  # noqa: ANN001
 ) -> DataFrame:
     """Candidates and feeds in one pass over ``candidates.candidate_inputs`` rows (no candidate
     rows are materialised): user_id, rank, video_id, score, source. Given a dict of
     configurations, the candidates are generated once and ranked by each; the output gets a
-    ``model`` column naming the configuration."""
-    bc = rows.sparkSession.sparkContext.broadcast((cat, lists))
+    ``model`` column naming the configuration. ``model``: the learned ranker of the
+    configurations with ``learned`` set (rows need ``with_affinity``)."""
+    bc = rows.sparkSession.sparkContext.broadcast((cat, lists, model))
     cfgs = cfg if isinstance(cfg, dict) else {"": cfg}
     multi = isinstance(cfg, dict)
     schema = T.StructType([T.StructField("model", T.StringType()), *FEED_SCHEMA.fields]) if multi \
         else FEED_SCHEMA
 
     def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        c, lst = bc.value
+        c, lst, m = bc.value
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            out = recommend_variants(batch, c, lst, ccfg, cfgs, dim)
+            out = recommend_variants(batch, c, lst, ccfg, cfgs, dim, m)
             for name, b in out.items():
                 if multi:
                     b = pa.RecordBatch.from_arrays(
