@@ -1,6 +1,6 @@
 """``fyp_nightly``: the day's recommendation run, published atomically.
 
-    features -> embeddings -> exploration -> candidates -> ranking (with cold start)
+    features -> embeddings -> exploration -> candidates -> train ranker -> ranking (with cold start)
       -> quality gate (gold) -> metadata + embeddings to Postgres/pgvector
       -> publish feeds (one atomic version flip) -> gold analytics -> gate -> evaluation -> report
 
@@ -62,6 +62,7 @@ def fyp_nightly():
     )
     exploration = spark_job("exploration_pool", "exploration", [lake("gold.exploration_pool")])
     candidates = spark_job("candidates", "candidates", [lake("gold.candidates")])
+    train_ranker = spark_job("train_ranker", "train_ranker", [lake("gold.models")])
     ranking = spark_job("ranking", "rank", [lake("gold.feeds")])
     gate_feeds = spark_job("quality_gate_feeds", "quality_gate", layer="gold.feeds")
     publish = spark_job("publish_feeds", "publish_feeds", [FEEDS_PUBLISHED], datasets="all")
@@ -87,6 +88,7 @@ def fyp_nightly():
         >> embeddings
         >> exploration
         >> candidates
+        >> train_ranker
         >> ranking
         >> gate_feeds
         >> to_postgres

@@ -391,6 +391,25 @@ GOLD_EVALUATION = register(
     )
 )
 
+GOLD_MODELS = register(
+    TableSpec(
+        "gold",
+        "models",
+        "model_id string, ds date, kind string, status string, reason string, "
+        "features_as_of date, label_from timestamp, label_to timestamp, features array<string>, "
+        "users bigint, rows bigint, positives bigint, metrics string, inputs string, "
+        "params string, path string, created_at timestamp",
+        "Trained models, one per ds and kind (kind=ranker: jobs/recsys/learned.py): status "
+        "accepted (used), rejected (worse than the fallback formula on its validation users) or "
+        "skipped (too little history; reason says why); features computed as of "
+        "features_as_of, labels from [label_from, label_to); training counts; metrics "
+        "(validation nDCG of the model and the formulas) and params as JSON; the Delta "
+        "versions read (inputs); path = the model's folder in the lake.",
+        partition_by=("ds",),
+        key=("ds", "kind"),
+    )
+)
+
 # --- quarantine -----------------------------------------------------------------------------
 
 QUARANTINE_EVENTS = register(

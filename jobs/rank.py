@@ -3,22 +3,53 @@
 Reads silver as of ds and gold.video_features, gold.video_embeddings, gold.user_embeddings,
 gold.coldstart_pools and gold.candidates of ds; writes gold.feeds (ds partition) with the run id
 that names the input versions; gold.runs records them.
+
+With ``rec_ranker=learned`` it also reads gold.models and gold.user_affinities: the newest
+accepted ranker of a ds at or before this one scores the candidates (``jobs/recsys/learned.py``);
+with none (too little history to train, none trained yet, features changed) the fallback formula
+(``rec_ranker_fallback``) ranks. Which one ran (``ranker_used``, ``model_id``, ``ranker_note``) is in
+the run's gold.runs params, the job's result and the log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from pyspark.sql import functions as F
 
-from fyplake import catalog
+from fyplake import catalog, delta_io
 from jobs._entry import job_main
+from jobs.recsys import learned
 from jobs.recsys.jobrun import run_stage
+from jobs.recsys.params import LEARNED
 from jobs.recsys.pipeline import prepare, stage_rank
 
+logger = logging.getLogger(__name__)
 
-def _stage(reads, p, ds):
+
+def choose_ranker(reads, p, ds: dt.date) -> tuple[str, learned.Model | None, str]:  # noqa: ANN001
+    """(ranker that ranks, its model or None, why): the configured formula, or for
+    ``learned`` the newest accepted model of gold.models, else the fallback formula."""
+    if p.ranker != LEARNED:
+        return p.ranker, None, f"rec_ranker={p.ranker}"
+    if not delta_io.table_exists(reads.spark, catalog.GOLD_MODELS, reads.settings):
+        model, note = None, "no gold.models table (train_ranker never ran)"
+    else:
+        model, note = learned.latest_model(reads.table(catalog.GOLD_MODELS), ds)
+    if model is None:
+        logger.warning("rank %s: learned ranker unavailable (%s); the %s formula ranks",
+                       ds, note, p.ranker_fallback)
+        return p.ranker_fallback, None, note
+    logger.info("rank %s: the learned ranker ranks (%s)", ds, note)
+    return LEARNED, model, note
+
+
+def _stage(reads, p, ds, report: dict[str, Any]):  # noqa: ANN001
+    ranker, model, note = choose_ranker(reads, p, ds)
+    report.update({"ranker_used": ranker, "model_id": model.model_id if model else None,
+                   "ranker_note": note})
     prep = prepare(reads.silver(), ds, p)
     g = lambda spec: reads.gold(spec, ds)  # noqa: E731
     feeds = stage_rank(
@@ -30,6 +61,9 @@ def _stage(reads, p, ds):
         coldstart_pools=g(catalog.GOLD_COLDSTART_POOLS),
         candidates_df=g(catalog.GOLD_CANDIDATES),
         neighbours=g(catalog.GOLD_VIDEO_NEIGHBOURS),
+        ranker=ranker,
+        model=model,
+        user_affinities=g(catalog.GOLD_USER_AFFINITIES) if model is not None else None,
     )
     return {"feeds": feeds}
 
@@ -39,7 +73,11 @@ def _with_run_id(frames, run_id):
 
 
 def run(spark: Any, settings: Any, ds: dt.date, versions: dict[str, int] | None = None) -> dict:
-    return run_stage("rank", spark, settings, ds, _stage, versions, finish=_with_run_id)
+    report: dict[str, Any] = {}
+    return run_stage(
+        "rank", spark, settings, ds, lambda reads, p, d: _stage(reads, p, d, report), versions,
+        finish=_with_run_id, report=report,
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ JOBS: dict[str, str] = {
     "embeddings": "jobs.embeddings",
     "exploration": "jobs.exploration",
     "candidates": "jobs.candidates",
+    "train_ranker": "jobs.train_ranker",
     "rank": "jobs.rank",
     "evaluate": "jobs.evaluate",
 }

@@ -28,16 +28,21 @@ def run_stage(
     stage: Stage,
     versions: dict[str, int] | None = None,
     finish: Callable[[dict[str, DataFrame], str], dict[str, DataFrame]] | None = None,
+    report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``stage`` and write each returned frame to ``gold.<name>``; returns the result dict
-    (run_id, versions read and written) that ``fyp job`` prints and Airflow keeps as XCom."""
+    (run_id, versions read and written) that ``fyp job`` prints and Airflow keeps as XCom.
+    ``report``: a dict the stage fills in (e.g. which ranker ran): added to the run's params
+    in gold.runs and to the result."""
     started = dt.datetime.now(dt.UTC)
     if isinstance(versions, str):  # `fyp job NAME --param versions='{"silver.users": 3}'`
         versions = {k: int(v) for k, v in json.loads(versions).items()}
     params = RecParams.from_settings(settings)
     reads = Reads(spark, settings, versions)
     frames = stage(reads, params, ds)
-    run_id = run_id_for(ds, reads.versions, params.as_dict())
+    extra = dict(report or {})
+    run_params = {**params.as_dict(), **extra}
+    run_id = run_id_for(ds, reads.versions, run_params)
     if finish is not None:
         frames = finish(frames, run_id)
     outputs: dict[str, int] = {}
@@ -49,7 +54,7 @@ def run_stage(
             faults.maybe_fail(f"{job}.partial_write", settings)  # test hook, off unless FYP_FAULTS
     record_run(
         spark, settings, ds=ds, job=job, run_id=run_id, started_at=started,
-        inputs=reads.versions, outputs=outputs, params=params.as_dict(),
+        inputs=reads.versions, outputs=outputs, params=run_params,
     )
     return {"job": job, "ds": ds.isoformat(), "run_id": run_id, "inputs": reads.versions,
-            "outputs": outputs}
+            "outputs": outputs, **extra}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -278,7 +279,8 @@ def stage_rank(
     neighbours: DataFrame | None = None,
 ) -> DataFrame:
     """gold.feeds without run_id, from materialised candidates: ds, user_id, rank, video_id,
-    score, source."""
+    score, source. ``model``: a ``learned.Model`` that ranks when ``ranker`` is learned (its
+    features read ``user_affinities``)."""
     cat = _catalog(p, video_features, video_emb, coldstart_pools, neighbours)
     rows = ranking.user_rows(
         prep.users,
@@ -288,9 +290,18 @@ def stage_rank(
         cowatch.user_history(recent_positives(prep, p)),
         fatigue_since_epoch=as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0,
         cold_start_full=p.cold_start_full,
+    model: Any = None,
+    user_affinities: DataFrame | None = None,
     )
     cfg = ranking.RankConfig.from_params(p, ranker=ranker)
-    return ranking.rank_feeds(rows, cat, cfg, p.embedding_dim).withColumn("ds", F.lit(prep.ds))
+    bound = None
+    if model is not None and cfg.learned:
+        bound = model.bind(cat, video_features, prep.videos)
+        if user_affinities is not None:
+            rows = ranking.with_affinity(rows, user_affinities)
+    return ranking.rank_feeds(rows, cat, cfg, p.embedding_dim, bound).withColumn(
+        "ds", F.lit(prep.ds)
+    )
 
 
 def stage_recommend(
@@ -301,7 +312,8 @@ def stage_recommend(
 ) -> DataFrame:
     """Candidates and ranking fused (nothing materialised in between): the feeds. With
     ``variants`` (model name -> ranker), every ranker ranks the same candidates and the feeds
-    get a ``model`` column (offline comparison)."""
+    get a ``model`` column (offline comparison). ``model``: the ``learned.Model`` of the
+    ``learned`` ranker (``learned.train_ranker``)."""
     cat = _catalog(
         p, gold["video_features"], gold["video_embeddings"], gold["coldstart_pools"],
         gold["video_neighbours"],
@@ -310,6 +322,7 @@ def stage_recommend(
         cat, gold["hashtag_top"], gold["sound_top"], gold["creator_top"], gold["trending"]
     )
     rows = _inputs(
+    model: Any = None,
         prep, p, user_emb=gold["user_embeddings"], user_affinities=gold["user_affinities"],
         assignments=gold["exploration_assignments"],
     )
@@ -319,17 +332,23 @@ def stage_recommend(
         else ranking.RankConfig.from_params(p)
     )
     feeds = ranking.recommend(
-        rows, cat, lists, candidates.CandidateConfig.from_params(p), cfg, p.embedding_dim
+        rows, cat, lists, candidates.CandidateConfig.from_params(p), cfg, p.embedding_dim, bound
     )
     return feeds.withColumn("ds", F.lit(prep.ds))
 
 
 def build_all(
-    silver: Silver, ds: dt.date, p: RecParams, variants: dict[str, str] | None = None
+    silver: Silver, ds: dt.date, p: RecParams, variants: dict[str, str] | None = None,
+    model: Any = None,
 ) -> dict[str, DataFrame]:
     """Every stage in memory (evaluation, tests): the gold frames by table name, the feeds
-    from the fused candidates+ranking pass. ``_prepared`` holds the as-of silver."""
+    from the fused candidates+ranking pass. ``_prepared`` holds the as-of silver. ``model``:
+    the ``learned.Model`` the ``learned`` ranker (variant) scores with."""
     prep = prepare(silver, ds, p)
+    bound = None
+    if model is not None and any(c.learned for c in (cfg.values() if variants else [cfg])):
+        bound = model.bind(cat, gold["video_features"], prep.videos)
+        rows = ranking.with_affinity(rows, gold["user_affinities"])
     out = stage_features(prep, p)
     out["coldstart_pools"] = out["coldstart_pools"].cache()
     out.update(stage_embeddings(prep, p))
@@ -340,13 +359,13 @@ def build_all(
         )
     )
     out["exploration_assignments"] = out["exploration_assignments"].cache()
-    out["feeds"] = stage_recommend(prep, p, out, variants)
+    out["feeds"] = stage_recommend(prep, p, out, variants, model)
     out["_prepared"] = prep  # type: ignore[assignment]
     return out
 
 
 #: The recommendation jobs in dependency order (names as in jobs/registry.py).
-NIGHTLY_JOBS = ("features", "embeddings", "exploration", "candidates", "rank")
+NIGHTLY_JOBS = ("features", "embeddings", "exploration", "candidates", "train_ranker", "rank")
 
 
 def run_nightly(spark, settings, ds: dt.date) -> dict[str, dict]:
