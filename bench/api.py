@@ -256,6 +256,19 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+def bench_home(prefix: str) -> tuple[str, dict]:
+    """A throw-away FYP_HOME for this process (its own embedded stack and lake), and the
+    environment for the API it starts: no FYP_ setting inherited from the caller's shell."""
+    home = tempfile.mkdtemp(prefix=prefix)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FYP_")}
+    env.update({"FYP_HOME": home, "FYP_POINTER_REFRESH_S": "1.0",
+                "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])})
+    os.environ.update({"FYP_HOME": home})
+    for k in ("FYP_POSTGRES_DSN", "FYP_VALKEY_URL", "FYP_CONFIG", "FYP_LAKE"):
+        os.environ.pop(k, None)
+    return home, env
+
+
 def start_api(env: dict, port: int, workers: int) -> subprocess.Popen:
     import httpx
 
@@ -294,13 +307,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    home = tempfile.mkdtemp(prefix="fyp-bench-api-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FYP_")}
-    env.update({"FYP_HOME": home, "FYP_POINTER_REFRESH_S": "1.0",
-                "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])})
-    os.environ.update({"FYP_HOME": home})
-    for k in ("FYP_POSTGRES_DSN", "FYP_VALKEY_URL", "FYP_CONFIG", "FYP_LAKE"):
-        os.environ.pop(k, None)
+    home, env = bench_home("fyp-bench-api-")
     from fyplake.config import reload_settings
     from fyplake.serving.testing import free_port
     from infra.stack import Stack

@@ -370,6 +370,20 @@ class Settings(BaseSettings):
     event_dedupe_ttl_s: int = Field(
         default=86400, description="How long an event id is remembered for counter de-dup (s)."
     )
+    event_group_commit: bool = Field(
+        default=True,
+        description="POST /v1/events requests of an API process share landing files (group "
+        "commit); false: one landing file per request.",
+    )
+    event_commit_window_ms: float = Field(
+        default=5.0, ge=0,
+        description="Group commit: how long the oldest waiting request waits for others to "
+        "share its landing file and fsync (ms).",
+    )
+    event_commit_max_bytes: int = Field(
+        default=8 * 2**20, gt=0,
+        description="Group commit: a landing file rolls to the next past this size (bytes).",
+    )
     counter_flush_chunk: int = Field(
         default=5000, description="HSCAN count when reading a counter flush batch."
     )

@@ -12,10 +12,13 @@ half-written file and a file, once visible, never changes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import os
 import uuid
+from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,12 +98,21 @@ def write_jsonl_atomic(
     final = path_dir / name
     tmp = path_dir / f".{name}.{uuid.uuid4().hex}.tmp"
     data = lines.encode() if isinstance(lines, str) else lines
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    _fsync_dir(path_dir)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:
+        _fsync_dir(path_dir)
+    except BaseException:
+        if token is None:  # a fresh name: take the file back, so a failed write shows nothing
+            final.unlink(missing_ok=True)
+        raise
     return final
 
 
@@ -134,3 +146,102 @@ def write_records(
         return None
     arrival = arrival or datetime.now(UTC)
     return write_jsonl_atomic(partition_dir(landing_root, entity, arrival), producer, text, token)
+
+
+class GroupCommitter:
+    """Group commit of one process's appends to one landing entity, on one asyncio loop.
+
+    Appends that arrive within ``window_s`` of the oldest pending one share one landing file and
+    one fsync (written in a worker thread, one write at a time); a group rolls to a new file at
+    ``max_bytes`` (an append is never split: one larger than the cap gets a file of its own).
+    ``append`` returns the file's path only once that file is fsync'd, renamed into place and
+    its folder fsync'd; if the write fails, every append of the group gets the error and none
+    of their bytes is in a visible file. An append cancelled before its group is written is
+    left out. File names are random (``<producer>-<uuid4>.jsonl``), so processes each with a
+    committer of their own never collide.
+    """
+
+    def __init__(
+        self, landing_root: str | Path, entity: str, producer: str, window_s: float,
+        max_bytes: int,
+    ) -> None:
+        self.landing_root, self.entity, self.producer = Path(landing_root), entity, producer
+        self.window_s, self.max_bytes = window_s, max_bytes
+        self._pending: deque[tuple[bytes, asyncio.Future[Path], float]] = deque()
+        self._pending_bytes = 0
+        self._full = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def append(self, data: bytes) -> Path:
+        """Durably append ``data`` (whole JSON lines); returns the landing file holding it."""
+        if not data:
+            raise ValueError("nothing to append")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Path] = loop.create_future()
+        self._pending.append((data, future, loop.time()))
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= self.max_bytes:
+            self._full.set()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush_all())
+        return await future
+
+    async def _flush_all(self) -> None:
+        """The leader: wait out the oldest append's window (or a full batch), write, repeat.
+        Stopped (the loop shutting down), it cancels what it leaves, so no append waits forever."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                delay = self._pending[0][2] + self.window_s - loop.time()
+                if delay > 0 and not self._full.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await self._full.wait()
+                group = self._take_group()
+                if group:
+                    await self._write_group(group)
+        except BaseException:
+            while self._pending:
+                self._pending.popleft()[1].cancel()
+            self._pending_bytes = 0
+            raise
+
+    def _take_group(self) -> list[tuple[bytes, asyncio.Future[Path]]]:
+        """Whole appends from the front, up to ``max_bytes`` (at least one); cancelled ones are
+        dropped."""
+        group, size = [], 0
+        while self._pending:
+            data, future, _ = self._pending[0]
+            if group and size + len(data) > self.max_bytes:
+                break
+            self._pending.popleft()
+            self._pending_bytes -= len(data)
+            if not future.done():
+                group.append((data, future))
+                size += len(data)
+        if self._pending_bytes < self.max_bytes:
+            self._full.clear()
+        return group
+
+    async def _write_group(self, group: list[tuple[bytes, asyncio.Future[Path]]]) -> None:
+        futures = [future for _, future in group]
+        try:
+            path = await asyncio.to_thread(self._write, b"".join(data for data, _ in group))
+        except asyncio.CancelledError:
+            for future in futures:
+                future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - every waiter of the group gets it
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for future in futures:
+                if not future.done():
+                    future.set_result(path)
+
+    def _write(self, data: bytes) -> Path:
+        arrival = datetime.now(UTC)
+        return write_jsonl_atomic(
+            partition_dir(self.landing_root, self.entity, arrival), self.producer, data
+        )

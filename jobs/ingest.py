@@ -33,7 +33,12 @@ from fyplake import catalog, delta_io
 from fyplake.config import Settings
 from jobs._entry import job_main
 from jobs.lake import parsing, transforms
-from jobs.lake.landing_files import LandingFile, consumed_fingerprints, list_landing_files
+from jobs.lake.landing_files import (
+    LandingFile,
+    consumed_fingerprints,
+    list_landing_files,
+    read_landing_text,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -49,13 +54,7 @@ DIMENSIONS = {
 
 def read_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
     """The lines of the given landing files (see ``parsing.split_lines``)."""
-    from pyspark.sql import functions as F
-
-    whole = (
-        spark.read.text([f.uri for f in files], wholetext=True)
-        .select(F.col("_metadata.file_path").alias("file_path"), "value")
-    )
-    return parsing.split_lines(whole)
+    return parsing.split_lines(read_landing_text(spark, files))
 
 
 #: Session settings while the parsed and checked batches are planned and materialised. The

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,15 +35,24 @@ def vk(valkey):
     clear_serving_keys(valkey)
 
 
+def _api_records(settings: Settings) -> Iterator[tuple[Path, dict]]:
+    """(file, record) for every landing record of producer api."""
+    for path in (Path(settings.lake) / "landing" / "events").rglob("api-*.jsonl"):
+        for line in path.read_text().splitlines():
+            yield path, json.loads(line)
+
+
 def landed(settings: Settings, event_ids: set[str]) -> list[dict]:
     """Landing records (producer api) with these event ids."""
-    root = Path(settings.lake) / "landing" / "events"
-    out = []
-    for path in root.rglob("api-*.jsonl"):
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
-            if rec["event_id"] in event_ids:
-                out.append(rec)
+    return [rec for _, rec in _api_records(settings) if rec["event_id"] in event_ids]
+
+
+def landed_files(settings: Settings, event_ids: set[str]) -> dict[Path, list[str]]:
+    """Landing files (producer api) holding any of these event ids -> their ids among them."""
+    out: dict[Path, list[str]] = {}
+    for path, rec in _api_records(settings):
+        if rec["event_id"] in event_ids:
+            out.setdefault(path, []).append(rec["event_id"])
     return out
 
 
@@ -133,17 +146,54 @@ def test_too_many_events_is_413(stack):
         assert r.status_code == 413 and r.json()["error"] == "too_many_events"
 
 
-def test_an_unwritable_landing_zone_accepts_nothing(api, vk, monkeypatch):
-    import serving_api.routers.events as events_router
+def _post_concurrently(client: TestClient, bodies: list[dict], clients: int = 32) -> list:
+    """POST every body, ``clients`` requests in flight at a time (the app serves them on its
+    one event loop, as a worker process does)."""
+    with ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(lambda b: client.post("/v1/events", headers=KEY, json=b), bodies))
 
-    def broken(records, settings=None):
-        raise OSError("disk full")
 
-    monkeypatch.setattr(events_router, "append_events", broken)
-    r = api.post("/v1/events", headers=KEY, json={"events": [
-        {"event_type": "like", "user_id": U, "video_id": V + 2}]})
-    assert r.status_code == 503 and r.json()["error"] == "landing_unavailable"
-    assert vk.hget(keys.COUNTERS_LIVE, keys.counter_field(V + 2, "likes")) is None
+def _watches(tag: str, requests: int, per_request: int, video_id: int) -> list[dict]:
+    return [{"events": [{"event_id": f"{tag}-{i}-{j}", "event_type": "watch", "user_id": U,
+                         "video_id": video_id, "watch_ms": 100} for j in range(per_request)]}
+            for i in range(requests)]
+
+
+def test_concurrent_requests_share_landing_files_and_each_accepted_event_lands_once(
+    stack, vk, settings
+):
+    tag = f"gc-{uuid.uuid4().hex}"
+    bodies = _watches(tag, 240, 3, V + 10)
+    with TestClient(create_app(Settings(event_commit_window_ms=50))) as client:
+        responses = _post_concurrently(client, bodies)
+    assert {r.status_code for r in responses} == {202}
+    accepted = [eid for r in responses for eid in r.json()["event_ids"]]
+    assert len(accepted) == len(set(accepted)) == 720
+    files = landed_files(settings, set(accepted))
+    assert sorted(eid for ids in files.values() for eid in ids) == sorted(accepted)  # once each
+    assert len(files) <= len(bodies) // 4  # requests shared files (one each before)
+    assert vk.hget(keys.COUNTERS_LIVE, keys.counter_field(V + 10, "views")) == b"720"
+
+
+def test_a_failed_landing_write_fails_its_whole_group_and_lands_nothing(stack, vk, tmp_path):
+    lake = tmp_path / "lake"
+    blocked = lake / "landing" / "events"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where the events folder belongs: every write fails")
+    tag = f"fail-{uuid.uuid4().hex}"
+    app = create_app(Settings(lake=str(lake), event_commit_window_ms=50))
+    with TestClient(app) as client:
+        responses = _post_concurrently(client, _watches(tag, 40, 2, V + 2))
+        assert {r.status_code for r in responses} == {503}
+        assert {r.json()["error"] for r in responses} == {"landing_unavailable"}
+        assert vk.hget(keys.COUNTERS_LIVE, keys.counter_field(V + 2, "views")) is None
+        blocked.unlink()  # writable again: the next request is accepted
+        ok = client.post("/v1/events", headers=KEY, json=_watches(f"{tag}-ok", 1, 1, V + 2)[0])
+        assert ok.status_code == 202
+    landed_ids = [json.loads(line)["event_id"] for f in (lake / "landing").rglob("*.jsonl")
+                  for line in f.read_text().splitlines()]
+    assert landed_ids == [f"{tag}-ok-0-0"]
+    assert not [p for p in (lake / "landing").rglob(".*")]  # no temp file left behind
 
 
 def test_events_are_accepted_and_landed_while_valkey_is_down(stack, settings):
@@ -156,3 +206,61 @@ def test_events_are_accepted_and_landed_while_valkey_is_down(stack, settings):
         assert r.status_code == 202, r.text
         assert r.json()["counters_updated"] is False
         assert [rec["event_id"] for rec in landed(settings, {eid})] == [eid]
+
+
+def _split_table() -> list[list[str]]:
+    """The rows (case, API, lake) of the README's table of what the API refuses and what the
+    lake quarantines."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows: list[list[str]] = []
+    start = text.find("**What the API refuses, what the lake quarantines.**")
+    assert start >= 0, "the README has no table of what the API refuses vs the lake quarantines"
+    for line in text[start:].splitlines()[1:]:
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]  # past the header and its rule
+
+
+def _would_be_quarantined(eid: str) -> dict[str, list]:
+    """Per quarantine reason an event can have: the events a client would post (one request
+    each; the last one's answer counts) that the lake would quarantine with it."""
+    watch = {"event_type": "watch", "user_id": U, "video_id": V + 20, "watch_ms": 1000}
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    return {
+        "unparseable_json": ["not an object"],
+        "missing_field": [{"event_type": "like", "video_id": V + 20}],
+        "unknown_event_type": [{"event_type": "poke", "user_id": U, "video_id": V + 20}],
+        "mistyped_field": [{**watch, "user_id": "abc"}],
+        "negative_watch_ms": [{**watch, "watch_ms": -1}],
+        "future_event_time": [{**watch, "event_time": tomorrow.isoformat()}],
+        "unknown_user": [{**watch, "user_id": 2**52}],
+        "unknown_video": [{**watch, "video_id": 2**52}],
+        "unknown_creator": [{"event_type": "follow", "user_id": U, "creator_id": 2**52}],
+        "absurd_watch_ms": [{**watch, "watch_ms": 5 * 3600 * 1000}],
+        "duplicate_event": [{**watch, "event_id": eid}, {**watch, "event_id": eid}],
+    }
+
+
+def test_one_readme_table_says_what_the_api_refuses_and_what_the_lake_quarantines(api, vk):
+    """Every quarantine reason code is in exactly one row, and the API's verdict the row states
+    (refused / accepted / n/a: the API lands no such record) is what the live API answers."""
+    from jobs.lake.reasons import REASONS
+
+    verdicts: dict[str, str] = {}
+    for _case, api_cell, lake_cell in _split_table():
+        verdict = api_cell.split()[0].rstrip(":;,")
+        assert verdict in {"refused", "accepted", "n/a"}, api_cell
+        for code in re.findall(r"`([a-z_]+)`", lake_cell):
+            assert code not in verdicts, f"{code} is in two rows"
+            verdicts[code] = verdict
+    assert set(verdicts) == set(REASONS)
+    examples = _would_be_quarantined(f"dup-{uuid.uuid4().hex}")
+    for code, verdict in verdicts.items():
+        if verdict == "n/a":
+            assert code not in examples, f"{code}: the API does land such events"
+            continue
+        for event in examples[code]:
+            r = api.post("/v1/events", headers=KEY, json={"events": [event]})
+        assert r.status_code == {"refused": 422, "accepted": 202}[verdict], (code, r.text)

@@ -228,3 +228,25 @@ def test_hourly_intervals_neither_skip_nor_reread_a_file(spark, tmp_path):
         ("h1", DAY), ("h2", DAY), ("h3", DAY), ("h4", DAY)
     ]
     assert _read(spark, settings, "quarantine.events").count() == 2  # the 2 bad dimension rows
+
+
+def test_many_small_files_are_read_from_their_folders_in_few_partitions(spark, tmp_path):
+    """The API's many small files cost no task or listing call each: the read lists their hour
+    folders and packs them into a few partitions, and still reads exactly the files it is given
+    (not one the caller left out as consumed, nor one written after the listing)."""
+    from jobs.ingest import read_lines
+    from jobs.lake.landing_files import list_landing_files
+
+    settings = lake_settings(tmp_path)
+    for i in range(150):
+        land(settings, "events", at(12 + i % 2),
+             [ev(f"s{i}", "like", 1, at(12), video_id=100)], f"small-{i:03d}")
+    listed = list_landing_files(spark, settings, at(12), at(14))
+    land(settings, "events", at(13), [ev("late", "like", 1, at(13), video_id=100)], "after")
+    todo = listed[1:]  # the first as if consumed already
+    lines = read_lines(spark, todo)
+    assert lines.rdd.getNumPartitions() <= spark.sparkContext.defaultParallelism
+    got = sorted(r["landing_file"] for r in lines.select("landing_file").collect())
+    assert got == sorted(f.rel_path for f in todo) and len(got) == 149
+    scan = lines._jdf.queryExecution().executedPlan().toString()  # noqa: SLF001
+    assert "InMemoryFileIndex(2 paths)" in scan  # the two hour folders, not 149 files

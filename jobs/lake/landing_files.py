@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from fyplake.config import Settings
 from fyplake.landing import ENTITIES
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ class LandingFile:
     @property
     def fingerprint(self) -> tuple[int, int]:
         return (self.size, self.mtime_ms)
+
+    @property
+    def folder(self) -> str:
+        return self.uri.rsplit("/", 1)[0]
 
 
 def relative_landing_path(uri: str) -> str | None:
@@ -99,6 +104,39 @@ def list_landing_files(
                 )
     found.sort(key=lambda f: (f.entity, f.rel_path))
     return found
+
+
+#: Bytes of landing text per read partition (Spark's default ``spark.sql.files.maxPartitionBytes``).
+READ_PARTITION_BYTES = 128 * 2**20
+
+
+def read_landing_text(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
+    """The whole text of each given file (``file_path`` as Spark spells it, ``value``), without
+    a cost per file beyond opening it.
+
+    Spark is handed the files' hour folders, not the files: a list of N file paths makes it
+    check and list each one (above 32 paths, in a listing job of N tasks), a folder is one
+    listing call, on S3 too. The filter on the landing path is a file-metadata filter, so Spark
+    drops the folders' other files while listing (consumed ones, and any written after
+    ``list_landing_files`` ran, which the file log would miss). Spark also charges each file as
+    4 MiB (``openCostInBytes``), so small files come 32 to a partition: 3,000 one-request API
+    files made 94 partitions, and every stage of the ingest as many tasks; the read is coalesced
+    to one partition per ``READ_PARTITION_BYTES`` of text, and never below the default parallelism.
+    """
+    from pyspark.sql import functions as F
+
+    wanted = sorted({f.rel_path for f in files})
+    path = F.col("_metadata.file_path")
+    partitions = max(
+        spark.sparkContext.defaultParallelism,
+        math.ceil(sum(f.size for f in files) / READ_PARTITION_BYTES),
+    )
+    return (
+        spark.read.text(sorted({f.folder for f in files}), wholetext=True)
+        .where(F.regexp_extract(path, _REL_RE.pattern, 1).isin(wanted))
+        .select(path.alias("file_path"), "value")
+        .coalesce(partitions)
+    )
 
 
 def consumed_fingerprints(

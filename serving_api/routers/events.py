@@ -11,10 +11,8 @@ import redis.exceptions
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from fyplake.landing import iso_utc
-from fyplake.serving.events import append_events
 from serving_api import metrics
 from serving_api.deps import ApiKey, ServicesDep
 from serving_api.errors import INVALID, UNAUTHORIZED, UNPARSABLE, ApiError, describe
@@ -110,7 +108,7 @@ async def post_events(
         body = EventsRejectedOut(rejected=rejected)
         return JSONResponse(body.model_dump(mode="json"), status_code=422)
     try:
-        await run_in_threadpool(append_events, records, settings)
+        await services.recorder.land(records)
     except OSError as exc:
         logger.error("landing append failed: %s", exc)
         metrics.EVENTS.labels("unavailable").inc(len(records))
