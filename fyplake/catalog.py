@@ -385,7 +385,10 @@ GOLD_EVALUATION = register(
         "evaluation",
         "run_id string, ds date, model string, metric string, k int, value double, "
         "holdout string, created_at timestamp",
-        "Offline evaluation: metrics at k of the engine and the baselines, per evaluation run.",
+        "Offline evaluation: metrics at k of the engine and the baselines, per evaluation run "
+        "(one per hold-out): a mean's standard error is the metric `<name>_se`, the paired "
+        "difference engine minus a baseline is model `fyp_minus_<baseline>` (`ndcg_diff`), the "
+        "candidate recall per source is model `candidates` (k = 0).",
         partition_by=("ds",),
         key=("run_id", "model", "metric", "k"),
     )

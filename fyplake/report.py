@@ -89,6 +89,122 @@ def evaluation_history(settings: Settings):  # noqa: ANN201 - pandas.DataFrame |
     return dt_.to_pandas()
 
 
+#: Per-user ranking metrics of gold.evaluation, shown as "mean ± standard error".
+RANKING_METRICS = ("ndcg", "precision", "recall", "map")
+#: Further per-model columns of the evaluation table.
+MODEL_COLUMNS = (
+    "coverage", "novelty", "gt_affinity", "gt_quality", "ndcg_cold", "ndcg_blend", "ndcg_warm",
+)
+ENGINE = "fyp"
+PAIRED_PREFIX = "fyp_minus_"
+CANDIDATES = "candidates"
+
+
+def is_model(name: str) -> bool:
+    """A recommender's row of gold.evaluation (not a paired difference, candidate recall or
+    bandit replay)."""
+    return not (name.startswith(PAIRED_PREFIX) or name.startswith("bandit_") or name == CANDIDATES)
+
+
+def split_metrics(metrics: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """gold.evaluation rows of one run (model, metric, value) -> {"models", "paired",
+    "candidates", "bandit"}: model -> metric -> value ("paired" keyed by the baseline)."""
+    out: dict[str, dict[str, dict[str, float]]] = {
+        "models": {}, "paired": {}, "candidates": {}, "bandit": {},
+    }
+    for m in metrics:
+        model = m["model"]
+        if model.startswith("bandit_"):
+            part = "bandit"
+        elif model.startswith(PAIRED_PREFIX):
+            part, model = "paired", model[len(PAIRED_PREFIX):]
+        elif model == CANDIDATES:
+            part = "candidates"
+        else:
+            part = "models"
+        out[part].setdefault(model, {})[m["metric"]] = m["value"]
+    return out
+
+
+def best_baseline(models: dict[str, dict[str, float]]) -> str | None:
+    """The model other than the engine with the highest mean nDCG."""
+    others = [m for m, v in models.items() if m != ENGINE and v.get("ndcg") is not None]
+    return max(others, key=lambda m: (models[m]["ndcg"], m), default=None)
+
+
+def mean_se(vals: dict[str, float], name: str, sign: bool = False) -> str:
+    """"mean ± se" of metric ``name`` (the mean alone when there is no ``<name>_se``)."""
+    v = vals.get(name)
+    if v is None or v != v:  # absent or NaN
+        return "-"
+    mean = f"{v:+.4f}" if sign else f"{v:.4f}"
+    se = vals.get(f"{name}_se")
+    return mean if se is None or se != se else f"{mean} ± {se:.4f}"
+
+
+def candidate_sources(cand: dict[str, float]) -> list[str]:
+    """The sources of a run's candidate-recall metrics, in stored order."""
+    return [
+        m[len("marginal_"):] for m in cand if m.startswith("marginal_") and not m.endswith("_se")
+    ]
+
+
+def latest_evaluation_runs(hist) -> dict[str, Any]:  # noqa: ANN001 - pandas.DataFrame
+    """holdout -> the rows of its latest evaluation run (by created_at) on the latest ds."""
+    latest = hist[hist["ds"] == hist["ds"].max()]
+    out = {}
+    for holdout, grp in latest.groupby(latest["holdout"].fillna("time")):
+        run_id = grp.sort_values("created_at")["run_id"].iloc[-1]
+        out[holdout] = grp[grp["run_id"] == run_id]
+    return out
+
+
+def evaluation_html(holdout: str, run) -> str:  # noqa: ANN001 - pandas.DataFrame
+    """One run's tables: models x metrics (mean ± SE), the paired difference, candidate recall."""
+    parts = split_metrics(run[["model", "metric", "value"]].to_dict("records"))
+    ks = run.loc[run["metric"] == "ndcg", "k"]
+    k = int(ks.iloc[0]) if len(ks) else None
+    models = {m: v for m, v in parts["models"].items() if "ndcg" in v}
+    users = models.get(ENGINE, {}).get("users")
+    run_id = html.escape(str(run["run_id"].iloc[0]))
+    out = [
+        f"<h3>{html.escape(str(holdout))} hold-out, k = {k}, run {run_id}"
+        + (f", {users:.0f} test users" if users else "") + "</h3>"
+    ]
+    rows = []
+    for model, vals in models.items():
+        row: dict[str, Any] = {"model": model}
+        row.update({f"{c}@{k}": mean_se(vals, c) for c in RANKING_METRICS})
+        row.update({c: vals.get(c) for c in MODEL_COLUMNS if c in vals})
+        rows.append(row)
+    out.append(_table(rows))
+    best = best_baseline(models)
+    diff = parts["paired"].get(best) if best else None
+    if diff:
+        out.append(
+            f"<p>paired nDCG@{k}, engine minus the best baseline ({html.escape(best)}), per user "
+            f"over the same users: <b>{html.escape(mean_se(diff, 'ndcg_diff', sign=True))}</b></p>"
+        )
+    cand = parts["candidates"].get(CANDIDATES)
+    if cand:
+        sources = candidate_sources(cand)
+        rec = [{"source": "all", "recall": mean_se(cand, "recall_all"), "marginal": "", "note": ""}]
+        rec += [
+            {
+                "source": s,
+                "recall": mean_se(cand, f"recall_{s}"),
+                "marginal": mean_se(cand, f"marginal_{s}"),
+                "note": "adds nothing measurable" if cand.get(f"adds_nothing_{s}") == 1.0 else "",
+            }
+            for s in sources
+        ]
+        out.append(
+            "<p>candidate recall (share of held-out positives among the engine's candidates, "
+            "before ranking; marginal: found by no other source)</p>" + _table(rec)
+        )
+    return "".join(out)
+
+
 def feed_distribution(settings: Settings, ds: dt.date):  # noqa: ANN201
     """video_id -> impressions in the feeds of ``ds`` (only the video_id column is read)."""
     import pyarrow.compute as pc
@@ -190,18 +306,22 @@ def build_report(settings: Settings, ds: dt.date, run_dir: Path, title: str) -> 
     parts.append("<h2>Offline evaluation (engine vs baselines, past runs)</h2>")
     hist = evaluation_history(settings)
     if hist is not None and len(hist):
-        ndcg = hist[hist["metric"].str.startswith("ndcg")]
-        if len(ndcg):
-            fig, ax = plt.subplots(figsize=(7, 3.2))
-            for model, grp in ndcg.groupby("model"):
-                grp = grp.sort_values("ds")
-                ax.plot(grp["ds"].astype(str), grp["value"], marker="o", label=model)
-            ax.set_ylabel("nDCG@k")
-            ax.legend(fontsize=8)
+        ndcg = hist[(hist["metric"] == "ndcg") & hist["model"].map(is_model)]
+        holdouts = sorted(ndcg["holdout"].dropna().unique()) if len(ndcg) else []
+        if holdouts:
+            fig, axes = plt.subplots(
+                1, len(holdouts), figsize=(7 * len(holdouts), 3.2), squeeze=False
+            )
+            for ax, holdout in zip(axes[0], holdouts, strict=True):
+                for model, grp in ndcg[ndcg["holdout"] == holdout].groupby("model"):
+                    grp = grp.sort_values("ds")
+                    ax.plot(grp["ds"].astype(str), grp["value"], marker="o", label=model)
+                ax.set_title(f"{holdout} hold-out", fontsize=9)
+                ax.set_ylabel("nDCG@k")
+                ax.legend(fontsize=8)
             parts.append(_png(fig))
-        latest = hist[hist["ds"] == hist["ds"].max()]
-        pivot = latest.pivot_table(index="model", columns="metric", values="value", aggfunc="last")
-        parts.append(pivot.reset_index().to_html(index=False, float_format=lambda v: f"{v:.4f}"))
+        for holdout, run in latest_evaluation_runs(hist).items():
+            parts.append(evaluation_html(holdout, run))
     else:
         parts.append("<p><em>no evaluation yet</em></p>")
 

@@ -1,8 +1,15 @@
-"""Job: offline evaluation of the engine against most-popular and item-item co-occurrence.
+"""Job: offline evaluation of the engine against strong baselines on the same splits.
 
-Reads silver (pinned versions, built by the lake pipeline), holds
-out data per user, runs every engine stage in memory on the rest, and writes the metrics to
-gold.evaluation (ds = the last date of the data, or the ds given).
+Reads silver (pinned versions, built by the lake pipeline), holds out data per user (by time,
+by a seeded random draw, or both: ``holdout=both`` runs the two one after the other), runs every
+engine stage in memory on the rest, scores the engine, the design's formula, most-popular,
+item-kNN, ALS and EASE on the held-out part with standard errors, the paired difference engine
+minus each baseline, and the engine's candidate recall per source, and writes the metrics to
+gold.evaluation (ds = the last date of the data, or the ds given; one run_id per hold-out).
+
+Standard errors are rows of their own (metric ``<name>_se``, e.g. ``ndcg_se``), not a new
+column: gold.evaluation's key (run_id, model, metric, k) and schema stay as they were, every
+old row reads as before, and a reader that does not know about errors simply sees more metrics.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from jobs.recsys.params import RecParams
 
 logger = logging.getLogger(__name__)
 
+HOLDOUTS = ("time", "random")
+
 
 def run(
     spark: Any,
@@ -29,13 +38,16 @@ def run(
     holdout: str | None = None,
     versions: dict[str, int] | str | None = None,
 ) -> dict:
+    """One hold-out: the result of that run. ``holdout="both"``: {"holdout": "both", "runs":
+    [time run, random run], ...}; the exploration replay (independent of the hold-out) runs
+    once and is recorded with each."""
     from jobs.recsys.offline import evaluate
 
     started = dt.datetime.now(dt.UTC)
     k = int(k) if k is not None else settings.rec_eval_k
     holdout = holdout or settings.rec_eval_holdout
-    if holdout not in ("time", "random"):
-        raise ValueError(f"holdout must be 'time' or 'random', got {holdout!r}")
+    if holdout not in (*HOLDOUTS, "both"):
+        raise ValueError(f"holdout must be 'time', 'random' or 'both', got {holdout!r}")
     if isinstance(versions, str):
         versions = {a: int(b) for a, b in json.loads(versions).items()}
     p = RecParams.from_settings(settings)
@@ -49,48 +61,73 @@ def run(
     from jobs.recsys.pipeline import Silver
 
     silver = Silver(*(x.cache() for x in (silver.watch, silver.users, silver.videos, silver.follows)))
-    res = evaluate(
-        spark,
-        silver,
-        p,
-        ds=ds,
-        k=k,
-        holdout=holdout,
-        fraction=settings.rec_eval_holdout_fraction,
-        seed=settings.rec_seed,
-        min_completion=settings.rec_eval_positive_completion,
-        ground_truth=ground_truth,
-    )
-    day = res["ds"]
-    params = {**p.as_dict(), "k": k, "holdout": holdout,
-              "fraction": settings.rec_eval_holdout_fraction,
-              "min_completion": settings.rec_eval_positive_completion}
-    run_id = run_id_for(day, reads.versions, params)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rows = [
-        (run_id, day, m, metric, kk, v, holdout, now)
-        for m, metric, kk, v in res["rows"]
-        if not math.isnan(v)
-    ]
+    runs, rows, bandit_rows = [], [], None
+    for h in HOLDOUTS if holdout == "both" else (holdout,):
+        res = evaluate(
+            spark,
+            silver,
+            p,
+            ds=ds,
+            k=k,
+            holdout=h,
+            fraction=settings.rec_eval_holdout_fraction,
+            seed=settings.rec_seed,
+            min_completion=settings.rec_eval_positive_completion,
+            ground_truth=ground_truth,
+            bandit_rounds=7 if bandit_rows is None else None,
+        )
+        if bandit_rows is None:
+            bandit_rows = [r for r in res["rows"] if r[0].startswith("bandit_")]
+        else:
+            res["rows"] += bandit_rows
+        day = res["ds"]
+        params = {**p.as_dict(), "k": k, "holdout": h,
+                  "fraction": settings.rec_eval_holdout_fraction,
+                  "min_completion": settings.rec_eval_positive_completion}
+        run_id = run_id_for(day, reads.versions, params)
+        rows += [
+            (run_id, day, m, metric, kk, v, h, now)
+            for m, metric, kk, v in res["rows"]
+            if not math.isnan(v)
+        ]
+        runs.append((h, run_id, params, res))
     out_version = delta_io.upsert_rows(spark, rows, catalog.GOLD_EVALUATION, settings=settings)
-    record_run(
-        spark, settings, ds=day, job="evaluate", run_id=run_id, started_at=started,
-        inputs=reads.versions, outputs={catalog.GOLD_EVALUATION.full_name: out_version},
-        params=params,
-    )
+    results = []
+    for h, run_id, params, res in runs:
+        record_run(
+            spark, settings, ds=res["ds"], job="evaluate", run_id=run_id, started_at=started,
+            inputs=reads.versions, outputs={catalog.GOLD_EVALUATION.full_name: out_version},
+            params=params,
+        )
+        results.append({
+            "job": "evaluate",
+            "ds": res["ds"].isoformat(),
+            "run_id": run_id,
+            "k": k,
+            "holdout": h,
+            "inputs": reads.versions,
+            "outputs": {catalog.GOLD_EVALUATION.full_name: out_version},
+            "counts": res["counts"],
+            "timings": res["timings"],
+            "notes": res["notes"],
+            "metrics": [
+                {"model": m, "metric": metric, "k": kk, "value": v}
+                for m, metric, kk, v in res["rows"]
+            ],
+        })
+    if len(results) == 1:
+        return results[0]
     return {
         "job": "evaluate",
-        "ds": day.isoformat(),
-        "run_id": run_id,
+        "ds": results[0]["ds"],
         "k": k,
-        "holdout": holdout,
+        "holdout": "both",
+        "run_ids": [r["run_id"] for r in results],
         "inputs": reads.versions,
         "outputs": {catalog.GOLD_EVALUATION.full_name: out_version},
-        "counts": res["counts"],
-        "timings": res["timings"],
-        "metrics": [
-            {"model": m, "metric": metric, "k": kk, "value": v} for m, metric, kk, v in res["rows"]
-        ],
+        "timings": {"total_s": round(sum(r["timings"]["total_s"] for r in results), 1)},
+        "runs": results,
     }
 
 

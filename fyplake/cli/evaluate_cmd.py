@@ -1,4 +1,4 @@
-"""`fyp evaluate [--k 10] [--holdout time|random] [--json]`: offline metrics vs baselines."""
+"""`fyp evaluate [--k 10] [--holdout time|random|both] [--json]`: offline metrics vs baselines."""
 
 from __future__ import annotations
 
@@ -7,21 +7,26 @@ import math
 import click
 
 from fyplake.cli._common import FypError, emit_json, json_option
-
-#: Metrics shown as columns of the main table, in order.
-COLUMNS = (
-    "precision", "recall", "ndcg", "map", "coverage", "novelty", "gt_affinity", "gt_quality",
-    "ndcg_cold", "ndcg_blend", "ndcg_warm",
+from fyplake.report import (
+    CANDIDATES,
+    MODEL_COLUMNS,
+    RANKING_METRICS,
+    best_baseline,
+    candidate_sources,
+    mean_se,
+    split_metrics,
 )
+
 
 
 @click.command()
 @click.option("--k", "k", type=int, default=None, help="Cut-off k (default: FYP_REC_EVAL_K, 10).")
 @click.option(
     "--holdout",
-    type=click.Choice(["time", "random"]),
+    type=click.Choice(["time", "random", "both"]),
     default=None,
-    help="Per-user hold-out: last events by time (default) or a seeded random split.",
+    help="Per-user hold-out: last events by time (default), a seeded random split, or both "
+    "(two evaluation runs, one table each).",
 )
 @click.option("--date", "ds", help="Evaluate as of this date (default: the last date in the data).")
 @json_option
@@ -47,7 +52,12 @@ def evaluate(k: int | None, holdout: str | None, ds: str | None, as_json: bool) 
     if as_json:
         emit_json(result)
         return
-    print_evaluation(result)
+    for i, one in enumerate(result.get("runs", [result])):
+        if i:
+            click.echo("")
+        print_evaluation(one)
+    if "runs" in result:
+        click.echo(f"both hold-outs in {result['timings']['total_s']} s")
 
 
 def _fmt(v: float | None) -> str:
@@ -57,33 +67,89 @@ def _fmt(v: float | None) -> str:
 
 
 def print_evaluation(result: dict) -> None:
-    """The metrics table (models x metrics at k), then the exploration replay lines."""
+    """One hold-out: the table (models x metrics at k, "mean ± standard error" over the test
+    users), the paired difference engine minus the best baseline, the engine's candidate recall
+    per source, notes on the baselines, then the exploration replay."""
     k = result["k"]
-    table: dict[str, dict[str, float]] = {}
-    extra: dict[str, dict[str, float]] = {}
-    for m in result["metrics"]:
-        if m["model"].startswith("bandit_"):
-            extra.setdefault(m["model"], {})[m["metric"]] = m["value"]
-        else:
-            table.setdefault(m["model"], {})[m["metric"]] = m["value"]
-    cols = [c for c in COLUMNS if any(c in row for row in table.values())]
-    heads = [f"{c}@{k}" if c in ("precision", "recall", "ndcg", "map") else c for c in cols]
+    parts = split_metrics(result["metrics"])
+    table = parts["models"]
+    notes = result.get("notes") or {}
     click.echo(
         f"evaluation {result['run_id']}  ds={result['ds']}  holdout={result['holdout']}  "
         f"users={result['counts'].get('test_users_with_relevant')}"
-        + (f"  ({result['timings']['total_s']} s)" if result.get("timings", {}).get("total_s") else "")
+        + (f"  ({total} s)" if (total := (result.get("timings") or {}).get("total_s")) else "")
     )
-    width = max(len(m) for m in table) if table else 5
-    click.echo("model".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads))
+    stages = [
+        f"{n[:-2]} {v}" for n, v in (result.get("timings") or {}).items() if n != "total_s"
+    ]
+    if stages:
+        click.echo("seconds: " + ", ".join(stages))
+    shown = {m: v for m, v in table.items() if "ndcg" in v}
+    cols = [c for c in MODEL_COLUMNS if any(c in row for row in shown.values())]
+    heads = [f"{c}@{k}" for c in RANKING_METRICS] + cols
+    cells = {
+        m: [mean_se(v, c) for c in RANKING_METRICS] + [_fmt(v.get(c)) for c in cols]
+        for m, v in shown.items()
+    }
+    widths = [max([len(h)] + [len(c[i]) for c in cells.values()]) for i, h in enumerate(heads)]
+    width = max([len(m) for m in shown] + [5])
+    line = lambda name, row: name.ljust(width) + "  " + "  ".join(  # noqa: E731
+        c.rjust(w) for c, w in zip(row, widths, strict=True)
+    )
+    click.echo(line("model", heads))
+    for model, row in cells.items():
+        click.echo(line(model, row))
+    best = best_baseline(shown)
+    diff = parts["paired"].get(best) if best else None
+    if diff:
+        users = f" over the same {diff['users']:.0f} users" if diff.get("users") else ""
+        click.echo(
+            f"paired nDCG@{k}, fyp - {best} (best baseline) = "
+            f"{mean_se(diff, 'ndcg_diff', sign=True)}{users}"
+        )
+        rest = [
+            f"{m} {mean_se(v, 'ndcg_diff', sign=True)}"
+            for m, v in parts["paired"].items()
+            if m != best
+        ]
+        if rest:
+            click.echo("  fyp - " + "; ".join(rest))
     for model, vals in table.items():
-        click.echo(model.ljust(width) + "  " + "  ".join(_fmt(vals.get(c)).rjust(12) for c in cols))
-    base = table.get("most_popular", {}).get("ndcg")
-    ours = table.get("fyp", {}).get("ndcg")
-    if base and ours is not None:
-        click.echo(f"nDCG@{k} fyp / most_popular = {ours / base:.2f}x")
-    if extra:
-        click.echo("new-video exploration (replay on observed completion rates, per nightly round):")
-        for model, vals in extra.items():
+        if "skipped_items" in vals:
+            click.echo(
+                f"{model}: skipped, {vals['skipped_items']:.0f} videos with a training positive "
+                "is above its driver-side catalogue limit"
+            )
+        elif "skipped_pairs" in vals:
+            click.echo(
+                f"{model}: skipped, {vals['skipped_pairs']:.0f} training pairs is above its "
+                "driver-side limit"
+            )
+        elif model == "ease" and "lambda" in vals:
+            grid = (notes.get("ease") or {}).get("validation_ndcg")
+            click.echo(
+                f"ease: lambda {vals['lambda']:.4g} chosen on a validation slice of the training "
+                "split" + (f" (nDCG@{k} by lambda: {grid})" if grid else "")
+            )
+    cand = parts["candidates"].get(CANDIDATES)
+    if cand:
+        click.echo(
+            "candidate recall (share of each user's held-out positives among the engine's "
+            "candidates, before ranking; marginal: found by no other source):"
+        )
+        click.echo(f"  {'all':12} {mean_se(cand, 'recall_all')}")
+        for s in candidate_sources(cand):
+            flag = cand.get(f"adds_nothing_{s}") == 1.0
+            click.echo(
+                f"  {s:12} {mean_se(cand, f'recall_{s}')}   "
+                f"marginal {mean_se(cand, f'marginal_{s}')}"
+                + ("   adds nothing measurable" if flag else "")
+            )
+    if parts["bandit"]:
+        click.echo(
+            "new-video exploration (replay on observed completion rates, per nightly round):"
+        )
+        for model, vals in parts["bandit"].items():
             click.echo(
                 f"  {model:18} good found: {_fmt(vals.get('good_graduated_share'))} "
                 f"in median {_fmt(vals.get('good_median_rounds_to_graduate'))} rounds; "

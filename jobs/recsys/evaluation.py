@@ -4,12 +4,18 @@
   random ``fraction`` of them are held out; the engine and the baselines see only the rest.
 * Relevant = a held-out impression the user engaged with: watched (not skipped) with completion
   at least ``min_completion``, or liked, shared or commented.
-* ``ranking_metrics``: precision, recall, nDCG (binary gains) and MAP at k over users with at
-  least one relevant held-out video; catalog coverage (share of ready videos in any top-k) and
-  novelty (mean self-information -log2 of a recommended video's training popularity).
-* Baselines computed in the same run on the same split: ``most_popular`` (training engagements)
-  and ``item_cooccurrence`` (item-item cosine of co-engagement, summed over the user's history:
-  the engine's ``cowatch`` score on its own, from the engine's neighbour table of the split).
+* ``per_user_metrics``: precision, recall, nDCG (binary gains) and MAP at k of every model for
+  every user with at least one relevant held-out video (a user a model recommended nothing to
+  scores 0); ``ranking_metrics``: their mean and standard error (sample standard deviation /
+  sqrt(users)) per model (and segment); catalog coverage (share of ready videos in any top-k)
+  and novelty (mean self-information -log2 of a recommended video's training popularity).
+* ``paired_differences``: the engine minus each other model, per user over the same users,
+  mean and standard error of the differences (the users are shared, so this is far tighter than
+  comparing two means with their own errors).
+* ``candidate_recall``: the share of each user's held-out positives that are among the
+  engine's candidates at all (before ranking), overall and per source, and the marginal recall
+  of each source (positives no other source found).
+* The baselines (most popular, item-kNN, ALS, EASE) are in ``jobs.recsys.baselines``.
 * ``ground_truth_scores``: on a generated world, the mean hidden topic affinity of the
   recommended videos relative to the user's best topic (1.0 = all on the user's favourite topic)
   and their mean hidden quality.
@@ -43,7 +49,7 @@ def split_holdout(
         tagged = watch.withColumn("_test", u < F.lit(fraction))
     else:
         raise ValueError(f"holdout must be 'time' or 'random', got {method!r}")
-    tagged = tagged.cache()
+    tagged = tagged.localCheckpoint(eager=True)  # one draw, and a short lineage downstream
     drop = [c for c in ("_rn", "_test") if c in tagged.columns]
     return (
         tagged.where(~F.col("_test")).drop(*drop),
@@ -73,18 +79,21 @@ def _with_model(recs: DataFrame) -> DataFrame:
     return recs if "model" in recs.columns else recs.withColumn("model", F.lit("model"))
 
 
-def ranking_metrics(
+#: The per-user ranking metrics, in output order.
+METRICS = ("precision", "recall", "ndcg", "map")
+
+
+def per_user_metrics(
     recs: DataFrame, truth: DataFrame, k: int, segments: DataFrame | None = None
 ) -> DataFrame:
-    """Per ``model`` (a column of ``recs``; one model if absent): users, precision, recall,
-    ndcg, map at k, averaged over the users in ``truth`` (users without recommendations count
-    as all-miss). ``recs``: [model,] user_id, video_id, rank (1 = first); ``truth``: distinct
-    (user_id, video_id).
+    """model, [segment,] user_id, precision, recall, ndcg, map at k: one row per model (a column
+    of ``recs``; one model if absent) and user in ``truth`` (users without recommendations score
+    0). ``recs``: [model,] user_id, video_id, rank (1 = first); ``truth``: distinct (user_id,
+    video_id).
 
-    ``segments`` (user_id, segment; one segment per user): the same metrics per model and
-    segment in one pass, each as if ``recs`` and ``truth`` were first restricted to the
-    segment's users (users in no segment are left out); a model appears in a segment where it
-    recommended to one of its users."""
+    ``segments`` (user_id, segment; one segment per user): the rows carry the user's segment,
+    users in no segment are left out, and a model appears in a segment where it recommended to
+    one of its users."""
     recs = _with_model(recs)
     keys = ["model"]
     if segments is not None:
@@ -110,25 +119,116 @@ def ranking_metrics(
         ),
     )
     pairs = models.join(n_rel, "segment") if segments is not None else models.crossJoin(n_rel)
-    scored = (
+    return (
         pairs.join(per_user, [*keys, "user_id"], "left")
         .fillna(0, subset=["hits", "dcg", "ap_sum"])
         .withColumn("m", F.least(F.col("n_rel"), F.lit(k)))
         .select(
             *keys,
+            "user_id",
             (F.col("hits") / F.lit(float(k))).alias("precision"),
             (F.col("hits") / F.col("n_rel")).alias("recall"),
             (F.col("dcg") / _idcg(F.col("m"))).alias("ndcg"),
             (F.col("ap_sum") / F.col("m")).alias("map"),
         )
     )
-    return scored.groupBy(*keys).agg(
-        F.count(F.lit(1)).alias("users"),
-        F.avg("precision").alias("precision"),
-        F.avg("recall").alias("recall"),
-        F.avg("ndcg").alias("ndcg"),
-        F.avg("map").alias("map"),
+
+
+def _se(c: str) -> F.Column:
+    """Standard error of the mean: sample standard deviation / sqrt(n) (null for one value)."""
+    return F.stddev_samp(c) / F.sqrt(F.count(c))
+
+
+def summarise(
+    per_user: DataFrame, keys: list[str], metrics: tuple[str, ...] = METRICS
+) -> DataFrame:
+    """keys, users, then per metric its mean and ``<metric>_se``."""
+    aggs = [F.count(F.lit(1)).alias("users")]
+    for m in metrics:
+        aggs += [F.avg(m).alias(m), _se(m).alias(f"{m}_se")]
+    return per_user.groupBy(*keys).agg(*aggs)
+
+
+def ranking_metrics(
+    recs: DataFrame, truth: DataFrame, k: int, segments: DataFrame | None = None
+) -> DataFrame:
+    """Per ``model`` (and ``segment``, see ``per_user_metrics``): users, precision, recall,
+    ndcg, map at k averaged over the users in ``truth``, each with its standard error
+    (``precision_se`` ...)."""
+    keys = ["model"] if segments is None else ["model", "segment"]
+    return summarise(per_user_metrics(recs, truth, k, segments), keys)
+
+
+def paired_differences(
+    per_user: DataFrame, engine: str, metrics: tuple[str, ...] = ("ndcg",)
+) -> DataFrame:
+    """model (every model but ``engine``), users, then per metric the mean over users of
+    (engine - model) and its standard error ``<metric>_se``, from ``per_user_metrics`` rows
+    (every model has a row for every user, so the users are the same)."""
+    mine = per_user.where(F.col("model") == engine).select(
+        "user_id", *[F.col(m).alias(f"_e_{m}") for m in metrics]
     )
+    diffs = (
+        per_user.where(F.col("model") != engine)
+        .join(mine, "user_id")
+        .select("model", *[(F.col(f"_e_{m}") - F.col(m)).alias(m) for m in metrics])
+    )
+    return summarise(diffs, ["model"], metrics)
+
+
+def candidate_recall(
+    cands: DataFrame, truth: DataFrame, sources: tuple[str, ...], overall: str = "all"
+) -> DataFrame:
+    """source (each of ``sources``, then ``overall``), users, recall, recall_se, marginal,
+    marginal_se: per user with a relevant held-out video, the share of those videos that are
+    candidates (of that source; ``overall``: of any), and the share that only that source
+    produced (``marginal``; for ``overall`` the same as recall), then mean and standard error.
+    ``cands``: user_id, video_id, sources (every source that produced the candidate)."""
+    spark = truth.sparkSession
+    truth = truth.select("user_id", "video_id").distinct()
+    n_rel = truth.groupBy("user_id").agg(F.count(F.lit(1)).alias("n_rel"))
+    found = cands.select("user_id", "video_id", "sources").join(
+        F.broadcast(truth), ["user_id", "video_id"]
+    )
+    per_source = (
+        found.select(
+            "user_id",
+            F.explode(F.array_union("sources", F.array(F.lit(overall)))).alias("source"),
+            (F.size("sources") == 1).alias("only"),
+        )
+        .groupBy("user_id", "source")
+        .agg(
+            F.count(F.lit(1)).alias("hits"),
+            F.sum(
+                F.when(F.col("only") | (F.col("source") == overall), 1).otherwise(0)
+            ).alias("only_hits"),
+        )
+    )
+    names = spark.createDataFrame([(s,) for s in (*sources, overall)], "source string")
+    per_user = (
+        n_rel.crossJoin(F.broadcast(names))
+        .join(per_source, ["user_id", "source"], "left")
+        .fillna(0, subset=["hits", "only_hits"])
+        .select(
+            "source", "user_id",
+            (F.col("hits") / F.col("n_rel")).alias("recall"),
+            (F.col("only_hits") / F.col("n_rel")).alias("marginal"),
+        )
+    )
+    return summarise(per_user, ["source"], ("recall", "marginal"))
+
+
+#: A candidate source whose marginal recall is below this, or within two standard errors of 0,
+#: "adds nothing measurable".
+NOTHING_MEASURABLE = 0.001
+
+
+def adds_nothing_measurable(marginal: float | None, se: float | None) -> bool:
+    """A source's marginal candidate recall indistinguishable from zero."""
+    if marginal is None or math.isnan(marginal):
+        return False
+    se = 0.0 if se is None or math.isnan(se) else se
+    return marginal < NOTHING_MEASURABLE or marginal <= 2.0 * se
 
 
 def coverage_novelty(
@@ -149,39 +249,6 @@ def coverage_novelty(
         )
         .crossJoin(n_cat)
         .select("model", (F.col("_d") / F.col("_n")).alias("coverage"), "novelty")
-    )
-
-
-def most_popular(
-    train_pos: DataFrame, users: DataFrame, watched: DataFrame, ready: DataFrame, k: int,
-    extra: int = 100,
-) -> DataFrame:
-    """Baseline: the most engaged-with ready videos, minus what the user watched."""
-    pop = (
-        train_pos.join(ready.select("video_id"), "video_id", "left_semi")
-        .groupBy("video_id")
-        .agg(F.count(F.lit(1)).alias("score"))
-    )
-    top = pop.withColumn(
-        "_r", F.row_number().over(Window.orderBy(F.col("score").desc(), F.col("video_id")))
-    ).where(F.col("_r") <= k + extra)
-    cands = users.select("user_id").crossJoin(F.broadcast(top.select("video_id", "score"))).join(
-        watched, ["user_id", "video_id"], "left_anti"
-    )
-    w = Window.partitionBy("user_id").orderBy(F.col("score").desc(), F.col("video_id"))
-    return cands.withColumn("rank", F.row_number().over(w)).where(F.col("rank") <= k).select(
-        "user_id", "video_id", "rank", "score"
-    )
-
-
-def item_cooccurrence(recent: DataFrame, neighbours: DataFrame, watched: DataFrame, k: int) -> DataFrame:
-    """Baseline: item-item cosine of co-engagement; a user's score for video j is the sum of
-    sim(i, j) over the user's recent engaged videos i (``cowatch.recent_positives``), with
-    ``neighbours`` from ``cowatch.item_neighbours`` of the same training data."""
-    scores = cowatch.user_scores(recent, neighbours).join(watched, ["user_id", "video_id"], "left_anti")
-    w = Window.partitionBy("user_id").orderBy(F.col("score").desc(), F.col("video_id"))
-    return scores.withColumn("rank", F.row_number().over(w)).where(F.col("rank") <= k).select(
-        "user_id", "video_id", "rank", "score"
     )
 
 
