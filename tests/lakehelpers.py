@@ -65,6 +65,8 @@ def land_dimensions(settings: Settings) -> None:
         {"video_id": 101, "creator_id": 3, "duration_ms": 20000, "title": "b",
          "hashtags": ["fun"], "status": "ready", "created_at": ts(at(9))},
         {"video_id": 102, "creator_id": 3, "duration_ms": 0, "title": "zero"},  # invalid_value
+        {"video_id": 1_000_000_000_005, "creator_id": 3, "duration_ms": 9000,
+         "source": "csv"},  # reserved_id: the platform allocates uploads from 10^12
     ], "videos-a")
     land(settings, "sounds", at(10), [
         {"sound_id": 7, "title": "beat", "creator_id": 3, "created_at": ts(at(8))},

@@ -77,6 +77,7 @@ def test_every_quarantine_reason_with_raw_line_and_source(spark, lake):
         ("events", "events-b", 1, "duplicate_event", DAY),
         ("users", "users-a", 4, "mistyped_field", DAY),
         ("videos", "videos-a", 3, "invalid_value", DAY),
+        ("videos", "videos-a", 4, "reserved_id", DAY),
     ]
     assertDataFrameEqual(got, expected)
     dup = _read(spark, settings, "quarantine.events").where(F.col("reason_code") == "duplicate_event")
@@ -86,7 +87,7 @@ def test_every_quarantine_reason_with_raw_line_and_source(spark, lake):
         "duplicate_event: event_id=e1 already from "
         "landing/events/date=2026-11-01/hour=12/test-events-a.jsonl"
     )
-    codes = {c for _, c in BAD_EVENTS} | {"duplicate_event", "invalid_value"}
+    codes = {c for _, c in BAD_EVENTS} | {"duplicate_event", "invalid_value", "reserved_id"}
     from jobs.lake.reasons import REASONS
 
     assert codes == set(REASONS)  # every reason is exercised
@@ -113,7 +114,7 @@ def test_landed_equals_bronze_plus_quarantine(spark, lake):
         assert per_entity[entity]["lines"] == n
         assert per_entity[entity]["q"] == quarantined.get(entity, 0)
     ingest = result["ingest"]
-    assert (ingest["lines"], ingest["accepted"], ingest["quarantined"]) == (30, 14, 16)
+    assert (ingest["lines"], ingest["accepted"], ingest["quarantined"]) == (31, 14, 17)
 
 
 def test_silver_watch_history(spark, lake):
@@ -227,7 +228,7 @@ def test_hourly_intervals_neither_skip_nor_reread_a_file(spark, tmp_path):
     assert sorted((r[0], r[1]) for r in bronze.select("event_id", "event_date").collect()) == [
         ("h1", DAY), ("h2", DAY), ("h3", DAY), ("h4", DAY)
     ]
-    assert _read(spark, settings, "quarantine.events").count() == 2  # the 2 bad dimension rows
+    assert _read(spark, settings, "quarantine.events").count() == 3  # the 3 bad dimension rows
 
 
 def test_many_small_files_are_read_from_their_folders_in_few_partitions(spark, tmp_path):
