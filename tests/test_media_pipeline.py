@@ -239,7 +239,9 @@ def test_renditions_run_in_parallel_and_steps_are_idempotent(pg, settings, creat
     thumbs = pipeline.step_thumbnails(video_id, settings=settings)
     sound = pipeline.step_audio(video_id, settings=settings)
     pipeline.step_store(video_id, again, thumbs, settings=settings)
-    assert pipeline.step_mark_ready(video_id, settings=settings) == {"status": "ready"}
+    marked = pipeline.step_mark_ready(video_id, settings=settings)
+    assert marked["status"] == "ready"  # and its lake record lands again under the same name
+    assert marked["landed"].endswith(f"/upload-video-{video_id}.jsonl")
     assert pipeline.step_validate(video_id, settings=settings)["ok"] is True
     assert store.list(f"videos/{video_id}") == keys
     assert pg.execute("SELECT name, width, height, playlist_path, segment_count FROM "

@@ -277,6 +277,8 @@ def stage_rank(
     candidates_df: DataFrame,
     ranker: str | None = None,
     neighbours: DataFrame | None = None,
+    model: Any = None,
+    user_affinities: DataFrame | None = None,
 ) -> DataFrame:
     """gold.feeds without run_id, from materialised candidates: ds, user_id, rank, video_id,
     score, source. ``model``: a ``learned.Model`` that ranks when ``ranker`` is learned (its
@@ -290,8 +292,6 @@ def stage_rank(
         cowatch.user_history(recent_positives(prep, p)),
         fatigue_since_epoch=as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0,
         cold_start_full=p.cold_start_full,
-    model: Any = None,
-    user_affinities: DataFrame | None = None,
     )
     cfg = ranking.RankConfig.from_params(p, ranker=ranker)
     bound = None
@@ -309,6 +309,7 @@ def stage_recommend(
     p: RecParams,
     gold: dict[str, DataFrame],
     variants: dict[str, str] | None = None,
+    model: Any = None,
 ) -> DataFrame:
     """Candidates and ranking fused (nothing materialised in between): the feeds. With
     ``variants`` (model name -> ranker), every ranker ranks the same candidates and the feeds
@@ -322,7 +323,6 @@ def stage_recommend(
         cat, gold["hashtag_top"], gold["sound_top"], gold["creator_top"], gold["trending"]
     )
     rows = _inputs(
-    model: Any = None,
         prep, p, user_emb=gold["user_embeddings"], user_affinities=gold["user_affinities"],
         assignments=gold["exploration_assignments"],
     )
@@ -331,6 +331,10 @@ def stage_recommend(
         if variants
         else ranking.RankConfig.from_params(p)
     )
+    bound = None
+    if model is not None and any(c.learned for c in (cfg.values() if variants else [cfg])):
+        bound = model.bind(cat, gold["video_features"], prep.videos)
+        rows = ranking.with_affinity(rows, gold["user_affinities"])
     feeds = ranking.recommend(
         rows, cat, lists, candidates.CandidateConfig.from_params(p), cfg, p.embedding_dim, bound
     )
@@ -345,10 +349,6 @@ def build_all(
     from the fused candidates+ranking pass. ``_prepared`` holds the as-of silver. ``model``:
     the ``learned.Model`` the ``learned`` ranker (variant) scores with."""
     prep = prepare(silver, ds, p)
-    bound = None
-    if model is not None and any(c.learned for c in (cfg.values() if variants else [cfg])):
-        bound = model.bind(cat, gold["video_features"], prep.videos)
-        rows = ranking.with_affinity(rows, gold["user_affinities"])
     out = stage_features(prep, p)
     out["coldstart_pools"] = out["coldstart_pools"].cache()
     out.update(stage_embeddings(prep, p))
