@@ -10,7 +10,9 @@ Reads (``ds`` partition; lists fall back to their latest ds <= the given one):
 First the ready set is rebuilt from Postgres (``videos.status``), so the API hides videos that
 stopped being ready. Each dataset is a new version, flipped atomically; a gold input with fewer
 than ``min_ratio`` x the users/lists of the version it replaces is refused (a truncated table
-must not replace a good feed). The feed's cut-off (``built_at``) is the end of ``ds``: watches
+must not replace a good feed); a ``ds`` with no feed rows at all fails, except on a platform that
+never had a feed (no users or no ready video yet), where it publishes nothing and succeeds. The
+feed's cut-off (``built_at``) is the end of ``ds``: watches
 that arrive after it are filtered at read time.
 """
 
@@ -127,7 +129,21 @@ def run(
         r[0] for r in day.select(F.coalesce("source", F.lit("unknown"))).distinct().collect()
     )
     if not sources:
-        raise ValueError(f"gold.feeds has no rows for ds={ds}; nothing published")
+        serving = VersionedStore(client, keys.FEED, settings).current()
+        if serving is not None:  # an empty table must not replace (or hide) a good feed
+            client.close()
+            raise ValueError(
+                f"gold.feeds has no rows for ds={ds}; nothing published (version {serving} "
+                "keeps serving)"
+            )
+        # a platform before its first feed (no users yet, or no ready video): nothing to do
+        logger.warning(
+            "gold.feeds has no rows for ds=%s and no feed was ever published: nothing to "
+            "publish yet (no users, or no ready videos); the API serves the lists", ds,
+        )
+        result["feed"] = {"published": False, "reason": "no feed rows, no earlier feed"}
+        client.close()
+        return result
     run_ids = [r[0] for r in day.select("run_id").distinct().limit(2).collect()] \
         if "run_id" in day.columns else []
     items = feed_items(day, {s: i for i, s in enumerate(sources)})

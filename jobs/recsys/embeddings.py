@@ -26,8 +26,8 @@ watched (skips weigh negatively), normalised; half-life from configuration.
 
 from __future__ import annotations
 
+import logging
 import math
-
 from collections.abc import Iterator
 
 import numpy as np
@@ -42,7 +42,10 @@ from jobs.recsys.common import (
     unit_rows,
     vectors_to_arrow,
     weighted_vector_sum,
+    zeros,
 )
+
+logger = logging.getLogger(__name__)
 
 #: Base weight of each content token kind (multiplied by the token's IDF).
 TOKEN_WEIGHTS = {"tag": 1.0, "sound": 1.0, "creator": 1.0, "lang": 0.5, "word": 0.3}
@@ -55,15 +58,63 @@ def ratings(events: DataFrame) -> DataFrame:
     )
 
 
+#: ALS is fitted only when at least this many users, and this many videos, have a positive
+#: rating. With one user every video's factor is a multiple of that user's (implicit ALS puts item
+#: factors in the span of the user factors, and vice versa), so all rated videos point the same
+#: way: a collaborative block that says "all alike" is worse than none. Same with one video.
+ALS_MIN_SIDE = 2
+
+
 def als_item_factors(
     pairs: DataFrame, *, rank: int, max_iter: int, reg: float, alpha: float, seed: int
 ) -> DataFrame:
-    """ALS (implicit) item factors: (video_id, cf array<float>) for every rated video."""
+    """ALS (implicit) item factors: (video_id, cf array<float> of ``rank``) for every rated
+    video; none at all when there is too little to factorise (logged, see ``ALS_MIN_SIDE``).
+
+    Why the fit needs care on small or stale worlds: Spark's implicit ALS solves, per user, the
+    normal equations ``(Y'Y + Y'(C_u - I)Y + reg * n_u * I) x_u = Y'C_u p_u`` by Cholesky, where
+    ``n_u`` counts the user's *positive* ratings (and the same per video). A user with no positive
+    rating (only skips, or weights that decayed to 0.0) loses the ridge term, and ``Y'Y`` has
+    rank at most the number of videos with a non-zero factor: on a catalogue with fewer of those
+    than ``rank`` the matrix is singular and the whole job dies (``SingularMatrixException``).
+    Such a user's (or video's) solution is the zero vector anyway (its right-hand side is 0), so
+    the fit keeps only the users and videos with a positive rating - then every system has
+    ``reg * n >= reg > 0`` on its diagonal and is positive definite whatever the catalogue size -
+    and a video rated only non-positively gets that zero vector directly. Positivity is judged
+    on the float rating ALS reads. The rank is capped at min(users, videos) of the fit (the
+    preference matrix has no more independent directions; the factors are zero-padded to
+    ``rank``, which cosine ignores).
+    """
     from pyspark.ml.recommendation import ALS
 
-    blocks = max(2, min(8, pairs.sparkSession.sparkContext.defaultParallelism))
+    if reg <= 0:
+        raise ValueError(f"ALS needs a positive regularisation (rec_als_reg), got {reg}")
+    spark = pairs.sparkSession
+    empty = spark.createDataFrame([], "video_id bigint, cf array<float>")
+    rated = pairs.select("user_id", "video_id", F.col("rating").cast("float").alias("rating"))
+    positive = rated.where(F.col("rating") > 0)
+    n_users, n_videos = positive.agg(
+        F.countDistinct("user_id"), F.countDistinct("video_id")
+    ).first()
+    if min(n_users, n_videos) < ALS_MIN_SIDE:
+        logger.warning(
+            "ALS skipped: %d user(s) and %d video(s) with a positive rating, it needs at least "
+            "%d of each; video vectors are content-only (cf_weight 0) until there is more "
+            "engagement", n_users, n_videos, ALS_MIN_SIDE,
+        )
+        return empty
+    k = min(rank, n_users, n_videos)
+    if k < rank:
+        logger.info(
+            "ALS rank %d instead of %d: only %d users and %d videos with a positive rating",
+            k, rank, n_users, n_videos,
+        )
+    users = positive.select("user_id").distinct()
+    videos = positive.select("video_id").distinct()
+    fit = rated.join(users, "user_id", "left_semi").join(videos, "video_id", "left_semi")
+    blocks = max(2, min(8, spark.sparkContext.defaultParallelism))
     als = ALS(
-        rank=rank,
+        rank=k,
         maxIter=max_iter,
         regParam=reg,
         alpha=alpha,
@@ -77,10 +128,16 @@ def als_item_factors(
         intermediateStorageLevel="MEMORY_AND_DISK",
         finalStorageLevel="MEMORY_AND_DISK",
     )
-    model = als.fit(pairs.select("user_id", "video_id", F.col("rating").cast("float")))
-    return model.itemFactors.select(
-        F.col("id").cast("bigint").alias("video_id"), F.col("features").alias("cf")
+    model = als.fit(fit)
+    cf = F.concat("features", zeros(rank - k)) if k < rank else F.col("features")
+    factors = model.itemFactors.select(
+        F.col("id").cast("bigint").alias("video_id"), cf.alias("cf")
     )
+    never_positive = (
+        rated.select("video_id").distinct().join(videos, "video_id", "left_anti")
+        .select("video_id", zeros(rank).alias("cf"))
+    )
+    return factors.unionByName(never_positive)
 
 
 def video_tokens(videos: DataFrame) -> DataFrame:

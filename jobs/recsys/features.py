@@ -37,6 +37,21 @@ def events_as_of(watch: DataFrame, ds: dt.date) -> DataFrame:
     )
 
 
+def decay_reference(events: DataFrame, now_epoch: float) -> float:
+    """The instant engagement decays from: the latest impression of ``events`` (already cut at
+    the as-of date), or ``now_epoch`` when there is none.
+
+    Why not the as-of instant itself: ``2 ** -(age / half_life)`` of a log that ended long before
+    the as-of date underflows for every impression at once (14-day half-life: below float's
+    smallest value, which is what ALS reads, after about 5.7 years; below double's after about
+    41), and every signal vanishes together. Measured from the latest impression, the freshest
+    evidence weighs exactly 1, and every other weight keeps its ratio to it, so nothing the data
+    can tell apart is lost. On a lake that is active up to the as-of date the two instants are
+    at most a day apart. One aggregation (an action)."""
+    latest = events.agg(F.max(F.col("event_time").cast("double"))).first()[0]
+    return now_epoch if latest is None else min(now_epoch, float(latest))
+
+
 def with_engagement(
     events: DataFrame,
     *,
@@ -47,10 +62,13 @@ def with_engagement(
     e_comment: float,
     e_share: float,
     e_skip: float,
+    decay_from_epoch: float | None = None,
 ) -> DataFrame:
     """Add ``completion`` (clipped to [0, 1]), ``engagement`` (completion, like, comment and share
-    raise it, a skip lowers it), ``age_days``, ``decay`` (half-life) and ``weight`` = engagement x
-    decay to every impression."""
+    raise it, a skip lowers it), ``age_days`` (at ``now_epoch``), ``decay`` (half-life, of the
+    age at ``decay_from_epoch``, default ``now_epoch``; see ``decay_reference``) and ``weight`` =
+    engagement x decay to every impression."""
+    decay_from = now_epoch if decay_from_epoch is None else decay_from_epoch
     flag = lambda c: F.coalesce(F.col(c), F.lit(False)).cast("double")  # noqa: E731
     completion = F.least(F.lit(1.0), F.greatest(F.lit(0.0), F.coalesce("completion_rate", F.lit(0.0))))
     engagement = (
@@ -64,7 +82,9 @@ def with_engagement(
         events.withColumn("completion", completion)
         .withColumn("engagement", engagement)
         .withColumn("age_days", age_days("event_time", now_epoch))
-        .withColumn("decay", half_life_decay(F.col("age_days"), half_life_days))
+        .withColumn(
+            "decay", half_life_decay(age_days("event_time", decay_from), half_life_days)
+        )
         .withColumn("weight", F.col("engagement") * F.col("decay"))
     )
 

@@ -25,7 +25,7 @@ from jobs.recsys import (
     features,
     ranking,
 )
-from jobs.recsys.common import as_of_epoch
+from jobs.recsys.common import DAY_S, as_of_epoch
 from jobs.recsys.params import RecParams
 
 logger = logging.getLogger(__name__)
@@ -56,9 +56,21 @@ class Prepared:
 
 def prepare(silver: Silver, ds: dt.date, p: RecParams, cache: bool = True) -> Prepared:
     now = as_of_epoch(ds)
+    known = features.events_as_of(silver.watch, ds)
+    decay_from = features.decay_reference(known, now)
+    idle_days = (now - decay_from) / DAY_S
+    if idle_days > p.user_half_life_days:
+        latest = dt.datetime.fromtimestamp(decay_from, dt.UTC)
+        logger.warning(
+            "as of the end of %s the latest impression is %.0f days old (%s UTC): engagement "
+            "weights decay from it, not from the as-of date (from which they would all be "
+            "2^-%.0f); trending and popularity, recent activity as of the as-of date, fade out",
+            ds, idle_days, f"{latest:%Y-%m-%d %H:%M}", idle_days / p.user_half_life_days,
+        )
     events = features.with_engagement(
-        features.events_as_of(silver.watch, ds),
+        known,
         now_epoch=now,
+        decay_from_epoch=decay_from,
         half_life_days=p.user_half_life_days,
         e_completion=p.e_completion,
         e_like=p.e_like,
