@@ -12,7 +12,10 @@ Modules, in pipeline order:
 * ``candidates`` per-source candidate generation with quotas, dedupe, watched/not-ready filters
 * ``ranking``    the vectorised ranking kernel (similarity x quality x creator x freshness,
                  diversity, fatigue, cold-start blend, exploration slots)
-* ``evaluation`` hold-out splits, metrics, baselines, bandit replay
+* ``learned``    the learned ranker: training rows as of a past date, SparkXGBRanker, model files
+* ``evaluation`` hold-out splits, per-user metrics with standard errors, candidate recall
+* ``baselines``  most-popular, item-kNN, ALS alone, EASE on the same training split
+* ``offline``    ``fyp evaluate``: the engine and the baselines on one split, bandit replay
 * ``pipeline``   the stages chained (used by the jobs, ``fyp evaluate`` and ``run_nightly``)
 
 Transforms never read configuration or paths: they take parameters (``params.RecParams`` is
