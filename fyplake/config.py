@@ -283,6 +283,11 @@ class Settings(BaseSettings):
         description="The formula that ranks when rec_ranker=learned has no usable model (too "
         "little history to train, or none trained yet).",
     )
+    rec_ranker_base: Literal["none", "design", "hybrid"] = Field(
+        default="hybrid",
+        description="Learned ranker: the formula whose log score boosting starts from (XGBoost "
+        "base margin; the trees learn the correction, per deployment); none = from zero.",
+    )
     rec_ranker_horizon_days: int = Field(
         default=1, ge=1,
         description="Learned ranker: candidates are generated as of ds minus this many days "

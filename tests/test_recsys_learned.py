@@ -200,14 +200,15 @@ def test_learned_scoring_gives_feeds_with_the_formula_paths_invariants(spark, wo
     assert differs
 
 
-def test_fallback_on_a_tiny_world_still_writes_feeds(spark, tmp_path):
+def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, world, tmp_path):
     """rec_ranker=learned on a world far below the training thresholds: train_ranker records
     a skipped gold.models row with its reason, the rank job says the fallback formula ranked
-    (result, gold.runs params) and writes every user's feed."""
+    (result, gold.runs params) and writes every user's feed. Then an accepted model in
+    gold.models: the rank job (materialised candidates, Arrow batches) scores with it."""
     settings = lake_settings(tmp_path, rec_ranker="learned")
-    world = _silver(spark, _world_events())
-    for spec, df in ((catalog.SILVER_WATCH_HISTORY, world.watch), (catalog.SILVER_USERS, world.users),
-                     (catalog.SILVER_VIDEOS, world.videos), (catalog.SILVER_FOLLOWS, world.follows)):
+    tiny = _silver(spark, _world_events())
+    for spec, df in ((catalog.SILVER_WATCH_HISTORY, tiny.watch), (catalog.SILVER_USERS, tiny.users),
+                     (catalog.SILVER_VIDEOS, tiny.videos), (catalog.SILVER_FOLLOWS, tiny.follows)):
         df.write.format("delta").mode("overwrite").save(spec.path(settings))
     results = pipeline.run_nightly(spark, settings, DS)
     trained = results["train_ranker"]
@@ -220,3 +221,24 @@ def test_fallback_on_a_tiny_world_still_writes_feeds(spark, tmp_path):
     assert '"ranker_used": "design"' in rank_run["params"]
     feeds = delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings).where(F.col("ds") == DS)
     assert {r["user_id"] for r in feeds.select("user_id").distinct().collect()} == set(range(1, 17))
+    # an accepted model of ds: the same job ranks with it
+    res = learned.fit(world[1], P, DS)
+    assert res.model is not None, res.reason
+    path = learned.model_path(settings, res.model.model_id)
+    learned.save(res, path)
+    res.status = "accepted"
+    delta_io.upsert_rows(spark, [learned.models_row(res, DS, P, {}, path)], catalog.GOLD_MODELS,
+                         settings=settings)
+    from jobs import rank
+
+    ranked = rank.run(spark, settings, DS)
+    assert ranked["ranker_used"] == "learned" and ranked["model_id"] == res.model.model_id
+    rows = (delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings)
+            .where(F.col("ds") == DS).select("user_id", "rank", "video_id").collect())
+    watched = {(e[1], e[2]) for e in _world_events()}
+    feeds: dict[int, list] = {}
+    for r in sorted(rows, key=lambda r: (r["user_id"], r["rank"])):
+        feeds.setdefault(r["user_id"], []).append(r["video_id"])
+    assert set(feeds) == set(range(1, 17))
+    for uid, ids in feeds.items():
+        assert len(ids) == len(set(ids)) and not {(uid, v) for v in ids} & watched

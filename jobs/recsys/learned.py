@@ -94,8 +94,23 @@ TRAIN_SCHEMA = T.StructType(
         T.StructField("video_id", T.LongType()),
         T.StructField("source", T.StringType()),
         T.StructField("features", T.ArrayType(T.FloatType())),
+        T.StructField("base_margin", T.DoubleType()),
     ]
 )
+
+
+def base_margin(m: np.ndarray, weights: tuple[float, ...]) -> np.ndarray:
+    """The formula's log score from a learned feature matrix's first ``FEATURES`` columns: the
+    margin boosting starts from (training, validation and serving all call this)."""
+    if not weights:
+        return np.zeros(len(m))
+    nf = len(ranking.FEATURES)
+    return np.asarray(m[:, :nf], np.float64) @ np.asarray(weights, np.float64)
+
+
+def base_weights(p: RecParams) -> tuple[float, ...]:
+    """The formula boosting starts from (``rec_ranker_base``; empty = from zero)."""
+    return () if p.ranker_base == "none" else tuple(ranking.design_weights(p, p.ranker_base))
 
 
 # --- the features beyond the formula's --------------------------------------------------------
@@ -237,6 +252,7 @@ class BoundRanker(FeatureBuilder):
 
     booster_raw: bytes = b""
     model_id: str = ""
+    base: tuple[float, ...] = ()
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -257,7 +273,9 @@ class BoundRanker(FeatureBuilder):
                    codes: dict[str, Any], cscore: np.ndarray, nsrc: np.ndarray | None) -> np.ndarray:
         """The model's prediction (a log score: the kernel ranks by exp of it)."""
         m = self.matrix(x, cat, idx, rows, codes, cscore, nsrc)
-        return np.asarray(self.booster().inplace_predict(m), np.float64)
+        return np.asarray(
+            self.booster().inplace_predict(m, base_margin=base_margin(m, self.base)), np.float64
+        )
 
 
 @dataclass(frozen=True)
@@ -267,18 +285,21 @@ class Model:
     model_id: str
     booster_raw: bytes
     vocab: dict[str, list[str]]
+    base: tuple[float, ...] = ()  # the formula boosting started from (``base_margin``)
     features: tuple[str, ...] = LEARNED_FEATURES
     info: dict = field(default_factory=dict, compare=False)
 
     def bind(self, cat: Catalog, video_features: DataFrame, videos: DataFrame) -> BoundRanker:
         return BoundRanker(VideoSide.build(cat, video_features, videos), self.vocab,
-                           booster_raw=bytes(self.booster_raw), model_id=self.model_id)
+                           booster_raw=bytes(self.booster_raw), model_id=self.model_id,
+                           base=self.base)
 
     def predict(self, m: np.ndarray) -> np.ndarray:
         import xgboost as xgb
 
         b = xgb.Booster(model_file=bytearray(self.booster_raw))
-        return np.asarray(b.inplace_predict(np.asarray(m, np.float32)), np.float64)
+        m = np.asarray(m, np.float32)
+        return np.asarray(b.inplace_predict(m, base_margin=base_margin(m, self.base)), np.float64)
 
 
 # --- labels and training rows ---------------------------------------------------------------
@@ -319,7 +340,8 @@ def demographic_vocab(users: DataFrame) -> dict[str, list[str]]:
 
 def training_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
                    ccfg: CandidateConfig, cfg: ranking.RankConfig, dim: int,
-                   fb: FeatureBuilder, block_users: int = 256) -> pa.RecordBatch:
+                   fb: FeatureBuilder, block_users: int = 256,
+                   base: tuple[float, ...] = ()) -> pa.RecordBatch:
     """The candidates of ``candidate_inputs`` rows (with ``ranking.with_affinity``) and their
     ``LEARNED_FEATURES``, computed as the rank kernel computes them (same candidate kernel,
     same ``CandidateContext``, same ``feature_matrix`` + ``FeatureBuilder.matrix``). Exploration
@@ -357,13 +379,15 @@ def training_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
             pa.array(cat.ids[cidx[sel]], pa.int64()),
             names.take(pa.array(src[sel], pa.int64())),
             pa.ListArray.from_arrays(offsets, values),
+            pa.array(base_margin(feats, base), pa.float64()),
         ],
         names=[f.name for f in TRAIN_SCHEMA.fields],
     )
 
 
 def candidate_features(rows: DataFrame, cat: Catalog, lists: SourceLists, ccfg: CandidateConfig,
-                       cfg: ranking.RankConfig, dim: int, fb: FeatureBuilder) -> DataFrame:
+                       cfg: ranking.RankConfig, dim: int, fb: FeatureBuilder,
+                       base: tuple[float, ...] = ()) -> DataFrame:
     """``training_batch`` over every batch of ``rows``: user_id, video_id, source, features."""
     bc = rows.sparkSession.sparkContext.broadcast((cat, lists, fb))
 
@@ -371,7 +395,7 @@ def candidate_features(rows: DataFrame, cat: Catalog, lists: SourceLists, ccfg: 
         c, lst, f = bc.value
         for batch in batches:
             if batch.num_rows:
-                yield training_batch(batch, c, lst, ccfg, cfg, dim, f)
+                yield training_batch(batch, c, lst, ccfg, cfg, dim, f, base=base)
 
     return rows.mapInArrow(kernel, TRAIN_SCHEMA)
 
@@ -443,26 +467,26 @@ def training_data(watch: DataFrame, prep, p: RecParams, gold: dict[str, DataFram
     fb = FeatureBuilder(VideoSide.build(cat, gold["video_features"], prep.videos), vocab)
     cands = candidate_features(
         rows, cat, lists, CandidateConfig.from_params(p), ranking.RankConfig.from_params(p),
-        p.embedding_dim, fb,
+        p.embedding_dim, fb, base_weights(p),
     )
     all_lab = labels(watch, start, end, p.ranker_label_completion)
     rnd = F.xxhash64("user_id", "video_id", F.lit(p.seed))
     neg_rank = F.row_number().over(Window.partitionBy("user_id", "_neg").orderBy(rnd, "video_id"))
+    # validation users keep every candidate (they are ranked as the rank job ranks them);
+    # training users keep their labelled candidates and a sample of the rest
     data = (
         cands.join(all_lab, ["user_id", "video_id"], "left")
         .fillna(0, subset=["label"])
+        .withColumn("validation", _bucket("user_id", p.seed + 1) < F.lit(p.ranker_validation_share))
         .withColumn("_neg", F.col("label") == 0)
         .withColumn("_rank", neg_rank)
-        .where(~F.col("_neg") | (F.col("_rank") <= F.lit(p.ranker_negatives)))
+        .where(F.col("validation") | ~F.col("_neg") | (F.col("_rank") <= F.lit(p.ranker_negatives)))
         .drop("_neg", "_rank")
     )
     # a query group needs a positive and a negative to say anything about order
     grp = data.groupBy("user_id").agg(F.max("label").alias("_mx"), F.min("label").alias("_mn"))
     keep = grp.where((F.col("_mx") > 0) & (F.col("_mn") == 0)).select("user_id")
-    data = (
-        data.join(keep, "user_id", "left_semi")
-        .withColumn("validation", _bucket("user_id", p.seed + 1) < F.lit(p.ranker_validation_share))
-    )
+    data = data.join(keep, "user_id", "left_semi")
     users.unpersist()
     return TrainingData(data, vocab, as_of, *win, n_users)
 
@@ -534,7 +558,7 @@ def validate(model_predict, val: Any, p: RecParams) -> dict[str, float]:  # noqa
 
 def _collect(df: DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, labels, user ids) of labelled rows, sorted by user."""
-    pdf = df.select("user_id", "label", "features").orderBy("user_id", "video_id").toPandas()
+    pdf = df.select("user_id", "video_id", "label", "features").orderBy("user_id", "video_id").toPandas()
     if len(pdf) == 0:
         return np.zeros((0, len(LEARNED_FEATURES)), np.float32), np.zeros(0), np.zeros(0, np.int64)
     x = np.stack(pdf["features"].to_numpy()).astype(np.float32)
@@ -560,6 +584,7 @@ def spark_ranker(p: RecParams):  # noqa: ANN201
     params = xgb_params(p)
     return SparkXGBRanker(
         features_col="features", label_col="label", qid_col="user_id",
+        base_margin_col="base_margin",
         num_workers=p.ranker_workers, n_estimators=p.ranker_rounds,
         objective=params["objective"], max_depth=params["max_depth"],
         learning_rate=params["learning_rate"], eval_metric=params["eval_metric"],
@@ -609,10 +634,10 @@ def fit(data: TrainingData, p: RecParams, ds: dt.date) -> TrainResult:
         rows.unpersist()
         logger.warning("learned ranker for %s not trained: %s", ds, reason)
         return TrainResult("skipped", reason, data, counts=counts)
-    train = rows.where(~F.col("validation")).select("user_id", "label", "features")
+    train = rows.where(~F.col("validation")).select("user_id", "label", "features", "base_margin")
     spark_model = spark_ranker(p).fit(train)
     raw = bytes(spark_model.get_booster().save_raw("json"))
-    model = Model(model_id_for(ds, data, p, raw), raw, data.vocab)
+    model = Model(model_id_for(ds, data, p, raw), raw, data.vocab, base_weights(p))
     metrics = validate(model.predict, _collect(rows.where(F.col("validation"))), p)
     rows.unpersist()
     accepted = metrics.get("ndcg_diff", -1.0) >= 0.0
@@ -640,12 +665,13 @@ def save(result: TrainResult, path: str) -> None:
     result.spark_model.write().overwrite().save(path)
 
 
-def load(path: str, model_id: str, vocab: dict[str, list[str]]) -> Model:
+def load(path: str, model_id: str, vocab: dict[str, list[str]],
+         base: tuple[float, ...] = ()) -> Model:
     """The model saved at ``path`` (estimator format) as a ``Model``."""
     from xgboost.spark import SparkXGBRankerModel
 
     raw = bytes(SparkXGBRankerModel.load(path).get_booster().save_raw("json"))
-    return Model(model_id, raw, vocab)
+    return Model(model_id, raw, vocab, tuple(base))
 
 
 def models_row(result: TrainResult, ds: dt.date, p: RecParams, inputs: dict[str, int],
@@ -669,6 +695,7 @@ def models_row(result: TrainResult, ds: dt.date, p: RecParams, inputs: dict[str,
         json.dumps(inputs, sort_keys=True),
         json.dumps({"xgboost": xgb_params(p), "rounds": p.ranker_rounds,
                     "workers": p.ranker_workers, "vocab": d.vocab,
+                    "base": p.ranker_base, "base_weights": list(base_weights(p)),
                     "negatives": p.ranker_negatives, "sample_users": p.ranker_sample_users,
                     "label_completion": p.ranker_label_completion}, sort_keys=True),
         path,
@@ -691,8 +718,9 @@ def latest_model(models: DataFrame, ds: dt.date) -> tuple[Model | None, str]:
             continue
         if tuple(r["features"]) != LEARNED_FEATURES:
             return None, f"model {r['model_id']} has another feature set"
-        vocab = json.loads(r["params"]).get("vocab", {})
-        return load(r["path"], r["model_id"], vocab), f"model {r['model_id']} of {r['ds']}"
+        params = json.loads(r["params"])
+        model = load(r["path"], r["model_id"], params.get("vocab", {}), params.get("base_weights", ()))
+        return model, f"model {r['model_id']} of {r['ds']}"
     latest = rows[0]
     return None, f"no accepted ranker as of {ds} (latest {latest['ds']}: {latest['status']}" + (
         f", {latest['reason']})" if latest["reason"] else ")")

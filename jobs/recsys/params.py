@@ -105,6 +105,7 @@ class RecParams:
     # the learned ranker (jobs.recsys.learned): fallback formula, training window and data,
     # when there is too little to train, XGBoost's settings
     ranker_fallback: str = "design"
+    ranker_base: str = "hybrid"
     ranker_horizon_days: int = 1
     ranker_label_completion: float = 0.5
     ranker_sample_users: int = 20_000
@@ -187,6 +188,7 @@ class RecParams:
             content_hash_weight=s.rec_content_hash_weight,
             ranker=s.rec_ranker,
             ranker_fallback=s.rec_ranker_fallback,
+            ranker_base=s.rec_ranker_base,
             ranker_horizon_days=s.rec_ranker_horizon_days,
             ranker_label_completion=s.rec_ranker_label_completion,
             ranker_sample_users=s.rec_ranker_sample_users,

@@ -109,8 +109,8 @@ class RankConfig:
     cowatch_norm: float = 0.5
     seed: int = 42
     #: Score the personalised list with the learned model handed to the kernel (``weights``
-    #: stay the fallback formula's: the cold-start pool's order, and the score when no model
-    #: is given).
+    #: stay a formula's, ``design_weights``: the cold-start pool's order, and the score when
+    #: no model is given).
     learned: bool = False
 
     @classmethod
@@ -139,10 +139,11 @@ class RankConfig:
 def design_weights(p: RecParams, ranker: str | None = None) -> tuple[float, ...]:
     """The product formula as weights of ``FEATURES`` (source one-hots weigh 0): the design's
     exactly for ``ranker="design"``; ``hybrid`` adds the popularity and co-engagement factors;
-    ``learned`` gives its fallback formula's (``p.ranker_fallback``)."""
+    ``learned`` gives the formula its model boosts from (``p.ranker_base``; the fallback's when
+    none): what orders a blending user's cold-start pool, the model's prior."""
     ranker = ranker or p.ranker
     if ranker == LEARNED:
-        ranker = p.ranker_fallback
+        ranker = p.ranker_base if p.ranker_base != "none" else p.ranker_fallback
     design = ranker == "design"
     return (
         p.w_similarity,
