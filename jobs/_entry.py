@@ -7,6 +7,7 @@ import datetime as dt
 import inspect
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -55,11 +56,25 @@ def run_job(
     settings = get_settings()
     spark = spark or get_spark(f"fyp-{name}", settings)
     t0 = time.monotonic()
-    result = run(spark, settings, ds, **params) or {}
+    result = strict_json(run(spark, settings, ds, **params) or {})
     result.setdefault("job", name)
     result.setdefault("ds", ds.isoformat())
     result["seconds"] = round(time.monotonic() - t0, 2)
     return result
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON null), tuples as lists.
+
+    A job's result becomes its task's XCom, which Airflow sends as strict JSON: one NaN (the
+    standard error of a one-user group on a small world) made the whole task fail."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def job_main(name: str, run: RunFn, argv: list[str] | None = None) -> None:

@@ -278,3 +278,26 @@ def test_publishing_the_empty_first_day_of_a_new_platform(spark, stack, tmp_path
     finally:
         client.flushdb()
         client.close()
+
+
+def test_a_job_result_is_strict_json(spark):
+    """A job's result is its task's XCom, which Airflow sends as strict JSON. On a small world
+    the evaluation's standard error of a one-user bucket is NaN, and the nightly's evaluation
+    task died with "Out of range float values are not JSON compliant" on every try."""
+    import json
+
+    from jobs._entry import run_job
+
+    def run(spark, settings, ds):
+        return {"metrics": [{"metric": "ndcg_warm_se", "value": float("nan")},
+                            {"metric": "ndcg", "value": 0.25}],
+                "notes": {"best": float("inf"), "bounds": (float("-inf"), 1.0)}}
+
+    result = run_job("stub", run, DS, spark=spark)
+    result.pop("seconds")
+    assert json.loads(json.dumps(result, allow_nan=False)) == {
+        "job": "stub", "ds": "2026-11-10",
+        "metrics": [{"metric": "ndcg_warm_se", "value": None},
+                    {"metric": "ndcg", "value": 0.25}],
+        "notes": {"best": None, "bounds": [None, 1.0]},
+    }
