@@ -32,5 +32,11 @@ test-quick: bootstrap
 bench: bootstrap
 	for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
+# ruff's rules (pyproject.toml: pycodestyle, pyflakes, isort, bugbear, pyupgrade, Airflow 3's AIR3)
+# and its formatter, as a check: `ruff format .` fixes what the second line reports.
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
 clean:
 	rm -rf .fyp .pytest_cache

@@ -41,8 +41,9 @@ sys.path.insert(0, str(REPO))
 # --- the load generator ---------------------------------------------------------------------
 
 
-async def _http_conn(port: int, paths: list[str], stop: float, lat: list[int],
-                     errors: list[int]) -> None:
+async def _http_conn(
+    port: int, paths: list[str], stop: float, lat: list[int], errors: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     perf = time.perf_counter_ns
     rnd = random.Random(os.getpid() ^ id(lat))
@@ -64,8 +65,9 @@ async def _http_conn(port: int, paths: list[str], stop: float, lat: list[int],
         writer.close()
 
 
-async def _resp_conn(port: int, keys: list[bytes], stop: float, lat: list[int],
-                     errors: list[int]) -> None:
+async def _resp_conn(
+    port: int, keys: list[bytes], stop: float, lat: list[int], errors: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     perf = time.perf_counter_ns
     rnd = random.Random(os.getpid() ^ id(lat))
@@ -84,8 +86,9 @@ async def _resp_conn(port: int, keys: list[bytes], stop: float, lat: list[int],
         writer.close()
 
 
-async def _redis_py_conn(client, keys: list[bytes], stop: float, lat: list[int],
-                         errors: list[int]) -> None:
+async def _redis_py_conn(
+    client, keys: list[bytes], stop: float, lat: list[int], errors: list[int]
+) -> None:
     perf = time.perf_counter_ns
     rnd = random.Random(id(lat))
     while time.monotonic() < stop:
@@ -95,8 +98,9 @@ async def _redis_py_conn(client, keys: list[bytes], stop: float, lat: list[int],
         lat.append(perf() - t0)
 
 
-def run_load(kind: str, target, items: list, connections: int, seconds: float,
-             warmup: float) -> dict:
+def run_load(
+    kind: str, target, items: list, connections: int, seconds: float, warmup: float
+) -> dict:
     import uvloop
 
     async def phase(duration: float) -> tuple[list[int], list[int], float]:
@@ -112,8 +116,7 @@ def run_load(kind: str, target, items: list, connections: int, seconds: float,
             import redis.asyncio as aioredis
 
             client = aioredis.Redis.from_url(target, max_connections=connections)
-            coros = [_redis_py_conn(client, items, stop, lat, errors)
-                     for _ in range(connections)]
+            coros = [_redis_py_conn(client, items, stop, lat, errors) for _ in range(connections)]
         await asyncio.gather(*coros)
         elapsed = time.perf_counter() - t0
         if kind == "redis-py":
@@ -130,9 +133,15 @@ def run_load(kind: str, target, items: list, connections: int, seconds: float,
         def pct(p: float) -> float:
             return round(lat[min(n - 1, int(p * n))] / 1e6, 3) if n else float("nan")
 
-        return {"requests": n, "seconds": round(elapsed, 2), "rps": round(n / elapsed),
-                "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0) if n else None,
-                "errors": len(errors)}
+        return {
+            "requests": n,
+            "seconds": round(elapsed, 2),
+            "rps": round(n / elapsed),
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "max_ms": pct(1.0) if n else None,
+            "errors": len(errors),
+        }
 
     return uvloop.run(main())
 
@@ -146,7 +155,8 @@ TARGET_SHARE = 0.20  # at least 20% of the raw Valkey GET rate
 
 def find_go() -> str | None:
     return shutil.which("go") or next(
-        (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if os.access(p, os.X_OK)), None
+    )
 
 
 def build_loadgen(cache_dir: Path) -> tuple[Path | None, str]:
@@ -161,29 +171,65 @@ def build_loadgen(cache_dir: Path) -> tuple[Path | None, str]:
         return binary, f"{binary} (cached)"
     binary.parent.mkdir(parents=True, exist_ok=True)
     tmp = binary.with_suffix(f".tmp{os.getpid()}")
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "",
-           "CGO_ENABLED": "0"}
-    proc = subprocess.run([go, "build", "-o", str(tmp), LOADGEN_SRC.name],
-                          cwd=LOADGEN_SRC.parent, env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "GOTOOLCHAIN": "local",
+        "GOPROXY": "off",
+        "GOFLAGS": "",
+        "CGO_ENABLED": "0",
+    }
+    proc = subprocess.run(
+        [go, "build", "-o", str(tmp), LOADGEN_SRC.name],
+        cwd=LOADGEN_SRC.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         return None, f"go build failed: {proc.stderr.strip()[-500:]}"
     tmp.replace(binary)
     return binary, f"{binary} (built now)"
 
 
-def run_go(binary: Path, mode: str, port: int, targets: list, connections: int,
-           seconds: float, warmup: float, workdir: str) -> dict:
+def run_go(
+    binary: Path,
+    mode: str,
+    port: int,
+    targets: list,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    workdir: str,
+) -> dict:
     path = Path(workdir) / f"targets-{mode}.txt"
     path.write_text("\n".join(t.decode() if isinstance(t, bytes) else t for t in targets) + "\n")
-    cmd = [str(binary), "-mode", mode, "-addr", f"127.0.0.1:{port}", "-targets", str(path),
-           "-c", str(connections), "-d", str(seconds), "-warmup", str(warmup)]
+    cmd = [
+        str(binary),
+        "-mode",
+        mode,
+        "-addr",
+        f"127.0.0.1:{port}",
+        "-targets",
+        str(path),
+        "-c",
+        str(connections),
+        "-d",
+        str(seconds),
+        "-warmup",
+        str(warmup),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     res = json.loads(out)
-    return {"requests": res["requests"], "seconds": round(res["seconds"], 2),
-            "rps": round(res["rps"]), "p50_ms": round(res["p50_ms"], 3),
-            "p99_ms": round(res["p99_ms"], 3), "max_ms": round(res["max_ms"], 3),
-            "errors": res["errors"], **({"first_error": res["first_error"]}
-                                        if res.get("first_error") else {})}
+    return {
+        "requests": res["requests"],
+        "seconds": round(res["seconds"], 2),
+        "rps": round(res["rps"]),
+        "p50_ms": round(res["p50_ms"], 3),
+        "p99_ms": round(res["p99_ms"], 3),
+        "max_ms": round(res["max_ms"], 3),
+        "errors": res["errors"],
+        **({"first_error": res["first_error"]} if res.get("first_error") else {}),
+    }
 
 
 # --- the world -----------------------------------------------------------------------------
@@ -210,20 +256,28 @@ def seed(settings, users: int, items: int) -> None:
     feeds = []
     for start in range(0, users, batch):
         n = min(batch, users - start)
-        feeds.append(FeedBatch(
-            np.arange(start + 1, start + n + 1, dtype=np.int64),
-            np.arange(0, n * items + 1, items, dtype=np.int64),
-            rng.integers(1, catalog + 1, n * items, dtype=np.int64),
-            rng.random(n * items, dtype=np.float32),
-            rng.integers(0, 4, n * items, dtype=np.uint8),
-        ))
-    publish_feeds(client, feeds, settings=settings,
-                  sources=["followed", "hashtag", "sound", "embedding"])
+        feeds.append(
+            FeedBatch(
+                np.arange(start + 1, start + n + 1, dtype=np.int64),
+                np.arange(0, n * items + 1, items, dtype=np.int64),
+                rng.integers(1, catalog + 1, n * items, dtype=np.int64),
+                rng.random(n * items, dtype=np.float32),
+                rng.integers(0, 4, n * items, dtype=np.uint8),
+            )
+        )
+    publish_feeds(
+        client, feeds, settings=settings, sources=["followed", "hashtag", "sound", "embedding"]
+    )
     pool = rng.integers(1, catalog + 1, 300).tolist()
-    publish_lists(client, [(keys.TRENDING, pool, [1.0] * 300),
-                           (keys.DIVERSE, pool[::-1], [1.0] * 300),
-                           (keys.coldstart_list("unknown", "unknown", "unknown"), pool,
-                            [1.0] * 300)], settings=settings)
+    publish_lists(
+        client,
+        [
+            (keys.TRENDING, pool, [1.0] * 300),
+            (keys.DIVERSE, pool[::-1], [1.0] * 300),
+            (keys.coldstart_list("unknown", "unknown", "unknown"), pool, [1.0] * 300),
+        ],
+        settings=settings,
+    )
     now = int(time.time() * 1000) + 86_400_000  # seen "after" the feed was built
     pipe = client.pipeline(transaction=False)
     for uid in range(1, users + 1, 10):  # 10% of users watched a few of their videos
@@ -261,8 +315,13 @@ def bench_home(prefix: str) -> tuple[str, dict]:
     environment for the API it starts: no FYP_ setting inherited from the caller's shell."""
     home = tempfile.mkdtemp(prefix=prefix)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FYP_")}
-    env.update({"FYP_HOME": home, "FYP_POINTER_REFRESH_S": "1.0",
-                "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])})
+    env.update(
+        {
+            "FYP_HOME": home,
+            "FYP_POINTER_REFRESH_S": "1.0",
+            "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]),
+        }
+    )
     os.environ.update({"FYP_HOME": home})
     for k in ("FYP_POSTGRES_DSN", "FYP_VALKEY_URL", "FYP_CONFIG", "FYP_LAKE"):
         os.environ.pop(k, None)
@@ -272,10 +331,26 @@ def bench_home(prefix: str) -> tuple[str, dict]:
 def start_api(env: dict, port: int, workers: int) -> subprocess.Popen:
     import httpx
 
-    cmd = [sys.executable, "-m", "uvicorn", "serving_api.app:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
-           "--no-access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "serving_api.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -296,14 +371,28 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--users", type=int, default=100_000)
     ap.add_argument("--limit", type=int, default=10, help="feed page size requested")
-    ap.add_argument("--workers", type=int, default=2,
-                    help="uvicorn worker processes (2 beat 1 on a 2-core machine)")
-    ap.add_argument("--generator", choices=("auto", "go", "python"), default="auto",
-                    help="load generator: auto = the Go one if Go is installed, else Python")
-    ap.add_argument("--redis-py", action="store_true",
-                    help="also measure GET through redis.asyncio (Python generator)")
-    ap.add_argument("--path", default=None,
-                    help="load this path instead ({u} = a random user id), e.g. /healthz")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="uvicorn worker processes (2 beat 1 on a 2-core machine)",
+    )
+    ap.add_argument(
+        "--generator",
+        choices=("auto", "go", "python"),
+        default="auto",
+        help="load generator: auto = the Go one if Go is installed, else Python",
+    )
+    ap.add_argument(
+        "--redis-py",
+        action="store_true",
+        help="also measure GET through redis.asyncio (Python generator)",
+    )
+    ap.add_argument(
+        "--path",
+        default=None,
+        help="load this path instead ({u} = a random user id), e.g. /healthz",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -329,16 +418,17 @@ def main() -> None:
         proc = start_api(env, port, args.workers)
         rnd = random.Random(1)
         template = args.path or f"/v1/feed/{{u}}?limit={args.limit}"
-        paths = [template.replace("{u}", str(rnd.randint(1, args.users)))
-                 for _ in range(20_000)]
+        paths = [template.replace("{u}", str(rnd.randint(1, args.users))) for _ in range(20_000)]
         raw_keys = [f"bench:raw:{i}".encode() for i in range(10_000)]
         import httpx
 
         sample = [httpx.get(f"http://127.0.0.1:{port}{p}").json() for p in paths[:50]]
         served = sum(len(b.get("items", ())) for b in sample) / len(sample)
         if "/v1/feed/" in template and served < args.limit * 0.9:
-            raise RuntimeError(f"the seeded feeds serve {served:.1f} items per page, not "
-                               f"{args.limit}: the benchmark would measure the wrong path")
+            raise RuntimeError(
+                f"the seeded feeds serve {served:.1f} items per page, not "
+                f"{args.limit}: the benchmark would measure the wrong path"
+            )
         c, s, w = args.connections, args.seconds, args.warmup
 
         def load(kind: str, target, items: list) -> dict:
@@ -384,8 +474,10 @@ def main() -> None:
         "api": api,
         "valkey_raw_get": raw,
         "api_vs_raw_get": round(ratio, 4),
-        "targets_met": {"p99_under_10ms": api["p99_ms"] < TARGET_P99_MS,
-                        "at_least_20pct_of_raw": ratio >= TARGET_SHARE},
+        "targets_met": {
+            "p99_under_10ms": api["p99_ms"] < TARGET_P99_MS,
+            "at_least_20pct_of_raw": ratio >= TARGET_SHARE,
+        },
     }
     if redis_py is not None:
         out["valkey_get_redis_py"] = redis_py
@@ -393,27 +485,35 @@ def main() -> None:
     if args.json:
         print(json.dumps(out))
         return
-    print(f"GET /v1/feed (limit={args.limit}), {c} connections, {args.workers} API worker(s), "
-          f"{os.cpu_count()} CPUs, load avg {out['loadavg_1m']}")
+    print(
+        f"GET /v1/feed (limit={args.limit}), {c} connections, {args.workers} API worker(s), "
+        f"{os.cpu_count()} CPUs, load avg {out['loadavg_1m']}"
+    )
     print(f"  load generator: {generator}")
     rows = [("API  /v1/feed", api), ("Valkey GET raw", raw)]
     if redis_py is not None:
         rows.append(("Valkey GET redis.asyncio", redis_py))
     for name, r in rows:
-        print(f"  {name:26} {r['rps']:>8,} req/s   p50 {r['p50_ms']:6.2f} ms   "
-              f"p99 {r['p99_ms']:6.2f} ms   max {r['max_ms']:7.2f} ms   errors {r['errors']}")
+        print(
+            f"  {name:26} {r['rps']:>8,} req/s   p50 {r['p50_ms']:6.2f} ms   "
+            f"p99 {r['p99_ms']:6.2f} ms   max {r['max_ms']:7.2f} ms   errors {r['errors']}"
+        )
     extra = ""
     if redis_py is not None:
         extra = f"   (API / redis.asyncio GET = {out['api_vs_redis_py_get']:.1%})"
     print(f"  API / raw Valkey GET = {ratio:.1%}{extra}")
-    print(f"  API CPU per request: {api['api_cpu_us_per_req']} us "
-          f"(= {1e6 / max(api['api_cpu_us_per_req'], 1):,.0f} req/s per dedicated core); "
-          f"load generator: {api['loadgen_cpu_us_per_req']} us per API request, "
-          f"{raw['loadgen_cpu_us_per_req']} us per Valkey GET")
+    print(
+        f"  API CPU per request: {api['api_cpu_us_per_req']} us "
+        f"(= {1e6 / max(api['api_cpu_us_per_req'], 1):,.0f} req/s per dedicated core); "
+        f"load generator: {api['loadgen_cpu_us_per_req']} us per API request, "
+        f"{raw['loadgen_cpu_us_per_req']} us per Valkey GET"
+    )
     met = out["targets_met"]
-    print(f"  targets: p99 < {TARGET_P99_MS:g} ms {'met' if met['p99_under_10ms'] else 'NOT met'}; "
-          f">= {TARGET_SHARE:.0%} of raw Valkey GET "
-          f"{'met' if met['at_least_20pct_of_raw'] else 'NOT met'}")
+    print(
+        f"  targets: p99 < {TARGET_P99_MS:g} ms {'met' if met['p99_under_10ms'] else 'NOT met'}; "
+        f">= {TARGET_SHARE:.0%} of raw Valkey GET "
+        f"{'met' if met['at_least_20pct_of_raw'] else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

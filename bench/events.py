@@ -51,20 +51,33 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return int(head[9:12]), await reader.readexactly(int(head[i + 15 : j]))
 
 
-async def _client(port: int, cid: int, per_request: int, api_key: str, stop: float,
-                  out: dict) -> None:
+async def _client(
+    port: int, cid: int, per_request: int, api_key: str, stop: float, out: dict
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     rnd = random.Random(cid)
-    head = (b"POST /v1/events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            b"X-API-Key: " + api_key.encode() + b"\r\nContent-Length: %d\r\n\r\n")
+    head = (
+        b"POST /v1/events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        b"X-API-Key: " + api_key.encode() + b"\r\nContent-Length: %d\r\n\r\n"
+    )
     seq = 0
     try:
         while time.monotonic() < stop:
             seq += 1
-            body = json.dumps({"events": [
-                {"event_id": f"c{cid}-{seq}-{j}", "event_type": "watch",
-                 "user_id": rnd.randint(1, USERS), "video_id": rnd.randint(1, VIDEOS),
-                 "watch_ms": rnd.randint(0, 30_000)} for j in range(per_request)]}).encode()
+            body = json.dumps(
+                {
+                    "events": [
+                        {
+                            "event_id": f"c{cid}-{seq}-{j}",
+                            "event_type": "watch",
+                            "user_id": rnd.randint(1, USERS),
+                            "video_id": rnd.randint(1, VIDEOS),
+                            "watch_ms": rnd.randint(0, 30_000),
+                        }
+                        for j in range(per_request)
+                    ]
+                }
+            ).encode()
             t0 = time.perf_counter_ns()
             writer.write(head % len(body) + body)
             status, payload = await _read_response(reader)
@@ -85,8 +98,9 @@ def run_load(port: int, clients: int, seconds: float, per_request: int, api_key:
     async def main() -> float:
         stop = time.monotonic() + seconds
         t0 = time.perf_counter()
-        await asyncio.gather(*(_client(port, c, per_request, api_key, stop, out)
-                               for c in range(clients)))
+        await asyncio.gather(
+            *(_client(port, c, per_request, api_key, stop, out) for c in range(clients))
+        )
         return time.perf_counter() - t0
 
     elapsed = uvloop.run(main())
@@ -112,8 +126,9 @@ def run_load(port: int, clients: int, seconds: float, per_request: int, api_key:
 def landed(lake: Path) -> tuple[int, collections.Counter]:
     """Landing files of the API and how often each event id appears in them."""
     files = list((lake / "landing" / "events").rglob("api-*.jsonl"))
-    ids = collections.Counter(json.loads(line)["event_id"]
-                              for f in files for line in f.read_bytes().splitlines())
+    ids = collections.Counter(
+        json.loads(line)["event_id"] for f in files for line in f.read_bytes().splitlines()
+    )
     return len(files), ids
 
 
@@ -122,15 +137,44 @@ def land_dimensions(lake: Path) -> None:
     from fyplake.landing import iso_utc, write_records
 
     t = iso_utc(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
-    write_records(lake / "landing", "users", (
-        {"user_id": u, "age_band": "25-34", "country": "US", "language": "en",
-         "signup_time": t, "is_creator": u <= 100, "source": "bench"}
-        for u in range(1, USERS + 1)), producer="bench")
-    write_records(lake / "landing", "videos", (
-        {"video_id": v, "creator_id": 1 + v % 100, "duration_ms": 30_000, "title": f"v{v}",
-         "description": "", "hashtags": [], "sound_id": None, "language": "en",
-         "status": "ready", "created_at": t, "source": "bench"}
-        for v in range(1, VIDEOS + 1)), producer="bench")
+    write_records(
+        lake / "landing",
+        "users",
+        (
+            {
+                "user_id": u,
+                "age_band": "25-34",
+                "country": "US",
+                "language": "en",
+                "signup_time": t,
+                "is_creator": u <= 100,
+                "source": "bench",
+            }
+            for u in range(1, USERS + 1)
+        ),
+        producer="bench",
+    )
+    write_records(
+        lake / "landing",
+        "videos",
+        (
+            {
+                "video_id": v,
+                "creator_id": 1 + v % 100,
+                "duration_ms": 30_000,
+                "title": f"v{v}",
+                "description": "",
+                "hashtags": [],
+                "sound_id": None,
+                "language": "en",
+                "status": "ready",
+                "created_at": t,
+                "source": "bench",
+            }
+            for v in range(1, VIDEOS + 1)
+        ),
+        producer="bench",
+    )
 
 
 def run_ingest(spark, lake: Path, quality: Path) -> dict:
@@ -140,12 +184,16 @@ def run_ingest(spark, lake: Path, quality: Path) -> dict:
     now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
     settings = Settings(lake=str(lake), quality_dir=str(quality))
     t0 = time.monotonic()
-    res = ingest_interval(spark, settings, now - dt.timedelta(hours=2),
-                          now + dt.timedelta(hours=1))
+    res = ingest_interval(spark, settings, now - dt.timedelta(hours=2), now + dt.timedelta(hours=1))
     events = res["by_entity"].get("events", {})
-    return {"ingest_s": round(time.monotonic() - t0, 1), "files": events.get("files", 0),
-            "lines": events.get("lines", 0), "accepted": events.get("accepted", 0),
-            "quarantined": events.get("quarantined", 0), "steps_s": res["timings_s"]}
+    return {
+        "ingest_s": round(time.monotonic() - t0, 1),
+        "files": events.get("files", 0),
+        "lines": events.get("lines", 0),
+        "accepted": events.get("accepted", 0),
+        "quarantined": events.get("quarantined", 0),
+        "steps_s": res["timings_s"],
+    }
 
 
 def warm_up(spark, home: Path) -> None:
@@ -154,10 +202,22 @@ def warm_up(spark, home: Path) -> None:
 
     lake = home / "lake-warm-up"
     land_dimensions(lake)
-    write_records(lake / "landing", "events", [
-        {"event_id": "warm-up", "event_type": "watch", "user_id": 1, "video_id": 1,
-         "watch_ms": 1, "event_time": "2026-01-01T00:00:00.000Z", "source": "bench"}],
-        producer="bench")
+    write_records(
+        lake / "landing",
+        "events",
+        [
+            {
+                "event_id": "warm-up",
+                "event_type": "watch",
+                "user_id": 1,
+                "video_id": 1,
+                "watch_ms": 1,
+                "event_time": "2026-01-01T00:00:00.000Z",
+                "source": "bench",
+            }
+        ],
+        producer="bench",
+    )
     run_ingest(spark, lake, home / "quality")
 
 
@@ -170,8 +230,11 @@ def run_mode(mode: str, env: dict, home: str, args: argparse.Namespace, api_key:
     lake = Path(home) / f"lake-{mode}"
     if args.ingest:
         land_dimensions(lake)
-    menv = {**env, "FYP_LAKE": str(lake),
-            "FYP_EVENT_GROUP_COMMIT": "true" if mode == "group" else "false"}
+    menv = {
+        **env,
+        "FYP_LAKE": str(lake),
+        "FYP_EVENT_GROUP_COMMIT": "true" if mode == "group" else "false",
+    }
     if args.window_ms is not None:
         menv["FYP_EVENT_COMMIT_WINDOW_MS"] = str(args.window_ms)
     port = free_port()
@@ -180,20 +243,23 @@ def run_mode(mode: str, env: dict, home: str, args: argparse.Namespace, api_key:
         cpu0 = tree_cpu_s(proc.pid)
         res = run_load(port, args.clients, args.seconds, args.events_per_request, api_key)
         res["api_cpu_us_per_req"] = round(
-            (tree_cpu_s(proc.pid) - cpu0) / max(res["requests"], 1) * 1e6)
+            (tree_cpu_s(proc.pid) - cpu0) / max(res["requests"], 1) * 1e6
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     files, ids = landed(lake)
     accepted = collections.Counter(res.pop("accepted_ids"))
-    res.update({
-        "mode": mode,
-        "files": files,
-        "files_per_1000_requests": round(files / max(res["requests"], 1) * 1000, 1),
-        "landed_lines": sum(ids.values()),
-        "accepted_equals_landed": accepted == ids and max(ids.values(), default=1) == 1,
-        "lake": str(lake),
-    })
+    res.update(
+        {
+            "mode": mode,
+            "files": files,
+            "files_per_1000_requests": round(files / max(res["requests"], 1) * 1000, 1),
+            "landed_lines": sum(ids.values()),
+            "accepted_equals_landed": accepted == ids and max(ids.values(), default=1) == 1,
+            "lake": str(lake),
+        }
+    )
     return res
 
 
@@ -203,12 +269,23 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--events-per-request", type=int, default=10)
-    ap.add_argument("--mode", choices=("both", "group", "per-request"), default="both",
-                    help="both: the per-request reference, then the group commit")
-    ap.add_argument("--window-ms", type=float, default=None,
-                    help="group commit window (default: FYP_EVENT_COMMIT_WINDOW_MS's default)")
-    ap.add_argument("--ingest", action="store_true",
-                    help="then ingest each mode's landing files into its lake and time it")
+    ap.add_argument(
+        "--mode",
+        choices=("both", "group", "per-request"),
+        default="both",
+        help="both: the per-request reference, then the group commit",
+    )
+    ap.add_argument(
+        "--window-ms",
+        type=float,
+        default=None,
+        help="group commit window (default: FYP_EVENT_COMMIT_WINDOW_MS's default)",
+    )
+    ap.add_argument(
+        "--ingest",
+        action="store_true",
+        help="then ingest each mode's landing files into its lake and time it",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the throw-away home")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -237,38 +314,54 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
     window = args.window_ms if args.window_ms is not None else settings.event_commit_window_ms
-    out = {"clients": args.clients, "seconds": args.seconds, "api_workers": args.workers,
-           "events_per_request": args.events_per_request, "window_ms": window,
-           "cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2),
-           "modes": results}
+    out = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "api_workers": args.workers,
+        "events_per_request": args.events_per_request,
+        "window_ms": window,
+        "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+        "modes": results,
+    }
     if len(results) == 2:
         ref, grp = results
         out["group_vs_per_request"] = {
             "events_per_s": round(grp["events_per_s"] / max(ref["events_per_s"], 1), 2),
             "files_per_1000_requests": round(
-                grp["files_per_1000_requests"] / max(ref["files_per_1000_requests"], 1e-9), 4)}
+                grp["files_per_1000_requests"] / max(ref["files_per_1000_requests"], 1e-9), 4
+            ),
+        }
     if args.json:
         print(json.dumps(out))
         return
-    print(f"POST /v1/events: {args.clients} clients x {args.events_per_request} events/request, "
-          f"{args.seconds:g} s per mode, {args.workers} API worker(s), {os.cpu_count()} CPUs, "
-          f"load avg {out['loadavg_1m']}")
+    print(
+        f"POST /v1/events: {args.clients} clients x {args.events_per_request} events/request, "
+        f"{args.seconds:g} s per mode, {args.workers} API worker(s), {os.cpu_count()} CPUs, "
+        f"load avg {out['loadavg_1m']}"
+    )
     for r in results:
         name = r["mode"] + (f" ({window:g} ms)" if r["mode"] == "group" else "")
-        print(f"  {name:16} {r['events_per_s']:>7,} events/s {r['requests_per_s']:>6,} req/s   "
-              f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms   {r['files']:>6,} files "
-              f"= {r['files_per_1000_requests']:7.1f} per 1,000 requests   "
-              f"accepted == landed: {r['accepted_equals_landed']} ({r['events']:,} events)"
-              f"   API CPU {r['api_cpu_us_per_req']} us/req   errors {r['errors'] or 0}")
+        print(
+            f"  {name:16} {r['events_per_s']:>7,} events/s {r['requests_per_s']:>6,} req/s   "
+            f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms   {r['files']:>6,} files "
+            f"= {r['files_per_1000_requests']:7.1f} per 1,000 requests   "
+            f"accepted == landed: {r['accepted_equals_landed']} ({r['events']:,} events)"
+            f"   API CPU {r['api_cpu_us_per_req']} us/req   errors {r['errors'] or 0}"
+        )
         if "ingest" in r:
             i = r["ingest"]
-            print(f"  {'':16} ingest: {i['ingest_s']} s for {i['files']:,} files, "
-                  f"{i['lines']:,} lines = {i['accepted']:,} accepted + "
-                  f"{i['quarantined']:,} quarantined; steps (s) {i['steps_s']}")
+            print(
+                f"  {'':16} ingest: {i['ingest_s']} s for {i['files']:,} files, "
+                f"{i['lines']:,} lines = {i['accepted']:,} accepted + "
+                f"{i['quarantined']:,} quarantined; steps (s) {i['steps_s']}"
+            )
     if "group_vs_per_request" in out:
         g = out["group_vs_per_request"]
-        print(f"  group / per-request: events/s x{g['events_per_s']}, files per request "
-              f"x{g['files_per_1000_requests']}")
+        print(
+            f"  group / per-request: events/s x{g['events_per_s']}, files per request "
+            f"x{g['files_per_1000_requests']}"
+        )
 
 
 if __name__ == "__main__":

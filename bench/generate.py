@@ -38,8 +38,13 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         s = generate_world(
-            args.users, args.videos, args.days, args.seed,
-            events_per_user_day=args.events_per_user_day, shape=args.shape, lake_root=tmp,
+            args.users,
+            args.videos,
+            args.days,
+            args.seed,
+            events_per_user_day=args.events_per_user_day,
+            shape=args.shape,
+            lake_root=tmp,
         )
         wall = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in (tmp / "landing").rglob("*.jsonl"))

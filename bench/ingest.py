@@ -84,9 +84,14 @@ def synthesize(lake: Path, events: int, files_per_hour: int, seed: int = 1) -> d
 
     per_file = -(-events // (24 * files_per_hour))
     written = bad = dup = late = 0
-    kinds = ["watch"] * 70 + ["skip"] * 12 + ["like"] * 10 + ["comment"] * 3 + ["share"] * 3 + [
-        "follow"
-    ] * 2
+    kinds = (
+        ["watch"] * 70
+        + ["skip"] * 12
+        + ["like"] * 10
+        + ["comment"] * 3
+        + ["share"] * 3
+        + ["follow"] * 2
+    )
     last_id = None
     for hour in range(24):
         arrival = start + dt.timedelta(hours=hour)
@@ -99,9 +104,12 @@ def synthesize(lake: Path, events: int, files_per_hour: int, seed: int = 1) -> d
                 r = rng.random()
                 if r < 0.003:
                     bad += 1
-                    buf.append('{"event_id": "broken", "event_type": ' if r < 0.001 else
-                               f'{{"event_id":"x{written}","event_type":"poke","user_id":1,'
-                               f'"event_time":"{_iso(arrival.timestamp())}"}}')
+                    buf.append(
+                        '{"event_id": "broken", "event_type": '
+                        if r < 0.001
+                        else f'{{"event_id":"x{written}","event_type":"poke","user_id":1,'
+                        f'"event_time":"{_iso(arrival.timestamp())}"}}'
+                    )
                     continue
                 if r < 0.006 and last_id is not None:
                     dup += 1
@@ -114,23 +122,40 @@ def synthesize(lake: Path, events: int, files_per_hour: int, seed: int = 1) -> d
                 kind = kinds[int(rng.random() * len(kinds))]
                 user = 1 + int(rng.random() * users)
                 if kind == "follow":
-                    line = (f'{{"event_id":"e{written}","event_type":"follow","user_id":{user},'
-                            f'"creator_id":{1 + int(rng.random() * creators)},'
-                            f'"event_time":"{_iso(ts)}","source":"bench"}}')
+                    line = (
+                        f'{{"event_id":"e{written}","event_type":"follow","user_id":{user},'
+                        f'"creator_id":{1 + int(rng.random() * creators)},'
+                        f'"event_time":"{_iso(ts)}","source":"bench"}}'
+                    )
                 else:
                     video = 1 + int(rng.random() * videos)
-                    watch = (f',"watch_ms":{int(durations[video] * rng.random() * 1.3)}'
-                             if kind in ("watch", "skip") else "")
-                    line = (f'{{"event_id":"e{written}","event_type":"{kind}","user_id":{user},'
-                            f'"video_id":{video}{watch},"event_time":"{_iso(ts)}",'
-                            f'"source":"bench"}}')
+                    watch = (
+                        f',"watch_ms":{int(durations[video] * rng.random() * 1.3)}'
+                        if kind in ("watch", "skip")
+                        else ""
+                    )
+                    line = (
+                        f'{{"event_id":"e{written}","event_type":"{kind}","user_id":{user},'
+                        f'"video_id":{video}{watch},"event_time":"{_iso(ts)}",'
+                        f'"source":"bench"}}'
+                    )
                 buf.append(line)
                 last_id = line
             if buf:
-                write_jsonl_atomic(partition_dir(root, "events", arrival), "bench",
-                                   "\n".join(buf) + "\n", f"e{hour:02d}-{f:03d}")
-    return {"events": written, "users": users, "videos": videos, "bad": bad, "duplicates": dup,
-            "late": late}
+                write_jsonl_atomic(
+                    partition_dir(root, "events", arrival),
+                    "bench",
+                    "\n".join(buf) + "\n",
+                    f"e{hour:02d}-{f:03d}",
+                )
+    return {
+        "events": written,
+        "users": users,
+        "videos": videos,
+        "bad": bad,
+        "duplicates": dup,
+        "late": late,
+    }
 
 
 def event_files(lake: Path) -> list[str]:
@@ -139,8 +164,13 @@ def event_files(lake: Path) -> list[str]:
 
 def plain_copy(spark, lake: Path, target: Path) -> float:
     t = time.monotonic()
-    (spark.read.schema(EVENTS_SCHEMA).json(event_files(lake))
-     .write.format("delta").mode("append").save(str(target)))
+    (
+        spark.read.schema(EVENTS_SCHEMA)
+        .json(event_files(lake))
+        .write.format("delta")
+        .mode("append")
+        .save(str(target))
+    )
     return time.monotonic() - t
 
 
@@ -202,8 +232,11 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     spark = get_spark("bench-ingest", settings)
     spark.sparkContext.setLogLevel("ERROR")
-    print(f"spark {spark.version} master={settings.spark_master} "
-          f"cores={os.cpu_count()} driver_memory={settings.spark_driver_memory}", flush=True)
+    print(
+        f"spark {spark.version} master={settings.spark_master} "
+        f"cores={os.cpu_count()} driver_memory={settings.spark_driver_memory}",
+        flush=True,
+    )
     one_size(spark, base, 2_000, 1, keep=False)  # warm-up: JIT, class loading, Delta init
     results = []
     for n in args.events:

@@ -57,14 +57,13 @@ def batches(templates: list[FeedBatch], users: int, batch_users: int):
             yield FeedBatch(ids, t.offsets, t.video_ids, t.scores, t.source_codes)
         else:
             stop = int(t.offsets[n])
-            yield FeedBatch(ids, t.offsets[: n + 1], t.video_ids[:stop], t.scores[:stop],
-                            t.source_codes[:stop])
+            yield FeedBatch(
+                ids, t.offsets[: n + 1], t.video_ids[:stop], t.scores[:stop], t.source_codes[:stop]
+            )
 
 
 def raw_set(client, templates: list[FeedBatch], users: int, batch_users: int) -> float:
-    blobs = [
-        codec.encode_csr(t.offsets, t.video_ids, t.scores, t.source_codes) for t in templates
-    ]
+    blobs = [codec.encode_csr(t.offsets, t.video_ids, t.scores, t.source_codes) for t in templates]
     t0 = time.perf_counter()
     for i, start in enumerate(range(0, users, batch_users)):
         values = blobs[i % len(blobs)]
@@ -92,8 +91,9 @@ def main() -> None:
         client = redis.Redis.from_url(server.url, socket_timeout=120)
         gc.collect()
         t0 = time.perf_counter()
-        res = publish_feeds(client, batches(templates, args.users, args.batch),
-                            settings=settings, sources=SOURCES)
+        res = publish_feeds(
+            client, batches(templates, args.users, args.batch), settings=settings, sources=SOURCES
+        )
         publish_s = time.perf_counter() - t0
         used_publish = int(client.info("memory")["used_memory"])
         client.flushall()
@@ -118,13 +118,19 @@ def main() -> None:
     if args.json:
         print(json.dumps(out))
         return
-    print(f"publish {out['users']:,} users x {args.items} ids "
-          f"({out['value_bytes']} B/feed): {out['publish_s']} s = {out['feeds_per_s']:,} feeds/s")
-    print(f"raw pipelined SET of the same bytes: {out['raw_set_s']} s = "
-          f"{out['raw_sets_per_s']:,} SET/s")
-    print(f"ratio publish/raw: {out['ratio_publish_to_raw_set']}  "
-          f"(Valkey memory: {out['valkey_mib_publish']} MiB published, "
-          f"{out['valkey_mib_raw']} MiB raw)")
+    print(
+        f"publish {out['users']:,} users x {args.items} ids "
+        f"({out['value_bytes']} B/feed): {out['publish_s']} s = {out['feeds_per_s']:,} feeds/s"
+    )
+    print(
+        f"raw pipelined SET of the same bytes: {out['raw_set_s']} s = "
+        f"{out['raw_sets_per_s']:,} SET/s"
+    )
+    print(
+        f"ratio publish/raw: {out['ratio_publish_to_raw_set']}  "
+        f"(Valkey memory: {out['valkey_mib_publish']} MiB published, "
+        f"{out['valkey_mib_raw']} MiB raw)"
+    )
 
 
 if __name__ == "__main__":

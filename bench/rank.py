@@ -72,8 +72,9 @@ def main(argv: list[str] | None = None) -> dict:
         flat = idx.ravel()
 
         t0 = time.perf_counter()
-        order, adj, _pos = ranking.rank_block(cat, flat, seg, n, users, src, fatigue, cfg,
-                                              cowatch=cowatch)
+        order, adj, _pos = ranking.rank_block(
+            cat, flat, seg, n, users, src, fatigue, cfg, cowatch=cowatch
+        )
         t_kernel += time.perf_counter() - t0
         checksum += float(adj[:1].sum())
 
@@ -98,11 +99,18 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         print(json.dumps(res))
     else:
-        print(f"ranking {args.users:,} users x {k:,} candidates ({args.dim}-d, catalogue {args.videos:,})")
-        print(f"  kernel (score + diversity + top-{cfg.top_n}): {res['kernel_s']:8.2f} s  "
-              f"{res['kernel_scores_per_s']:>14,} user-candidate scores/s")
-        print(f"  bare numpy batched dot product:        {res['numpy_dot_s']:8.2f} s  "
-              f"{res['numpy_dot_scores_per_s']:>14,} scores/s")
+        print(
+            f"ranking {args.users:,} users x {k:,} candidates "
+            f"({args.dim}-d, catalogue {args.videos:,})"
+        )
+        print(
+            f"  kernel (score + diversity + top-{cfg.top_n}): {res['kernel_s']:8.2f} s  "
+            f"{res['kernel_scores_per_s']:>14,} user-candidate scores/s"
+        )
+        print(
+            f"  bare numpy batched dot product:        {res['numpy_dot_s']:8.2f} s  "
+            f"{res['numpy_dot_scores_per_s']:>14,} scores/s"
+        )
         print(f"  kernel throughput / numpy dot throughput = {res['kernel_vs_numpy_dot']:.3f}")
     return res
 

@@ -5,8 +5,9 @@ scoring candidates/s of the rank kernel with the learned model beside the formul
     FYP_HOME=/tmp/lrw .venv/bin/python bench/train.py [--date 2026-11-04] [--rounds 100]
         [--users 20000] [--candidates 1000] [--videos 50000]
 
-Training rows (the training users' rows, base margin included) are built once from the lake of ``FYP_HOME`` (a generated world: ``fyp
-generate``, then ``fyp job ingest`` and ``fyp job silver``): the engine's stages as of
+Training rows (the training users' rows, base margin included) are built once from the lake of
+``FYP_HOME`` (a generated world: ``fyp generate``, then ``fyp job ingest`` and ``fyp job silver``):
+the engine's stages as of
 T' = date - horizon and labels from (T', date], exactly as ``train_ranker`` builds them
 (``jobs.recsys.learned.training_data``), outside the timed sections. Both trainers get
 ``nthread`` = ``rec_ranker_workers`` (one core per Spark barrier task).
@@ -44,13 +45,20 @@ def training_rows(spark, settings, ds: dt.date, p):  # noqa: ANN001, ANN201
     data = learned.training_data(silver.watch, prep, p, gold, ds)
     if data.rows is None:
         raise SystemExit(f"no training rows for {ds}: {data.reason}")
-    rows = data.rows.where(~F.col("validation")).select(
-        "user_id", "video_id", "label", "features", "base_margin"
-    ).cache()
+    rows = (
+        data.rows.where(~F.col("validation"))
+        .select("user_id", "video_id", "label", "features", "base_margin")
+        .cache()
+    )
     pdf = rows.orderBy("user_id", "video_id").toPandas()
     x = np.stack(pdf["features"].to_numpy()).astype(np.float32)
-    return (rows, x, pdf["label"].to_numpy(np.float32), pdf["user_id"].to_numpy(np.int64),
-            pdf["base_margin"].to_numpy(np.float64))
+    return (
+        rows,
+        x,
+        pdf["label"].to_numpy(np.float32),
+        pdf["user_id"].to_numpy(np.int64),
+        pdf["base_margin"].to_numpy(np.float64),
+    )
 
 
 def train_throughput(rows, x, y, qid, margin, p) -> dict:  # noqa: ANN001
@@ -81,8 +89,15 @@ def train_throughput(rows, x, y, qid, margin, p) -> dict:  # noqa: ANN001
     }
 
 
-def score_throughput(booster_raw: bytes, users: int, k: int, n_videos: int, dim: int,
-                     block: int = 256, base: tuple[float, ...] = ()) -> dict:
+def score_throughput(
+    booster_raw: bytes,
+    users: int,
+    k: int,
+    n_videos: int,
+    dim: int,
+    block: int = 256,
+    base: tuple[float, ...] = (),
+) -> dict:
     from rank import make_catalog  # bench/rank.py
 
     from jobs.recsys import learned, ranking
@@ -95,10 +110,16 @@ def score_throughput(booster_raw: bytes, users: int, k: int, n_videos: int, dim:
     side = learned.VideoSide(rates=rng.uniform(0, 0.5, (n_videos, 5)))
     vocab_tags = {f"t{i}": i for i in range(n_tags)}
     side.vocab = {"hashtag": vocab_tags, "sound": {}, "creator": {}}
-    side.ptr = {"hashtag": np.arange(0, 2 * n_videos + 1, 2, dtype=np.int64),
-                "sound": np.zeros(n_videos + 1, np.int64), "creator": np.zeros(n_videos + 1, np.int64)}
-    side.keys = {"hashtag": tags.reshape(-1).astype(np.int64), "sound": np.zeros(0, np.int64),
-                 "creator": np.zeros(0, np.int64)}
+    side.ptr = {
+        "hashtag": np.arange(0, 2 * n_videos + 1, 2, dtype=np.int64),
+        "sound": np.zeros(n_videos + 1, np.int64),
+        "creator": np.zeros(n_videos + 1, np.int64),
+    }
+    side.keys = {
+        "hashtag": tags.reshape(-1).astype(np.int64),
+        "sound": np.zeros(0, np.int64),
+        "creator": np.zeros(0, np.int64),
+    }
     p = RecParams()
     vocab = {"age_band": ["18-24", "25-34"], "country": ["DE", "US"], "language": ["en"]}
     model = learned.BoundRanker(side, vocab, booster_raw=booster_raw, model_id="bench", base=base)
@@ -118,8 +139,12 @@ def score_throughput(booster_raw: bytes, users: int, k: int, n_videos: int, dim:
         cscore = rng.uniform(0, 1, b * k)
         nsrc = rng.integers(1, 3, b * k).astype(np.float64)
         n_aff = 20
-        aff = (np.arange(0, (b + 1) * n_aff, n_aff), ["hashtag"] * (b * n_aff),
-               [f"t{i}" for i in rng.integers(0, n_tags, b * n_aff)], rng.uniform(0, 0.2, b * n_aff))
+        aff = (
+            np.arange(0, (b + 1) * n_aff, n_aff),
+            ["hashtag"] * (b * n_aff),
+            [f"t{i}" for i in rng.integers(0, n_tags, b * n_aff)],
+            rng.uniform(0, 0.2, b * n_aff),
+        )
         n_eng = rng.integers(20, 500, b)
         segs = ["18-24|US|en"] * b
         t = time.perf_counter()
@@ -130,8 +155,9 @@ def score_throughput(booster_raw: bytes, users: int, k: int, n_videos: int, dim:
         codes = model.user_codes(n_eng, segs, uvec, {"affinity": aff})
         x = ranking.feature_matrix(cat, idx, seg, uvec, src, fatigue, cw, cfg.cowatch_scale)
         ls = model.log_scores(x, cat, idx, seg, codes, cscore, nsrc)
-        order, adj, _ = ranking.rank_block(cat, idx, seg, b, uvec, src, fatigue, cfg, cowatch=cw,
-                                           log_score=ls)
+        order, adj, _ = ranking.rank_block(
+            cat, idx, seg, b, uvec, src, fatigue, cfg, cowatch=cw, log_score=ls
+        )
         t_learned += time.perf_counter() - t
         checksum += float(np.minimum(adj, 1e300).sum())
     n = users * k
@@ -173,7 +199,9 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         ds = Reads(spark, settings).silver().watch.agg(F.max("event_date")).first()[0]
         if ds is None:
-            raise SystemExit(f"no silver events under {settings.lake}: generate and ingest a world first")
+            raise SystemExit(
+                f"no silver events under {settings.lake}: generate and ingest a world first"
+            )
     t = time.perf_counter()
     rows, x, y, qid, margin = training_rows(spark, settings, ds, p)
     build_s = time.perf_counter() - t
@@ -182,19 +210,29 @@ def main(argv: list[str] | None = None) -> dict:
     train.pop("_booster")
     from jobs.recsys import learned
 
-    score = score_throughput(raw, args.users, args.candidates, args.videos, args.dim,
-                             base=learned.base_weights(p))
+    score = score_throughput(
+        raw, args.users, args.candidates, args.videos, args.dim, base=learned.base_weights(p)
+    )
     out = {"ds": ds.isoformat(), "build_rows_s": round(build_s, 1), "train": train, "score": score}
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        print(f"training rows of {ds}: {train['rows']:,} rows, {train['groups']:,} users "
-              f"(built in {build_s:.0f} s), {train['rounds']} rounds")
-        print(f"  SparkXGBRanker     {train['spark_rows_per_s']:>12,} rows/s  ({train['spark_s']} s)")
-        print(f"  xgboost.train      {train['xgboost_train_rows_per_s']:>12,} rows/s  "
-              f"({train['xgboost_train_s']} s)")
+        print(
+            f"training rows of {ds}: {train['rows']:,} rows, {train['groups']:,} users "
+            f"(built in {build_s:.0f} s), {train['rounds']} rounds"
+        )
+        print(
+            f"  SparkXGBRanker     {train['spark_rows_per_s']:>12,} rows/s  ({train['spark_s']} s)"
+        )
+        print(
+            f"  xgboost.train      {train['xgboost_train_rows_per_s']:>12,} rows/s  "
+            f"({train['xgboost_train_s']} s)"
+        )
         print(f"  ratio (Spark / in-memory throughput): {train['ratio_spark_to_in_memory']}")
-        print(f"scoring {score['candidates']:,} candidates (kernel block: features, score, diversity, top-200):")
+        print(
+            f"scoring {score['candidates']:,} candidates "
+            "(kernel block: features, score, diversity, top-200):"
+        )
         print(f"  formula            {score['formula_candidates_per_s']:>12,} candidates/s")
         print(f"  learned model      {score['learned_candidates_per_s']:>12,} candidates/s")
         print(f"  ratio (learned / formula): {score['ratio_learned_to_formula']}")

@@ -38,15 +38,24 @@ def make_source(args, cache_dir: Path) -> Path:
     import media_clips
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / (f"bench_{args.width}x{args.height}_{args.fps}fps_{args.seconds}s"
-                        f"_n{args.noise}.mp4")
+    path = cache_dir / (
+        f"bench_{args.width}x{args.height}_{args.fps}fps_{args.seconds}s_n{args.noise}.mp4"
+    )
     if not path.exists():
         print(f"generating {path.name} (cached for later runs) ...", file=sys.stderr, flush=True)
         tmp = path.with_suffix(".part.mp4")
         # A phone-like source: moving shapes with sensor-like grain, 1 s GOP.
-        media_clips.make_clip(tmp, width=args.width, height=args.height, seconds=args.seconds,
-                              fps=args.fps, seed=4242, preset="ultrafast", gop=args.fps,
-                              noise=args.noise)
+        media_clips.make_clip(
+            tmp,
+            width=args.width,
+            height=args.height,
+            seconds=args.seconds,
+            fps=args.fps,
+            seed=4242,
+            preset="ultrafast",
+            gop=args.fps,
+            noise=args.noise,
+        )
         tmp.replace(path)
     return path
 
@@ -56,8 +65,9 @@ def plain_ffmpeg(src: Path, out: Path, settings, width: int, height: int, fps: f
     from fyplake.media.ffmpeg import ffmpeg_exe
     from fyplake.media.transcode import plan_ladder
 
-    plan = plan_ladder(width, height, settings.media_ladder, has_audio=True,
-                       audio_kbps=settings.media_audio_kbps)
+    plan = plan_ladder(
+        width, height, settings.media_ladder, has_audio=True, audio_kbps=settings.media_audio_kbps
+    )
     seg = settings.media_segment_s
     gop = max(1, int(round(min(fps, settings.media_output_max_fps) * seg)))
     n = len(plan)
@@ -66,24 +76,72 @@ def plain_ffmpeg(src: Path, out: Path, settings, width: int, height: int, fps: f
         f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
         for i, r in enumerate(plan)
     )
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", str(src),
-           "-filter_complex", split]
+    cmd = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "error",
+        "-i",
+        str(src),
+        "-filter_complex",
+        split,
+    ]
     for i in range(n):
         cmd += ["-map", f"[v{i}]"]
     for _ in range(n):
         cmd += ["-map", "0:a:0"]
-    cmd += ["-c:v", "libx264", "-preset", settings.media_x264_preset, "-profile:v", "high",
-            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-force_key_frames", f"expr:gte(t,n_forced*{seg:g})"]
+    cmd += [
+        "-c:v",
+        "libx264",
+        "-preset",
+        settings.media_x264_preset,
+        "-profile:v",
+        "high",
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{seg:g})",
+    ]
     for i, r in enumerate(plan):
-        cmd += [f"-b:v:{i}", f"{r.video_kbps}k", f"-maxrate:v:{i}", f"{int(r.video_kbps * 1.5)}k",
-                f"-bufsize:v:{i}", f"{r.video_kbps * 2}k"]
-    cmd += ["-c:a", "aac", "-b:a", f"{settings.media_audio_kbps}k", "-ac", "2", "-ar", "48000",
-            "-f", "hls", "-hls_time", f"{seg:g}", "-hls_playlist_type", "vod",
-            "-hls_flags", "independent_segments", "-master_pl_name", "master.m3u8",
-            "-var_stream_map", " ".join(f"v:{i},a:{i}" for i in range(n)),
-            "-hls_segment_filename", str(out / "%v" / "seg_%05d.ts"),
-            str(out / "%v" / "index.m3u8")]
+        cmd += [
+            f"-b:v:{i}",
+            f"{r.video_kbps}k",
+            f"-maxrate:v:{i}",
+            f"{int(r.video_kbps * 1.5)}k",
+            f"-bufsize:v:{i}",
+            f"{r.video_kbps * 2}k",
+        ]
+    cmd += [
+        "-c:a",
+        "aac",
+        "-b:a",
+        f"{settings.media_audio_kbps}k",
+        "-ac",
+        "2",
+        "-ar",
+        "48000",
+        "-f",
+        "hls",
+        "-hls_time",
+        f"{seg:g}",
+        "-hls_playlist_type",
+        "vod",
+        "-hls_flags",
+        "independent_segments",
+        "-master_pl_name",
+        "master.m3u8",
+        "-var_stream_map",
+        " ".join(f"v:{i},a:{i}" for i in range(n)),
+        "-hls_segment_filename",
+        str(out / "%v" / "seg_%05d.ts"),
+        str(out / "%v" / "index.m3u8"),
+    ]
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     subprocess.run(cmd, check=True)
@@ -97,8 +155,10 @@ def mark_failed_any(video_id: int, settings) -> None:
     from infra.stack import postgres_dsn
 
     with psycopg.connect(postgres_dsn(settings), autocommit=True) as conn:
-        conn.execute("UPDATE videos SET status = 'failed', status_reason = 'bench repetition' "
-                     "WHERE id = %s", (video_id,))
+        conn.execute(
+            "UPDATE videos SET status = 'failed', status_reason = 'bench repetition' WHERE id = %s",
+            (video_id,),
+        )
 
 
 def main() -> int:
@@ -108,8 +168,9 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=1920)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--noise", type=int, default=6, help="grain strength of the clip")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="alternate both measurements N times; report medians")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternate both measurements N times; report medians"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--keep", action="store_true", help="keep the throw-away FYP_HOME")
     args = parser.parse_args()
@@ -140,8 +201,11 @@ def main() -> int:
         baseline_runs: list[float] = []
         for i in range(args.repeat):
             # Alternate the two so that a change in machine load hits both alike.
-            print(f"[{i + 1}/{args.repeat}] pipeline: upload -> ready ...", file=sys.stderr,
-                  flush=True)
+            print(
+                f"[{i + 1}/{args.repeat}] pipeline: upload -> ready ...",
+                file=sys.stderr,
+                flush=True,
+            )
             t0 = time.monotonic()
             video_id = submit_upload(src, 1, settings=settings)
             t_upload = time.monotonic() - t0
@@ -154,15 +218,19 @@ def main() -> int:
             # duplicate of it.
             mark_failed_any(video_id, settings)
 
-            print(f"[{i + 1}/{args.repeat}] plain ffmpeg: the same ladder in one command ...",
-                  file=sys.stderr, flush=True)
-            baseline_runs.append(plain_ffmpeg(src, home / f"plain{i}", settings, args.width,
-                                              args.height, args.fps))
+            print(
+                f"[{i + 1}/{args.repeat}] plain ffmpeg: the same ladder in one command ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            baseline_runs.append(
+                plain_ffmpeg(src, home / f"plain{i}", settings, args.width, args.height, args.fps)
+            )
         pipeline_s = statistics.median(pipeline_runs)
         baseline_s = statistics.median(baseline_runs)
         report = {
             "clip": f"{args.width}x{args.height} {args.fps} fps {args.seconds} s, "
-                    f"{src.stat().st_size / 1e6:.1f} MB",
+            f"{src.stat().st_size / 1e6:.1f} MB",
             "preset": settings.media_x264_preset,
             "ladder": [r["name"] for r in result["renditions"]],
             "cpus": os.cpu_count(),
@@ -185,18 +253,25 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"clip               {report['clip']} (x264 preset {report['preset']}, "
-              f"{report['cpus']} CPUs)")
+        print(
+            f"clip               {report['clip']} (x264 preset {report['preset']}, "
+            f"{report['cpus']} CPUs)"
+        )
         print(f"ladder             {', '.join(report['ladder'])}")
         if args.repeat > 1:
-            print(f"runs               pipeline {report['upload_to_ready_runs_s']}, "
-                  f"plain {report['plain_ffmpeg_runs_s']} (medians below)")
-        print(f"upload -> ready    {report['upload_to_ready_s']:.1f} s  "
-              f"(target < {report['target_s']} s: {'met' if report['meets_target'] else 'MISSED'})")
+            print(
+                f"runs               pipeline {report['upload_to_ready_runs_s']}, "
+                f"plain {report['plain_ffmpeg_runs_s']} (medians below)"
+            )
+        print(
+            f"upload -> ready    {report['upload_to_ready_s']:.1f} s  "
+            f"(target < {report['target_s']} s: {'met' if report['meets_target'] else 'MISSED'})"
+        )
         print(f"plain ffmpeg       {report['plain_ffmpeg_s']:.1f} s  (one command, same ladder)")
         print(f"ratio              {report['ratio']:.2f}x")
-        print("steps              " + ", ".join(f"{k} {v:.1f}s"
-                                                for k, v in report["steps_s"].items()))
+        print(
+            "steps              " + ", ".join(f"{k} {v:.1f}s" for k, v in report["steps_s"].items())
+        )
         print(f"load average       {report['load_average']} (the machine may be shared)")
     return 0
 

@@ -39,10 +39,17 @@ from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
 )
 def fyp_nightly():
     def spark_job(  # noqa: ANN202
-        task_id: str, job: str, outlets=(), run_if_param: str | None = None, **params  # noqa: ANN001
+        task_id: str,
+        job: str,
+        outlets=(),
+        run_if_param: str | None = None,
+        **params,  # noqa: ANN001
     ):
         return FypSparkSubmitOperator(
-            task_id=task_id, job=job, job_params=params or None, outlets=list(outlets),
+            task_id=task_id,
+            job=job,
+            job_params=params or None,
+            outlets=list(outlets),
             run_if_param=run_if_param,
         )
 

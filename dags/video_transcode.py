@@ -26,8 +26,9 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Asset, Param, dag, task
 
 #: Emitted each time a video becomes ready (downstream feeds may schedule on it).
-VIDEOS_READY = Asset(name="postgres.videos_ready", uri="fyplake://postgres/videos/ready",
-                     group="media")
+VIDEOS_READY = Asset(
+    name="postgres.videos_ready", uri="fyplake://postgres/videos/ready", group="media"
+)
 
 DEFAULT_ARGS = {
     "owner": "media",
@@ -131,8 +132,11 @@ def video_upload_drain():
 
     # One trigger per claimed job: kwargs {"conf": {"video_id": N}, "trigger_run_id": ...}.
     TriggerDagRunOperator.partial(
-        task_id="trigger_transcode", trigger_dag_id="video_transcode", logical_date=None,
-        wait_for_completion=False, skip_when_already_exists=True,
+        task_id="trigger_transcode",
+        trigger_dag_id="video_transcode",
+        logical_date=None,
+        wait_for_completion=False,
+        skip_when_already_exists=True,
     ).expand_kwargs(claim())
 
 

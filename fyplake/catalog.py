@@ -283,8 +283,7 @@ GOLD_VIDEO_EMBEDDINGS = register(
     TableSpec(
         "gold",
         "video_embeddings",
-        "ds date, video_id bigint, embedding array<float>, model_version string, "
-        "cf_weight double",
+        "ds date, video_id bigint, embedding array<float>, model_version string, cf_weight double",
         "128-d unit video vectors: ALS (implicit, completion-weighted) blended with a content "
         "vector (hashtags, sound, creator, words); cf_weight = share of the ALS part.",
         partition_by=("ds",),
@@ -296,8 +295,7 @@ GOLD_USER_EMBEDDINGS = register(
     TableSpec(
         "gold",
         "user_embeddings",
-        "ds date, user_id bigint, embedding array<float>, model_version string, "
-        "engagements bigint",
+        "ds date, user_id bigint, embedding array<float>, model_version string, engagements bigint",
         "128-d unit user vectors: decayed, engagement-weighted mean of watched video vectors.",
         partition_by=("ds",),
         key=("ds", "user_id"),

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     )
     media: str = Field(
         default="",
-        description="Media object store root: a local path or s3://bucket/prefix. Default: <home>/media.",
+        description="Media object store root: a local path or s3://bucket/prefix "
+        "(default <home>/media).",
     )
     media_public_url: str = Field(
         default="/media",
@@ -128,7 +129,8 @@ class Settings(BaseSettings):
     )
     quality_pandas_max_rows: int = Field(
         default=500_000,
-        description="A gate validates a slice up to this many rows in pandas (fast), larger on Spark.",
+        description="A gate validates a slice up to this many rows in pandas (fast), "
+        "larger on Spark.",
     )
     vacuum_retain_hours: int = Field(
         default=168, ge=168, description="VACUUM retention (h); at least 7 days."
@@ -161,16 +163,24 @@ class Settings(BaseSettings):
     rec_overfetch: float = Field(
         default=1.5, description="Per-key fetch factor before watched/not-ready filtering."
     )
-    rec_weight_completion: float = Field(default=1.0, description="Quality weight: completion (High).")
+    rec_weight_completion: float = Field(
+        default=1.0, description="Quality weight: completion (High)."
+    )
     rec_weight_like: float = Field(default=0.6, description="Quality weight: like rate (Medium).")
-    rec_weight_comment: float = Field(default=0.6, description="Quality weight: comment rate (Medium).")
+    rec_weight_comment: float = Field(
+        default=0.6, description="Quality weight: comment rate (Medium)."
+    )
     rec_weight_share: float = Field(default=1.0, description="Quality weight: share rate (High).")
     rec_weight_similarity: float = Field(
         default=1.0, description="Ranking exponent of similarity(user, video)."
     )
     rec_weight_quality: float = Field(default=1.0, description="Ranking exponent of video quality.")
-    rec_weight_creator: float = Field(default=0.6, description="Ranking exponent of creator score (Medium).")
-    rec_weight_freshness: float = Field(default=0.6, description="Ranking exponent of freshness (Medium).")
+    rec_weight_creator: float = Field(
+        default=0.6, description="Ranking exponent of creator score (Medium)."
+    )
+    rec_weight_freshness: float = Field(
+        default=0.6, description="Ranking exponent of freshness (Medium)."
+    )
     rec_weight_popularity: float = Field(
         default=3.0,
         description="Ranking exponent of (1 + log1p(recent views)) when rec_ranker=hybrid.",
@@ -201,19 +211,28 @@ class Settings(BaseSettings):
     )
     rec_quality_prior_views: float | None = Field(
         default=None,
-        description="Pseudo-impressions of the rate priors; unset = empirical Bayes (method of moments).",
+        description="Pseudo-impressions of the rate priors; "
+        "unset = empirical Bayes (method of moments).",
     )
-    rec_freshness_half_life_days: float = Field(default=3.0, description="Video freshness half-life.")
+    rec_freshness_half_life_days: float = Field(
+        default=3.0, description="Video freshness half-life."
+    )
     rec_freshness_floor: float = Field(default=0.1, description="Freshness of a very old video.")
     rec_user_half_life_days: float = Field(
         default=14.0, description="Half-life of a user's engagement in embeddings and affinities."
     )
-    rec_trending_half_life_days: float = Field(default=1.0, description="Half-life of trending views.")
-    rec_engage_completion: float = Field(default=1.0, description="Engagement weight per unit completion.")
+    rec_trending_half_life_days: float = Field(
+        default=1.0, description="Half-life of trending views."
+    )
+    rec_engage_completion: float = Field(
+        default=1.0, description="Engagement weight per unit completion."
+    )
     rec_engage_like: float = Field(default=1.0, description="Engagement weight of a like.")
     rec_engage_comment: float = Field(default=1.0, description="Engagement weight of a comment.")
     rec_engage_share: float = Field(default=2.0, description="Engagement weight of a share.")
-    rec_engage_skip: float = Field(default=0.5, description="Engagement weight subtracted by a skip.")
+    rec_engage_skip: float = Field(
+        default=0.5, description="Engagement weight subtracted by a skip."
+    )
     rec_affinity_top_k: int = Field(default=20, description="Affinities kept per user and kind.")
     rec_list_size: int = Field(
         default=300, description="Videos per hashtag/sound/creator/trending/cold-start list."
@@ -221,11 +240,15 @@ class Settings(BaseSettings):
     rec_diversity_decay: float = Field(
         default=0.8, description="Score factor per earlier, better video of the same creator."
     )
-    rec_diversity_window: int = Field(default=10, description="Top-of-feed window for the creator cap.")
+    rec_diversity_window: int = Field(
+        default=10, description="Top-of-feed window for the creator cap."
+    )
     rec_diversity_max_per_creator: int = Field(
         default=2, description="Most videos of one creator inside the top window."
     )
-    rec_fatigue_window_days: float = Field(default=2.0, description="Look-back for creator fatigue.")
+    rec_fatigue_window_days: float = Field(
+        default=2.0, description="Look-back for creator fatigue."
+    )
     rec_fatigue_decay: float = Field(
         default=0.9, description="Score factor per recent impression of the same creator."
     )
@@ -239,7 +262,8 @@ class Settings(BaseSettings):
         default=0.7, description="Cold-start share of demographic popular (rest: exploration)."
     )
     rec_cold_prior_strength: float = Field(
-        default=50.0, description="Pseudo-engagements shrinking a segment's popularity to its parent."
+        default=50.0,
+        description="Pseudo-engagements shrinking a segment's popularity to its parent.",
     )
     rec_explore_window_days: float = Field(
         default=3.0, description="A ready video this young is 'new' (exploration pool)."
@@ -265,7 +289,8 @@ class Settings(BaseSettings):
     rec_als_reg: float = Field(default=0.05, description="ALS regularisation.")
     rec_als_alpha: float = Field(default=5.0, description="ALS implicit confidence scale.")
     rec_content_shrink: float = Field(
-        default=10.0, description="Engagements at which a video's CF and content vectors weigh equal."
+        default=10.0,
+        description="Engagements at which a video's CF and content vectors weigh equal.",
     )
     rec_content_hash_weight: float = Field(
         default=0.3, description="Share (of squared norm) of the hashed content block."
@@ -289,12 +314,15 @@ class Settings(BaseSettings):
         "base margin; the trees learn the correction, per deployment); none = from zero.",
     )
     rec_ranker_horizon_days: int = Field(
-        default=1, ge=1,
+        default=1,
+        ge=1,
         description="Learned ranker: candidates are generated as of ds minus this many days "
         "and labelled by what each user engaged with after it, up to the end of ds.",
     )
     rec_ranker_label_completion: float = Field(
-        default=0.5, ge=0.0, le=1.0,
+        default=0.5,
+        ge=0.0,
+        le=1.0,
         description="Learned ranker labels: a watch to this completion is relevance 2 (like, "
         "share or comment 3, a shorter watch 1, a skip or no impression 0).",
     )
@@ -302,45 +330,59 @@ class Settings(BaseSettings):
         default=20_000, ge=1, description="Learned ranker: most users (query groups) trained on."
     )
     rec_ranker_negatives: int = Field(
-        default=200, ge=1,
+        default=200,
+        ge=1,
         description="Learned ranker: label-0 candidates kept per user (a seeded sample).",
     )
     rec_ranker_min_users: int = Field(
-        default=200, ge=2,
+        default=200,
+        ge=2,
         description="Learned ranker: fewer labelled users than this and no model is trained "
         "(the validation slice would be too small to tell a model from the formula).",
     )
     rec_ranker_min_positives_per_feature: float = Field(
-        default=10.0, gt=0,
+        default=10.0,
+        gt=0,
         description="Learned ranker: no model is trained below this many positive (label > 0) "
         "candidates per feature.",
     )
     rec_ranker_validation_share: float = Field(
-        default=0.2, gt=0.0, lt=1.0,
+        default=0.2,
+        gt=0.0,
+        lt=1.0,
         description="Learned ranker: share of users held out to compare the model with the "
         "formula; a model that does worse there is not used.",
     )
     rec_ranker_objective: Literal["rank:ndcg", "rank:pairwise", "rank:map"] = Field(
         default="rank:ndcg", description="Learned ranker: XGBoost ranking objective."
     )
-    rec_ranker_rounds: int = Field(default=100, ge=1, description="Learned ranker: boosting rounds.")
+    rec_ranker_rounds: int = Field(
+        default=100, ge=1, description="Learned ranker: boosting rounds."
+    )
     rec_ranker_max_depth: int = Field(default=6, ge=1, description="Learned ranker: tree depth.")
     rec_ranker_learning_rate: float = Field(
         default=0.1, gt=0.0, description="Learned ranker: learning rate (eta)."
     )
     rec_ranker_workers: int = Field(
-        default=1, ge=1,
+        default=1,
+        ge=1,
         description="Learned ranker: SparkXGBRanker num_workers (barrier tasks; at most the "
         "cluster's free task slots).",
     )
-    rec_seed: int = Field(default=42, description="Seed of ALS, bandit draws and exploration shuffles.")
+    rec_seed: int = Field(
+        default=42, description="Seed of ALS, bandit draws and exploration shuffles."
+    )
     rec_eval_k: int = Field(default=10, description="Cut-off k of the offline metrics.")
     rec_eval_holdout: Literal["time", "random"] = Field(
-        default="time", description="Per-user hold-out: last events by time, or a seeded random split."
+        default="time",
+        description="Per-user hold-out: last events by time, or a seeded random split.",
     )
-    rec_eval_holdout_fraction: float = Field(default=0.2, description="Share of each user's events held out.")
+    rec_eval_holdout_fraction: float = Field(
+        default=0.2, description="Share of each user's events held out."
+    )
     rec_eval_positive_completion: float = Field(
-        default=0.5, description="A held-out watch counts as relevant from this completion (or a like/share)."
+        default=0.5,
+        description="A held-out watch counts as relevant from this completion (or a like/share).",
     )
 
     # --- serving: feed publishing and the API (issue 5; README "Serving settings") --------
@@ -381,12 +423,14 @@ class Settings(BaseSettings):
         "commit); false: one landing file per request.",
     )
     event_commit_window_ms: float = Field(
-        default=5.0, ge=0,
+        default=5.0,
+        ge=0,
         description="Group commit: how long the oldest waiting request waits for others to "
         "share its landing file and fsync (ms).",
     )
     event_commit_max_bytes: int = Field(
-        default=8 * 2**20, gt=0,
+        default=8 * 2**20,
+        gt=0,
         description="Group commit: a landing file rolls to the next past this size (bytes).",
     )
     counter_flush_chunk: int = Field(

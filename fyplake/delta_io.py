@@ -16,7 +16,7 @@ from fyplake.catalog import DEFAULT_PROPERTIES, TableSpec
 from fyplake.config import Settings
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,8 @@ def upsert_rows(
         schema=to_arrow_schema(schema, timezone="UTC"),
     )
     predicate = " OR ".join(
-        "(" + " AND ".join(f"{k} = {_sql_literal(v)}" for k, v in zip(spec.key, key, strict=True))
+        "("
+        + " AND ".join(f"{k} = {_sql_literal(v)}" for k, v in zip(spec.key, key, strict=True))
         + ")"
         for key in by_key
     )
@@ -246,10 +247,9 @@ def partition_predicate(column: str, value) -> str:  # noqa: ANN001 - date or da
 def overwrite_table(
     spark: SparkSession, df: DataFrame, spec: TableSpec, settings: Settings | None = None
 ) -> int:
-    """Replace an unpartitioned snapshot table in one commit (readers see old or new, never a mix)."""
+    """Replace an unpartitioned snapshot table in one commit (readers see old or new, not a mix)."""
     if spec.partition_by:
         raise ValueError(f"{spec.full_name} is partitioned: use replace_where, not overwrite")
     ensure_table(spark, spec, settings)
     conform(df, spec).write.format("delta").mode("overwrite").save(spec.path(settings))
     return latest_version(spark, spec, settings)
-

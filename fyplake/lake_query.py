@@ -135,7 +135,8 @@ def run_sql(
     )
     if unknown:
         raise LakeQueryError(
-            f"unknown lake table(s) {', '.join(unknown)}; known: {', '.join(sorted(catalog.TABLES))}"
+            f"unknown lake table(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(catalog.TABLES))}"
         )
     when = parse_as_of(as_of) if not isinstance(as_of, int) else as_of
     if engine == "auto":

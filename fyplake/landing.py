@@ -140,7 +140,7 @@ def write_records(
     arrival: datetime | None = None,
     token: str | None = None,
 ) -> Path | None:
-    """Append a batch of records to the landing zone as one new file (None if the batch is empty)."""
+    """Append a batch of records to the landing zone as one new file (None for an empty batch)."""
     text = records_to_jsonl(records)
     if not text:
         return None
@@ -162,7 +162,11 @@ class GroupCommitter:
     """
 
     def __init__(
-        self, landing_root: str | Path, entity: str, producer: str, window_s: float,
+        self,
+        landing_root: str | Path,
+        entity: str,
+        producer: str,
+        window_s: float,
         max_bytes: int,
     ) -> None:
         self.landing_root, self.entity, self.producer = Path(landing_root), entity, producer

@@ -93,7 +93,13 @@ def evaluation_history(settings: Settings):  # noqa: ANN201 - pandas.DataFrame |
 RANKING_METRICS = ("ndcg", "precision", "recall", "map")
 #: Further per-model columns of the evaluation table.
 MODEL_COLUMNS = (
-    "coverage", "novelty", "gt_affinity", "gt_quality", "ndcg_cold", "ndcg_blend", "ndcg_warm",
+    "coverage",
+    "novelty",
+    "gt_affinity",
+    "gt_quality",
+    "ndcg_cold",
+    "ndcg_blend",
+    "ndcg_warm",
 )
 ENGINE = "fyp"
 PAIRED_PREFIX = "fyp_minus_"
@@ -110,14 +116,17 @@ def split_metrics(metrics: list[dict]) -> dict[str, dict[str, dict[str, float]]]
     """gold.evaluation rows of one run (model, metric, value) -> {"models", "paired",
     "candidates", "bandit"}: model -> metric -> value ("paired" keyed by the baseline)."""
     out: dict[str, dict[str, dict[str, float]]] = {
-        "models": {}, "paired": {}, "candidates": {}, "bandit": {},
+        "models": {},
+        "paired": {},
+        "candidates": {},
+        "bandit": {},
     }
     for m in metrics:
         model = m["model"]
         if model.startswith("bandit_"):
             part = "bandit"
         elif model.startswith(PAIRED_PREFIX):
-            part, model = "paired", model[len(PAIRED_PREFIX):]
+            part, model = "paired", model[len(PAIRED_PREFIX) :]
         elif model == CANDIDATES:
             part = "candidates"
         else:
@@ -133,7 +142,7 @@ def best_baseline(models: dict[str, dict[str, float]]) -> str | None:
 
 
 def mean_se(vals: dict[str, float], name: str, sign: bool = False) -> str:
-    """"mean ± se" of metric ``name`` (the mean alone when there is no ``<name>_se``)."""
+    """ "mean ± se" of metric ``name`` (the mean alone when there is no ``<name>_se``)."""
     v = vals.get(name)
     if v is None or v != v:  # absent or NaN
         return "-"
@@ -145,7 +154,7 @@ def mean_se(vals: dict[str, float], name: str, sign: bool = False) -> str:
 def candidate_sources(cand: dict[str, float]) -> list[str]:
     """The sources of a run's candidate-recall metrics, in stored order."""
     return [
-        m[len("marginal_"):] for m in cand if m.startswith("marginal_") and not m.endswith("_se")
+        m[len("marginal_") :] for m in cand if m.startswith("marginal_") and not m.endswith("_se")
     ]
 
 
@@ -169,7 +178,8 @@ def evaluation_html(holdout: str, run) -> str:  # noqa: ANN001 - pandas.DataFram
     run_id = html.escape(str(run["run_id"].iloc[0]))
     out = [
         f"<h3>{html.escape(str(holdout))} hold-out, k = {k}, run {run_id}"
-        + (f", {users:.0f} test users" if users else "") + "</h3>"
+        + (f", {users:.0f} test users" if users else "")
+        + "</h3>"
     ]
     rows = []
     for model, vals in models.items():
@@ -296,7 +306,12 @@ def build_report(settings: Settings, ds: dt.date, run_dir: Path, title: str) -> 
 
     # 3. quality gates
     gates = [
-        {"stage": k, "gate": v.get("gate"), "success": v.get("success"), "message": v.get("message")}
+        {
+            "stage": k,
+            "gate": v.get("gate"),
+            "success": v.get("success"),
+            "message": v.get("message"),
+        }
         for k, v in results.items()
         if "gate" in v
     ]

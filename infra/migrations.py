@@ -69,7 +69,8 @@ def migrate(dsn: str, sql_dir: Path = SQL_DIR) -> list[Migration]:
                 with conn.transaction():
                     conn.execute(mig.path.read_text())
                     conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        "INSERT INTO schema_migrations (version, name, checksum) "
+                        "VALUES (%s, %s, %s)",
                         (mig.version, mig.name, mig.checksum),
                     )
                 logger.info("applied migration %s", mig.path.name)
@@ -83,7 +84,5 @@ def current_version(dsn: str) -> int:
     import psycopg
 
     with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations"
-        ).fetchone()
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return int(row[0]) if row else 0

@@ -71,7 +71,11 @@ def stop_orphans() -> list[Orphan]:
             os.kill(orphan.pid, signal.SIGQUIT if orphan.is_postgres else signal.SIGKILL)
         except ProcessLookupError:
             continue
-        logger.warning("stopped orphaned embedded server pid %s (%s, its directory %s is gone)",
-                       orphan.pid, Path(orphan.exe).name, orphan.cwd)
+        logger.warning(
+            "stopped orphaned embedded server pid %s (%s, its directory %s is gone)",
+            orphan.pid,
+            Path(orphan.exe).name,
+            orphan.cwd,
+        )
         stopped.append(orphan)
     return stopped

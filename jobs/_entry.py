@@ -52,7 +52,9 @@ def run_job(
     accepted = inspect.signature(run).parameters
     unknown = [k for k in params if k not in accepted]
     if unknown:
-        raise ValueError(f"job {name} takes no parameter(s) {unknown}; it takes {list(accepted)[3:]}")
+        raise ValueError(
+            f"job {name} takes no parameter(s) {unknown}; it takes {list(accepted)[3:]}"
+        )
     settings = get_settings()
     spark = spark or get_spark(f"fyp-{name}", settings)
     t0 = time.monotonic()
@@ -84,7 +86,9 @@ def job_main(name: str, run: RunFn, argv: list[str] | None = None) -> None:
     parser.add_argument("--param", action="append", help="job parameter key=value (repeatable)")
     parser.add_argument("--result-file", help="write the result JSON here (read back as XCom)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     result = run_job(name, run, parse_ds(args.ds), params=parse_params(args.param))
     text = json.dumps(result, default=str)
     if args.result_file:

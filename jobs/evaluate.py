@@ -60,7 +60,9 @@ def run(
     ground_truth = settings.lake_path("ground_truth") if settings.lake_is_local else None
     from jobs.recsys.pipeline import Silver
 
-    silver = Silver(*(x.cache() for x in (silver.watch, silver.users, silver.videos, silver.follows)))
+    silver = Silver(
+        *(x.cache() for x in (silver.watch, silver.users, silver.videos, silver.follows))
+    )
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     runs, rows, bandit_rows = [], [], None
     for h in HOLDOUTS if holdout == "both" else (holdout,):
@@ -82,9 +84,13 @@ def run(
         else:
             res["rows"] += bandit_rows
         day = res["ds"]
-        params = {**p.as_dict(), "k": k, "holdout": h,
-                  "fraction": settings.rec_eval_holdout_fraction,
-                  "min_completion": settings.rec_eval_positive_completion}
+        params = {
+            **p.as_dict(),
+            "k": k,
+            "holdout": h,
+            "fraction": settings.rec_eval_holdout_fraction,
+            "min_completion": settings.rec_eval_positive_completion,
+        }
         run_id = run_id_for(day, reads.versions, params)
         rows += [
             (run_id, day, m, metric, kk, v, h, now)
@@ -96,26 +102,34 @@ def run(
     results = []
     for h, run_id, params, res in runs:
         record_run(
-            spark, settings, ds=res["ds"], job="evaluate", run_id=run_id, started_at=started,
-            inputs=reads.versions, outputs={catalog.GOLD_EVALUATION.full_name: out_version},
+            spark,
+            settings,
+            ds=res["ds"],
+            job="evaluate",
+            run_id=run_id,
+            started_at=started,
+            inputs=reads.versions,
+            outputs={catalog.GOLD_EVALUATION.full_name: out_version},
             params=params,
         )
-        results.append({
-            "job": "evaluate",
-            "ds": res["ds"].isoformat(),
-            "run_id": run_id,
-            "k": k,
-            "holdout": h,
-            "inputs": reads.versions,
-            "outputs": {catalog.GOLD_EVALUATION.full_name: out_version},
-            "counts": res["counts"],
-            "timings": res["timings"],
-            "notes": res["notes"],
-            "metrics": [
-                {"model": m, "metric": metric, "k": kk, "value": v}
-                for m, metric, kk, v in res["rows"]
-            ],
-        })
+        results.append(
+            {
+                "job": "evaluate",
+                "ds": res["ds"].isoformat(),
+                "run_id": run_id,
+                "k": k,
+                "holdout": h,
+                "inputs": reads.versions,
+                "outputs": {catalog.GOLD_EVALUATION.full_name: out_version},
+                "counts": res["counts"],
+                "timings": res["timings"],
+                "notes": res["notes"],
+                "metrics": [
+                    {"model": m, "metric": metric, "k": kk, "value": v}
+                    for m, metric, kk, v in res["rows"]
+                ],
+            }
+        )
     if len(results) == 1:
         return results[0]
     return {

@@ -62,7 +62,11 @@ def build_gold(spark: SparkSession, settings: Settings, lo: dt.date, hi: dt.date
             settings=settings,
         ),
     }
-    return {"date_range": [lo.isoformat(), hi.isoformat()], "read_versions": read, "versions": written}
+    return {
+        "date_range": [lo.isoformat(), hi.isoformat()],
+        "read_versions": read,
+        "versions": written,
+    }
 
 
 def run(spark: SparkSession, settings: Settings, ds: dt.date) -> dict:

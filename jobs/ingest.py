@@ -184,9 +184,7 @@ def ingest_interval(
             update_condition=update_cond,
             settings=settings,
         )
-        quarantine_parts.append(
-            transforms.to_quarantine(records, entity, now_col, ingest_date_col)
-        )
+        quarantine_parts.append(transforms.to_quarantine(records, entity, now_col, ingest_date_col))
         count_parts.append(transforms.file_counts(records, with_event_dates=False))
         lap(f"merge_{spec.full_name}")
 
@@ -272,7 +270,9 @@ def ingest_interval(
             f.entity, {"files": 0, "lines": 0, "accepted": 0, "quarantined": 0}
         )
         entity_counts["files"] += 1
-        for key, value in zip(("lines", "accepted", "quarantined"), meta_rows[-1][5:8], strict=True):
+        for key, value in zip(
+            ("lines", "accepted", "quarantined"), meta_rows[-1][5:8], strict=True
+        ):
             entity_counts[key] += value
             result[key] += value
     dates = sorted({d for row in meta_rows for d in row[8]})

@@ -67,9 +67,11 @@ def run(
     vacuum: str | bool = True,
 ) -> dict:
     names = [t.strip() for t in tables.split(",")] if tables else sorted(catalog.TABLES)
-    do_vacuum = vacuum if isinstance(vacuum, bool) else vacuum.strip().lower() not in {
-        "0", "false", "no", "n"
-    }
+    do_vacuum = (
+        vacuum
+        if isinstance(vacuum, bool)
+        else vacuum.strip().lower() not in {"0", "false", "no", "n"}
+    )
     result: dict = {"tables": {}}
     for name in names:
         spec = catalog.table(name)

@@ -112,8 +112,9 @@ def run(
     if datasets == "feed":
         pass
     elif lists is not None:
-        res = publish_list_frame(lists, client, settings, built_at_ms=cutoff_ms(ds),
-                                 min_lists=floor(keys.LISTS))
+        res = publish_list_frame(
+            lists, client, settings, built_at_ms=cutoff_ms(ds), min_lists=floor(keys.LISTS)
+        )
         result["lists"] = {**res.as_dict(), "read_ds": {k: str(v) for k, v in read_ds.items()}}
     else:
         logger.warning("no gold list tables found; lists not published")
@@ -139,16 +140,23 @@ def run(
         # a platform before its first feed (no users yet, or no ready video): nothing to do
         logger.warning(
             "gold.feeds has no rows for ds=%s and no feed was ever published: nothing to "
-            "publish yet (no users, or no ready videos); the API serves the lists", ds,
+            "publish yet (no users, or no ready videos); the API serves the lists",
+            ds,
         )
         result["feed"] = {"published": False, "reason": "no feed rows, no earlier feed"}
         client.close()
         return result
-    run_ids = [r[0] for r in day.select("run_id").distinct().limit(2).collect()] \
-        if "run_id" in day.columns else []
+    run_ids = (
+        [r[0] for r in day.select("run_id").distinct().limit(2).collect()]
+        if "run_id" in day.columns
+        else []
+    )
     items = feed_items(day, {s: i for i, s in enumerate(sources)})
     res = publish_feed_frame(
-        items, client, url, settings,
+        items,
+        client,
+        url,
+        settings,
         sources=sources,
         run_id=run_ids[0] if len(run_ids) == 1 and run_ids[0] else None,
         built_at_ms=cutoff_ms(ds),

@@ -55,13 +55,32 @@ def run(spark: SparkSession, settings: Settings, ds: dt.date, stats_days: str = 
     result: dict = {"ds": ds.isoformat()}
     with psycopg.connect(resolve_postgres_dsn(settings), autocommit=True) as conn:
         steps = [
-            ("silver.users", pg_publish.upsert_users,
-             ["user_id", "age_band", "country", "language", "is_creator", "signup_time"]),
-            ("silver.sounds", pg_publish.upsert_sounds,
-             ["sound_id", "title", "creator_id", "created_at"]),
-            ("silver.videos", pg_publish.upsert_videos,
-             ["video_id", "creator_id", "duration_ms", "title", "description", "hashtags",
-              "sound_id", "language", "status", "created_at"]),
+            (
+                "silver.users",
+                pg_publish.upsert_users,
+                ["user_id", "age_band", "country", "language", "is_creator", "signup_time"],
+            ),
+            (
+                "silver.sounds",
+                pg_publish.upsert_sounds,
+                ["sound_id", "title", "creator_id", "created_at"],
+            ),
+            (
+                "silver.videos",
+                pg_publish.upsert_videos,
+                [
+                    "video_id",
+                    "creator_id",
+                    "duration_ms",
+                    "title",
+                    "description",
+                    "hashtags",
+                    "sound_id",
+                    "language",
+                    "status",
+                    "created_at",
+                ],
+            ),
         ]
         for name, upsert, cols in steps:
             df = _table(spark, settings, name)

@@ -7,8 +7,8 @@ that names the input versions; gold.runs records them.
 With ``rec_ranker=learned`` it also reads gold.models and gold.user_affinities: the newest
 accepted ranker of a ds at or before this one scores the candidates (``jobs/recsys/learned.py``);
 with none (too little history to train, none trained yet, features changed) the fallback formula
-(``rec_ranker_fallback``) ranks. Which one ran (``ranker_used``, ``model_id``, ``ranker_note``) is in
-the run's gold.runs params, the job's result and the log.
+(``rec_ranker_fallback``) ranks. Which one ran (``ranker_used``, ``model_id``, ``ranker_note``)
+is in the run's gold.runs params, the job's result and the log.
 """
 
 from __future__ import annotations
@@ -39,8 +39,12 @@ def choose_ranker(reads, p, ds: dt.date) -> tuple[str, learned.Model | None, str
     else:
         model, note = learned.latest_model(reads.table(catalog.GOLD_MODELS), ds)
     if model is None:
-        logger.warning("rank %s: learned ranker unavailable (%s); the %s formula ranks",
-                       ds, note, p.ranker_fallback)
+        logger.warning(
+            "rank %s: learned ranker unavailable (%s); the %s formula ranks",
+            ds,
+            note,
+            p.ranker_fallback,
+        )
         return p.ranker_fallback, None, note
     logger.info("rank %s: the learned ranker ranks (%s)", ds, note)
     return LEARNED, model, note
@@ -48,8 +52,9 @@ def choose_ranker(reads, p, ds: dt.date) -> tuple[str, learned.Model | None, str
 
 def _stage(reads, p, ds, report: dict[str, Any]):  # noqa: ANN001
     ranker, model, note = choose_ranker(reads, p, ds)
-    report.update({"ranker_used": ranker, "model_id": model.model_id if model else None,
-                   "ranker_note": note})
+    report.update(
+        {"ranker_used": ranker, "model_id": model.model_id if model else None, "ranker_note": note}
+    )
     prep = prepare(reads.silver(), ds, p)
     g = lambda spec: reads.gold(spec, ds)  # noqa: E731
     feeds = stage_rank(
@@ -75,8 +80,14 @@ def _with_run_id(frames, run_id):
 def run(spark: Any, settings: Any, ds: dt.date, versions: dict[str, int] | None = None) -> dict:
     report: dict[str, Any] = {}
     return run_stage(
-        "rank", spark, settings, ds, lambda reads, p, d: _stage(reads, p, d, report), versions,
-        finish=_with_run_id, report=report,
+        "rank",
+        spark,
+        settings,
+        ds,
+        lambda reads, p, d: _stage(reads, p, d, report),
+        versions,
+        finish=_with_run_id,
+        report=report,
     )
 
 

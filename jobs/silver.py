@@ -1,4 +1,4 @@
-"""Silver for one data interval: bronze.events -> silver.watch_history, silver.follows, silver.hashtags.
+"""Silver for one data interval: bronze.events -> silver.watch_history, follows, hashtags.
 
 The event dates the interval's ingest touched (late events included), each with the day before,
 are rebuilt whole with ``replaceWhere`` (idempotent): watch history reads those dates' bronze

@@ -44,7 +44,10 @@ def _gold_of(reads: Reads, spark: Any, settings: Any, as_of: dt.date) -> dict | 
         if not delta_io.table_exists(spark, spec, settings):
             return None
     gold = {name: reads.gold(spec, as_of) for name, spec in GOLD_AS_OF.items()}
-    if gold["video_features"].limit(1).count() == 0 or gold["user_embeddings"].limit(1).count() == 0:
+    if (
+        gold["video_features"].limit(1).count() == 0
+        or gold["user_embeddings"].limit(1).count() == 0
+    ):
         return None
     return gold
 
@@ -76,13 +79,31 @@ def run(spark: Any, settings: Any, ds: dt.date) -> dict:
     params = {**p.as_dict(), "gold_as_of": source}
     run_id = run_id_for(ds, reads.versions, params)
     outputs = {catalog.GOLD_MODELS.full_name: version}
-    record_run(spark, settings, ds=ds, job="train_ranker", run_id=run_id, started_at=started,
-               inputs=reads.versions, outputs=outputs, params=params)
+    record_run(
+        spark,
+        settings,
+        ds=ds,
+        job="train_ranker",
+        run_id=run_id,
+        started_at=started,
+        inputs=reads.versions,
+        outputs=outputs,
+        params=params,
+    )
     logger.info("train_ranker %s: %s (%s) %s", ds, result.status, result.reason or "", path or "")
     return {
-        "job": "train_ranker", "ds": ds.isoformat(), "run_id": run_id, "inputs": reads.versions,
-        "outputs": outputs, "model_id": row[0], "status": result.status, "reason": result.reason,
-        "path": path, "counts": result.counts, "metrics": result.metrics, "gold_as_of": source,
+        "job": "train_ranker",
+        "ds": ds.isoformat(),
+        "run_id": run_id,
+        "inputs": reads.versions,
+        "outputs": outputs,
+        "model_id": row[0],
+        "status": result.status,
+        "reason": result.reason,
+        "path": path,
+        "counts": result.counts,
+        "metrics": result.metrics,
+        "gold_as_of": source,
     }
 
 

@@ -61,8 +61,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         name="fyp-api",
     )
     await pg.open(wait=False)
-    pg_sync = ConnectionPool(dsn, min_size=0, max_size=4, open=False, timeout=5.0,
-                             kwargs={"autocommit": True}, name="fyp-api-sync")
+    pg_sync = ConnectionPool(
+        dsn,
+        min_size=0,
+        max_size=4,
+        open=False,
+        timeout=5.0,
+        kwargs={"autocommit": True},
+        name="fyp-api-sync",
+    )
     await run_in_threadpool(pg_sync.open, False)
     app.state.services = Services(
         settings=settings,
@@ -113,8 +120,9 @@ def _document_event_schema(app: FastAPI) -> None:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version,
-                                 description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["EventIn"] = EventIn.model_json_schema(
                 ref_template="#/components/schemas/{model}"

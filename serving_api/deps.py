@@ -41,8 +41,12 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def key_error() -> ApiError:
-    return ApiError(401, "invalid_api_key", "write endpoints need a valid X-API-Key header",
-                    headers={"WWW-Authenticate": "ApiKey"})
+    return ApiError(
+        401,
+        "invalid_api_key",
+        "write endpoints need a valid X-API-Key header",
+        headers={"WWW-Authenticate": "ApiKey"},
+    )
 
 
 def key_ok(given: bytes | None, settings: Settings) -> bool:

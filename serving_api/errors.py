@@ -79,8 +79,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        body = {"error": "invalid_request", "detail": describe(errors),
-                "errors": field_errors(errors)}
+        body = {
+            "error": "invalid_request",
+            "detail": describe(errors),
+            "errors": field_errors(errors),
+        }
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(HTTPException)
@@ -104,8 +107,11 @@ def install(app: FastAPI) -> None:
             {"Retry-After": "1"},
         )
 
-    for exc_type in (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                     redis.exceptions.BusyLoadingError):
+    for exc_type in (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        redis.exceptions.BusyLoadingError,
+    ):
         app.add_exception_handler(exc_type, _valkey_down)
 
     async def _postgres_down(request: Request, exc: Exception) -> JSONResponse:
@@ -123,8 +129,9 @@ def install(app: FastAPI) -> None:
 
 
 #: OpenAPI entries shared by routes.
-INVALID = {422: {"model": ValidationErrorOut, "description": "Parameters or body do not match "
-                 "the schema"}}
+INVALID = {
+    422: {"model": ValidationErrorOut, "description": "Parameters or body do not match the schema"}
+}
 UNAVAILABLE = {503: {"model": ErrorOut, "description": "Valkey or Postgres unreachable"}}
 BAD_REQUEST = {400: {"model": ErrorOut, "description": "Invalid cursor or parameter"}}
 UNPARSABLE = {400: {"model": ErrorOut, "description": "A body that cannot be parsed"}}

@@ -67,16 +67,22 @@ def write_rules(app: FastAPI, settings: Settings) -> list[tuple[re.Pattern[str],
     """(path regex, rule) of every route that takes a body, from the app's own routes."""
     limits = body_limits(settings)
     return [
-        (route.path_regex,
-         Rule(limits.get(route.path, SMALL_BODY_MAX), _needs_key(route.dependant)))
+        (
+            route.path_regex,
+            Rule(limits.get(route.path, SMALL_BODY_MAX), _needs_key(route.dependant)),
+        )
         for route in app.routes
         if isinstance(route, APIRoute) and route.methods - _READS
     ]
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"the request body is over {limit} bytes here",
-                    headers={"Connection": "close"})
+    return ApiError(
+        413,
+        "body_too_large",
+        f"the request body is over {limit} bytes here",
+        headers={"Connection": "close"},
+    )
 
 
 class GuardMiddleware:
@@ -101,8 +107,9 @@ class GuardMiddleware:
             rule = next((r for regex, r in self.rules if regex.match(scope["path"])), _DEFAULT)
             refusal = self._admit(scope, rule)
             if refusal is not None:
-                await error_response(refusal.status, refusal.error, refusal.detail,
-                                     _closing(refusal.headers))(scope, receive, send)
+                await error_response(
+                    refusal.status, refusal.error, refusal.detail, _closing(refusal.headers)
+                )(scope, receive, send)
                 return
             receive = _counting(receive, rule.max_body)
         try:
@@ -110,8 +117,9 @@ class GuardMiddleware:
         except Exception as exc:
             logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
             try:
-                await error_response(500, "internal_error", "an unexpected error occurred; it "
-                                     "was logged")(scope, receive, send)
+                await error_response(
+                    500, "internal_error", "an unexpected error occurred; it was logged"
+                )(scope, receive, send)
             except Exception:  # the response had started: dropping the connection is all
                 raise exc from None  # that is left, and the server does that
 

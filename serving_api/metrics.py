@@ -8,9 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.requests import Request
 from starlette.responses import Response
 
-REQUESTS = Counter(
-    "fyp_api_requests_total", "HTTP requests", ("method", "route", "status")
-)
+REQUESTS = Counter("fyp_api_requests_total", "HTTP requests", ("method", "route", "status"))
 LATENCY = Histogram(
     "fyp_api_request_seconds",
     "HTTP request latency",

@@ -76,6 +76,21 @@ def spark(settings):
     session.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_spark_cache_after_module():
+    """One Spark session serves every module a worker runs: what a module cached (the engine's
+    frames, local checkpoints) is released after it, or the driver's heap fills over a run and
+    a later module's broadcast fails for want of memory (seen in CI on the learned-ranker tests)."""
+    yield
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is None:  # noqa: SLF001 - no session in this worker
+        return
+    from fyplake.orchestration.spark_submit import _drop_cached_data
+
+    _drop_cached_data()
+
+
 @pytest.fixture(scope="session")
 def stack(settings):
     """The embedded Postgres + Valkey of the test session's FYP_HOME, migrated."""

@@ -56,7 +56,7 @@ def melody_wav(path: str | Path, seconds: float, seed: int, rate: int = 22050) -
         t = np.arange(min(length, n - t0)) / rate
         env = np.minimum(1.0, t * 40) * np.exp(-3.0 * t)
         note = sum((0.6 / h) * np.sin(2 * np.pi * freq * h * t) for h in (1, 2, 3))
-        out[t0:t0 + len(t)] += env * note
+        out[t0 : t0 + len(t)] += env * note
         t0 += length
     out += 0.01 * rng.standard_normal(n)
     out = np.clip(out / (np.max(np.abs(out)) + 1e-9) * 0.8, -1, 1)
@@ -70,9 +70,18 @@ def melody_wav(path: str | Path, seconds: float, seed: int, rate: int = 22050) -
 
 
 def make_clip(
-    path: str | Path, *, width: int = 320, height: int = 568, seconds: float = 16, fps: int = 10,
-    seed: int = 1, audio: str | Path | None = "melody", audio_seed: int | None = None,
-    pattern: str = "gradients", preset: str = "ultrafast", gop: int | None = None,
+    path: str | Path,
+    *,
+    width: int = 320,
+    height: int = 568,
+    seconds: float = 16,
+    fps: int = 10,
+    seed: int = 1,
+    audio: str | Path | None = "melody",
+    audio_seed: int | None = None,
+    pattern: str = "gradients",
+    preset: str = "ultrafast",
+    gop: int | None = None,
     noise: int = 0,
 ) -> Path:
     """An H.264 MP4 clip. ``audio``: "melody" (seeded by ``audio_seed`` or ``seed``), a WAV path,
@@ -81,8 +90,9 @@ def make_clip(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if pattern == "gradients":
-        src = (f"gradients=s={width}x{height}:r={fps}:d={seconds}:seed={seed}:speed=0.03,"
-               + _boxes(seed, width, height))
+        src = f"gradients=s={width}x{height}:r={fps}:d={seconds}:seed={seed}:speed=0.03," + _boxes(
+            seed, width, height
+        )
     else:
         src = f"testsrc2=s={width}x{height}:r={fps}:d={seconds}"
     if noise:
@@ -97,8 +107,19 @@ def make_clip(
     args += ["-map", "0:v"]
     if audio is not None:
         args += ["-map", "1:a", "-c:a", "aac", "-b:a", "96k", "-shortest"]
-    args += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p",
-             "-g", str(gop or fps * 2), "-t", str(seconds), str(path)]
+    args += [
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(gop or fps * 2),
+        "-t",
+        str(seconds),
+        str(path),
+    ]
     try:
         _ffmpeg(*args)
     finally:
@@ -107,14 +128,35 @@ def make_clip(
     return path
 
 
-def reencode(src: str | Path, dst: str | Path, *, width: int, height: int, fps: int | None = None,
-             crf: int = 30, audio_kbps: int = 64) -> Path:
+def reencode(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    width: int,
+    height: int,
+    fps: int | None = None,
+    crf: int = 30,
+    audio_kbps: int = 64,
+) -> Path:
     """The same clip again: another size, frame rate, quality and audio bitrate."""
     args = ["-i", str(src), "-vf", f"scale={width}:{height}"]
     if fps:
         args += ["-r", str(fps)]
-    args += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", str(crf), "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-b:a", f"{audio_kbps}k", str(dst)]
+    args += [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        str(crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        f"{audio_kbps}k",
+        str(dst),
+    ]
     _ffmpeg(*args)
     return Path(dst)
 

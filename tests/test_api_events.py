@@ -59,8 +59,14 @@ def landed_files(settings: Settings, event_ids: set[str]) -> dict[Path, list[str
 def test_valid_events_land_durably_and_bad_ones_are_named(api, vk, settings):
     eid = f"client-{uuid.uuid4().hex}"
     events = [
-        {"event_id": eid, "event_type": "watch", "user_id": U, "video_id": V, "watch_ms": 4200,
-         "event_time": "2026-11-20T10:00:00Z"},
+        {
+            "event_id": eid,
+            "event_type": "watch",
+            "user_id": U,
+            "video_id": V,
+            "watch_ms": 4200,
+            "event_time": "2026-11-20T10:00:00Z",
+        },
         {"event_type": "watch", "user_id": U, "video_id": V},  # no watch_ms
         {"event_type": "follow", "user_id": U, "creator_id": U + 1},
         {"event_type": "dance", "user_id": U, "video_id": V},
@@ -70,8 +76,13 @@ def test_valid_events_land_durably_and_bad_ones_are_named(api, vk, settings):
         {"event_type": "like", "user_id": U, "video_id": V, "extra": 1},
         "not an object",
         {"event_id": eid, "event_type": "like", "user_id": U, "video_id": V},  # repeated id
-        {"event_type": "skip", "user_id": U, "video_id": V, "watch_ms": 100,
-         "event_time": "2099-01-01T00:00:00Z"},
+        {
+            "event_type": "skip",
+            "user_id": U,
+            "video_id": V,
+            "watch_ms": 100,
+            "event_time": "2099-01-01T00:00:00Z",
+        },
     ]
     r = api.post("/v1/events", headers=KEY, json={"events": events})
     assert r.status_code == 202, r.text
@@ -93,10 +104,17 @@ def test_valid_events_land_durably_and_bad_ones_are_named(api, vk, settings):
     records = {r["event_id"]: r for r in landed(settings, set(body["event_ids"]))}
     assert set(records) == set(body["event_ids"])
     watch = records[eid]
-    assert watch == {"event_id": eid, "event_type": "watch", "user_id": U, "video_id": V,
-                     "creator_id": None, "watch_ms": 4200,
-                     "event_time": "2026-11-20T10:00:00.000Z", "source": "api",
-                     "comment_text": None}
+    assert watch == {
+        "event_id": eid,
+        "event_type": "watch",
+        "user_id": U,
+        "video_id": V,
+        "creator_id": None,
+        "watch_ms": 4200,
+        "event_time": "2026-11-20T10:00:00.000Z",
+        "source": "api",
+        "comment_text": None,
+    }
     follow = next(r for r in records.values() if r["event_type"] == "follow")
     assert follow["creator_id"] == U + 1 and follow["video_id"] is None
     assert follow["event_time"].endswith("Z")
@@ -109,8 +127,11 @@ def test_valid_events_land_durably_and_bad_ones_are_named(api, vk, settings):
 
 def test_all_invalid_is_422_and_nothing_lands(api, vk, settings):
     eid = f"bad-{uuid.uuid4().hex}"
-    r = api.post("/v1/events", headers=KEY, json={"events": [
-        {"event_id": eid, "event_type": "watch", "user_id": U}]})
+    r = api.post(
+        "/v1/events",
+        headers=KEY,
+        json={"events": [{"event_id": eid, "event_type": "watch", "user_id": U}]},
+    )
     assert r.status_code == 422
     assert r.json()["error"] == "all_events_rejected"
     assert r.json()["rejected"][0]["index"] == 0 and r.json()["rejected"][0]["event_id"] == eid
@@ -120,8 +141,17 @@ def test_all_invalid_is_422_and_nothing_lands(api, vk, settings):
 
 
 def test_a_retry_with_the_same_ids_counts_once(api, vk):
-    batch = {"events": [{"event_id": f"retry-{uuid.uuid4().hex}", "event_type": "watch",
-                         "user_id": U, "video_id": V + 1, "watch_ms": 1000}]}
+    batch = {
+        "events": [
+            {
+                "event_id": f"retry-{uuid.uuid4().hex}",
+                "event_type": "watch",
+                "user_id": U,
+                "video_id": V + 1,
+                "watch_ms": 1000,
+            }
+        ]
+    }
     for _ in range(3):
         assert api.post("/v1/events", headers=KEY, json=batch).status_code == 202
     assert vk.hget(keys.COUNTERS_LIVE, keys.counter_field(V + 1, "views")) == b"1"
@@ -132,8 +162,12 @@ def test_write_endpoints_need_the_api_key_reads_do_not(api, vk):
     for headers in ({}, {"X-API-Key": "wrong"}):
         r = api.post("/v1/events", headers=headers, json=batch)
         assert r.status_code == 401 and r.json()["error"] == "invalid_api_key"
-        r = api.post("/v1/videos", headers=headers, data={"creator_id": U},
-                     files={"file": ("a.mp4", b"x", "video/mp4")})
+        r = api.post(
+            "/v1/videos",
+            headers=headers,
+            data={"creator_id": U},
+            files={"file": ("a.mp4", b"x", "video/mp4")},
+        )
         assert r.status_code == 401
     assert api.get(f"/v1/feed/{U}").status_code == 200
     assert api.get("/v1/trending").status_code == 200
@@ -154,9 +188,21 @@ def _post_concurrently(client: TestClient, bodies: list[dict], clients: int = 32
 
 
 def _watches(tag: str, requests: int, per_request: int, video_id: int) -> list[dict]:
-    return [{"events": [{"event_id": f"{tag}-{i}-{j}", "event_type": "watch", "user_id": U,
-                         "video_id": video_id, "watch_ms": 100} for j in range(per_request)]}
-            for i in range(requests)]
+    return [
+        {
+            "events": [
+                {
+                    "event_id": f"{tag}-{i}-{j}",
+                    "event_type": "watch",
+                    "user_id": U,
+                    "video_id": video_id,
+                    "watch_ms": 100,
+                }
+                for j in range(per_request)
+            ]
+        }
+        for i in range(requests)
+    ]
 
 
 def test_concurrent_requests_share_landing_files_and_each_accepted_event_lands_once(
@@ -190,8 +236,11 @@ def test_a_failed_landing_write_fails_its_whole_group_and_lands_nothing(stack, v
         blocked.unlink()  # writable again: the next request is accepted
         ok = client.post("/v1/events", headers=KEY, json=_watches(f"{tag}-ok", 1, 1, V + 2)[0])
         assert ok.status_code == 202
-    landed_ids = [json.loads(line)["event_id"] for f in (lake / "landing").rglob("*.jsonl")
-                  for line in f.read_text().splitlines()]
+    landed_ids = [
+        json.loads(line)["event_id"]
+        for f in (lake / "landing").rglob("*.jsonl")
+        for line in f.read_text().splitlines()
+    ]
     assert landed_ids == [f"{tag}-ok-0-0"]
     assert not [p for p in (lake / "landing").rglob(".*")]  # no temp file left behind
 
@@ -200,9 +249,21 @@ def test_events_are_accepted_and_landed_while_valkey_is_down(stack, settings):
     scratch = ScratchValkey()  # never started: Valkey is down for this API
     with TestClient(create_app(Settings(valkey_url=scratch.url, valkey_timeout_s=0.2))) as c:
         eid = f"down-{uuid.uuid4().hex}"
-        r = c.post("/v1/events", headers=KEY, json={"events": [
-            {"event_id": eid, "event_type": "watch", "user_id": U, "video_id": V,
-             "watch_ms": 10}]})
+        r = c.post(
+            "/v1/events",
+            headers=KEY,
+            json={
+                "events": [
+                    {
+                        "event_id": eid,
+                        "event_type": "watch",
+                        "user_id": U,
+                        "video_id": V,
+                        "watch_ms": 10,
+                    }
+                ]
+            },
+        )
         assert r.status_code == 202, r.text
         assert r.json()["counters_updated"] is False
         assert [rec["event_id"] for rec in landed(settings, {eid})] == [eid]

@@ -44,8 +44,12 @@ def _settings() -> Settings:
 
 def _publish_world(valkey, settings, offset=0):
     rows = [
-        (uid, [v + offset for v in vids], [1.0 / (i + 1) for i in range(len(vids))],
-         ["followed" if i % 2 == 0 else "hashtag" for i in range(len(vids))])
+        (
+            uid,
+            [v + offset for v in vids],
+            [1.0 / (i + 1) for i in range(len(vids))],
+            ["followed" if i % 2 == 0 else "hashtag" for i in range(len(vids))],
+        )
         for uid, vids in FEEDS.items()
     ]
     feed = publish_feeds(valkey, rows, settings=settings)
@@ -68,10 +72,18 @@ def world(stack):
     import redis
 
     with psycopg.connect(stack.postgres, autocommit=True) as conn:
-        seed_users(conn, [(U, "25-34", "US", "en", True),
-                          (U + 1, "18-24", "BR", "pt"), (U + 2, "18-24", "BR", "pt"),
-                          (U + 3, "18-24", "BR", "pt"), (U + 4, "18-24", "BR", "pt"),
-                          (U + 5, "18-24", "BR", "pt"), (U + 6, "45+", "JP", "ja")])
+        seed_users(
+            conn,
+            [
+                (U, "25-34", "US", "en", True),
+                (U + 1, "18-24", "BR", "pt"),
+                (U + 2, "18-24", "BR", "pt"),
+                (U + 3, "18-24", "BR", "pt"),
+                (U + 4, "18-24", "BR", "pt"),
+                (U + 5, "18-24", "BR", "pt"),
+                (U + 6, "45+", "JP", "ja"),
+            ],
+        )
         ready = set(range(V + 1, V + 200))
         seed_videos(conn, [(v, U, "ready") for v in sorted(ready)])
         seed_videos(conn, [(v, U, "processing") for v in (V + 201, V + 202, V + 203)])
@@ -122,7 +134,10 @@ def test_pagination_walks_the_feed_in_order_then_tops_up(api):
     assert ids[23:33] == MIX_SEGMENT
     assert ids[33:] == [v for v in TRENDING if v != V + 203]
     assert [i["source"] for i in items[23:26]] == [
-        "coldstart_popular", "coldstart_diverse", "coldstart_popular"]
+        "coldstart_popular",
+        "coldstart_diverse",
+        "coldstart_popular",
+    ]
     assert {i["source"] for i in items[33:]} == {"trending"}
     assert pages >= 7
 
@@ -149,11 +164,21 @@ def test_videos_watched_since_the_feed_was_built_are_skipped(api, world):
     # a watch from before the feed was built does not hide the video (the feed accounted for it)
     built = int(VersionedStore(valkey, "feed").info(feed_version).built_at_ms)
     valkey.zadd(keys.seen(U + 2), {str(feed[1]): built - 60_000})
-    r = api.post("/v1/events", headers=KEY, json={"events": [
-        {"event_type": "watch", "user_id": U + 2, "video_id": feed[0], "watch_ms": 9000},
-        {"event_type": "skip", "user_id": U + 2, "video_id": feed[2], "watch_ms": 300},
-        {"event_type": "like", "user_id": U + 2, "video_id": feed[3]},  # a like is not a view
-    ]})
+    r = api.post(
+        "/v1/events",
+        headers=KEY,
+        json={
+            "events": [
+                {"event_type": "watch", "user_id": U + 2, "video_id": feed[0], "watch_ms": 9000},
+                {"event_type": "skip", "user_id": U + 2, "video_id": feed[2], "watch_ms": 300},
+                {
+                    "event_type": "like",
+                    "user_id": U + 2,
+                    "video_id": feed[3],
+                },  # a like is not a view
+            ]
+        },
+    )
     assert r.status_code == 202, r.text
     ids = [i["video_id"] for i in api.get(f"/v1/feed/{U + 2}", params={"limit": 5}).json()["items"]]
     assert ids == [feed[1], feed[3], feed[4], feed[5], feed[6]]
@@ -162,8 +187,20 @@ def test_videos_watched_since_the_feed_was_built_are_skipped(api, world):
 def test_64_bit_ids_are_served_and_seen_filtered(api):
     body = api.get(f"/v1/feed/{U + 7}", params={"limit": 2}).json()
     assert [i["video_id"] for i in body["items"]] == FEEDS[U + 7][:2]
-    r = api.post("/v1/events", headers=KEY, json={"events": [
-        {"event_type": "watch", "user_id": U + 7, "video_id": FEEDS[U + 7][0], "watch_ms": 1}]})
+    r = api.post(
+        "/v1/events",
+        headers=KEY,
+        json={
+            "events": [
+                {
+                    "event_type": "watch",
+                    "user_id": U + 7,
+                    "video_id": FEEDS[U + 7][0],
+                    "watch_ms": 1,
+                }
+            ]
+        },
+    )
     assert r.status_code == 202
     body = api.get(f"/v1/feed/{U + 7}", params={"limit": 2}).json()
     assert [i["video_id"] for i in body["items"]] == FEEDS[U + 7][1:]
@@ -202,8 +239,13 @@ def test_cold_start_users_get_the_pool_of_their_demographics(api):
     assert [i["video_id"] for i in body["items"]] == MIX_GLOBAL + TRENDING[:2]
     # a user Postgres has never heard of: the client may name the segment
     unknown = U + 999
-    ids = [i["video_id"] for i in api.get(f"/v1/feed/{unknown}", params={
-        "limit": 3, "age_band": "18-24", "country": "BR", "language": "pt"}).json()["items"]]
+    ids = [
+        i["video_id"]
+        for i in api.get(
+            f"/v1/feed/{unknown}",
+            params={"limit": 3, "age_band": "18-24", "country": "BR", "language": "pt"},
+        ).json()["items"]
+    ]
     assert ids == MIX_SEGMENT[:3]
     body = api.get(f"/v1/feed/{unknown}", params={"limit": 3}).json()
     assert [i["video_id"] for i in body["items"]] == MIX_GLOBAL[:3]

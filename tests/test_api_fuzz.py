@@ -30,8 +30,13 @@ U, V, S = 6_700_000, 6_800_000, 6_900_000
 KEY = {"X-API-Key": "fyp-dev-key"}
 #: Examples per operation and generation mode: bounded so the module takes well under 2 min.
 MAX_EXAMPLES = 25
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,20 +46,31 @@ def world(stack):
     videos = [V + i for i in range(1, 11)]
     with psycopg.connect(stack.postgres, autocommit=True) as conn:
         seed_users(conn, [(U, "25-34", "US", "en", True), (U + 1, "18-24", "BR", "pt")])
-        conn.execute("INSERT INTO sounds (id, title) VALUES (%s, 'beat') ON CONFLICT DO NOTHING",
-                     (S + 1,))
-        seed_videos(conn, [(v, U, "ready", f"fuzz {v}", "a fuzzing clip", ["fuzz"], S + 1)
-                           for v in videos])
+        conn.execute(
+            "INSERT INTO sounds (id, title) VALUES (%s, 'beat') ON CONFLICT DO NOTHING", (S + 1,)
+        )
+        seed_videos(
+            conn, [(v, U, "ready", f"fuzz {v}", "a fuzzing clip", ["fuzz"], S + 1) for v in videos]
+        )
         rng = np.random.default_rng(12)
         upsert_video_embeddings(conn, [(v, rng.normal(size=128), "test") for v in videos])
         client = redis.Redis.from_url(stack.valkey)
         clear_serving_keys(client)
         sync_ready_from_postgres(client, conn)
     settings = Settings(pointer_refresh_s=0.0, lists_shards=2, feed_shards=2)
-    publish_feeds(client, [(U + 1, videos, [1.0] * len(videos), ["trending"] * len(videos))],
-                  settings=settings)
-    publish_lists(client, [(keys.TRENDING, videos, [1.0] * len(videos)),
-                           (keys.hashtag_list("fuzz"), videos[:5], [1.0] * 5)], settings=settings)
+    publish_feeds(
+        client,
+        [(U + 1, videos, [1.0] * len(videos), ["trending"] * len(videos))],
+        settings=settings,
+    )
+    publish_lists(
+        client,
+        [
+            (keys.TRENDING, videos, [1.0] * len(videos)),
+            (keys.hashtag_list("fuzz"), videos[:5], [1.0] * 5),
+        ],
+        settings=settings,
+    )
     yield settings
     clear_serving_keys(client)
     client.close()
@@ -70,11 +86,13 @@ def base_url(world):
 # because schemathesis' fixture-based loader does not run under this pytest.
 schema = schemathesis.openapi.from_dict(
     create_app(Settings()).openapi(),
-    config=schemathesis.Config.from_dict({
-        "headers": KEY,  # reads ignore it, writes need it
-        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
-        "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
-    }),
+    config=schemathesis.Config.from_dict(
+        {
+            "headers": KEY,  # reads ignore it, writes need it
+            "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+            "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+        }
+    ),
 )
 
 
@@ -89,12 +107,29 @@ ON_THE_WORLD = {
     ("GET", "/v1/sounds/{sound_id}/videos"): {"path_parameters": {"sound_id": S + 1}},
     ("GET", "/v1/search"): {"query": {"q": "fuzz -nothing", "limit": 2}},
     ("GET", "/v1/creators/{creator_id}/analytics"): {"path_parameters": {"creator_id": U}},
-    ("POST", "/v1/events"): {"media_type": "application/json", "body": {"events": [
-        {"event_type": "watch", "user_id": U + 1, "video_id": V + 2, "watch_ms": 1200},
-        {"event_type": "comment", "user_id": U + 1, "video_id": V + 2, "comment_text": "ok"}]}},
-    ("POST", "/v1/videos"): {"media_type": "multipart/form-data", "body": {
-        "file": b"\x00\x00\x00\x18ftypmp42" + bytes(100), "creator_id": U, "title": "fuzz",
-        "hashtags": "#fuzz"}},
+    ("POST", "/v1/events"): {
+        "media_type": "application/json",
+        "body": {
+            "events": [
+                {"event_type": "watch", "user_id": U + 1, "video_id": V + 2, "watch_ms": 1200},
+                {
+                    "event_type": "comment",
+                    "user_id": U + 1,
+                    "video_id": V + 2,
+                    "comment_text": "ok",
+                },
+            ]
+        },
+    },
+    ("POST", "/v1/videos"): {
+        "media_type": "multipart/form-data",
+        "body": {
+            "file": b"\x00\x00\x00\x18ftypmp42" + bytes(100),
+            "creator_id": U,
+            "title": "fuzz",
+            "hashtags": "#fuzz",
+        },
+    },
 }
 
 

@@ -41,8 +41,9 @@ def live_server(settings: Settings) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_config=None, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_config=None, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -63,17 +64,28 @@ def world(stack):
 
     with psycopg.connect(stack.postgres, autocommit=True) as conn:
         seed_users(conn, [(U, "25-34", "US", "en", True), (U + 1, "18-24", "BR", "pt")])
-        conn.execute("INSERT INTO sounds (id, title) VALUES (%s, 'hum') ON CONFLICT DO NOTHING",
-                     (S + 1,))
-        seed_videos(conn, [(V + i, U, "ready", f"hard {i}", "hardening clip", ["hard", "plain"],
-                            S + 1) for i in range(1, 6)])
+        conn.execute(
+            "INSERT INTO sounds (id, title) VALUES (%s, 'hum') ON CONFLICT DO NOTHING", (S + 1,)
+        )
+        seed_videos(
+            conn,
+            [
+                (V + i, U, "ready", f"hard {i}", "hardening clip", ["hard", "plain"], S + 1)
+                for i in range(1, 6)
+            ],
+        )
         client = redis.Redis.from_url(stack.valkey)
         clear_serving_keys(client)
         sync_ready_from_postgres(client, conn)
     settings = Settings(pointer_refresh_s=0.0, lists_shards=2)
-    publish_lists(client, [(keys.TRENDING, [V + 1, V + 2, V + 3], [3.0, 2.0, 1.0]),
-                           (keys.hashtag_list("hard"), [V + 2, V + 1], [2.0, 1.0])],
-                  settings=settings)
+    publish_lists(
+        client,
+        [
+            (keys.TRENDING, [V + 1, V + 2, V + 3], [3.0, 2.0, 1.0]),
+            (keys.hashtag_list("hard"), [V + 2, V + 1], [2.0, 1.0]),
+        ],
+        settings=settings,
+    )
     yield settings
     clear_serving_keys(client)
     client.close()
@@ -101,14 +113,31 @@ NUL_REQUESTS = [
     ("POST", "/v1/videos", _upload(description="\x00")),
     ("POST", "/v1/videos", _upload(hashtags="#a\x00b")),
     ("POST", "/v1/videos", _upload(language="e\x00")),
-    ("POST", "/v1/events", {"headers": KEY, "json": {"events": [
-        {"event_type": "comment", "user_id": U, "video_id": V + 1, "comment_text": "hi\x00"}]}}),
+    (
+        "POST",
+        "/v1/events",
+        {
+            "headers": KEY,
+            "json": {
+                "events": [
+                    {
+                        "event_type": "comment",
+                        "user_id": U,
+                        "video_id": V + 1,
+                        "comment_text": "hi\x00",
+                    }
+                ]
+            },
+        },
+    ),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs"), NUL_REQUESTS,
-                         ids=[f"{m} {p} {sorted(k.get('params') or k.get('data') or k)}"
-                              for m, p, k in NUL_REQUESTS])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    NUL_REQUESTS,
+    ids=[f"{m} {p} {sorted(k.get('params') or k.get('data') or k)}" for m, p, k in NUL_REQUESTS],
+)
 def test_a_nul_byte_in_any_text_input_is_a_422(api, method, path, kwargs):
     r = api.request(method, path, **kwargs)
     assert r.status_code == 422, r.text
@@ -129,17 +158,24 @@ def test_every_text_input_is_documented_as_free_of_nul(api):
             for param in op.get("parameters", []):
                 schema = param["schema"]
                 options = schema.get("anyOf", [schema])
-                if any(o.get("type") == "string" and "pattern" not in o and "enum" not in o
-                       for o in options):
+                if any(
+                    o.get("type") == "string" and "pattern" not in o and "enum" not in o
+                    for o in options
+                ):
                     unguarded.append(f"{method} {path} {param['name']}")
     for name, schema in spec["components"]["schemas"].items():
         if not (name.endswith("In") or name.startswith("Body_")):
             continue
         for prop, sub in schema.get("properties", {}).items():
             options = sub.get("anyOf", [sub])
-            if any(o.get("type") == "string" and "pattern" not in o and "enum" not in o
-                   and "contentMediaType" not in o and o.get("format") != "date-time"
-                   for o in options):
+            if any(
+                o.get("type") == "string"
+                and "pattern" not in o
+                and "enum" not in o
+                and "contentMediaType" not in o
+                and o.get("format") != "date-time"
+                for o in options
+            ):
                 unguarded.append(f"{name}.{prop}")
     assert unguarded == []
 
@@ -147,16 +183,24 @@ def test_every_text_input_is_documented_as_free_of_nul(api):
 def test_a_nul_byte_in_an_upload_file_name_is_dropped(api, stack):
     boundary = "fypboundary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"creator_id\"\r\n\r\n{U}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-        f"filename=\"my\x00clip.mp4\"\r\nContent-Type: video/mp4\r\n\r\n"
-    ).encode() + CLIP[1] + f"\r\n--{boundary}--\r\n".encode()
-    r = api.post("/v1/videos", content=body, headers={
-        **KEY, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="creator_id"\r\n\r\n{U}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="my\x00clip.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
+        ).encode()
+        + CLIP[1]
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    r = api.post(
+        "/v1/videos",
+        content=body,
+        headers={**KEY, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert r.status_code == 202, r.text
     with psycopg.connect(stack.postgres) as conn:
-        name = conn.execute("SELECT filename FROM video_sources WHERE video_id = %s",
-                            (r.json()["video_id"],)).fetchone()[0]
+        name = conn.execute(
+            "SELECT filename FROM video_sources WHERE video_id = %s", (r.json()["video_id"],)
+        ).fetchone()[0]
     assert name == "myclip.mp4"
 
 
@@ -175,9 +219,14 @@ CRAFTED = [
     "0.0.1",
     "0.0.2.0",
 ]
-PAGINATED = [("/v1/search", {"q": "hard"}), ("/v1/trending", {}),
-             ("/v1/hashtags/hard/videos", {}), ("/v1/hashtags/plain/videos", {}),
-             (f"/v1/sounds/{S + 1}/videos", {}), (f"/v1/feed/{U + 1}", {})]
+PAGINATED = [
+    ("/v1/search", {"q": "hard"}),
+    ("/v1/trending", {}),
+    ("/v1/hashtags/hard/videos", {}),
+    ("/v1/hashtags/plain/videos", {}),
+    (f"/v1/sounds/{S + 1}/videos", {}),
+    (f"/v1/feed/{U + 1}", {}),
+]
 
 
 @pytest.mark.parametrize("raw", CRAFTED)
@@ -213,6 +262,7 @@ def test_the_issue_cursor_and_cursors_the_service_made(api):
 
 # --- an unexpected error: JSON 500, logged, and the keep-alive connection stays usable -------
 
+
 def _local_port(response: httpx.Response) -> int | None:
     """The client port of the connection a response came on; None once it is closed."""
     try:
@@ -222,11 +272,13 @@ def _local_port(response: httpx.Response) -> int | None:
 
 
 def test_an_unexpected_error_is_a_json_500_on_a_connection_that_stays_usable(
-        stack, tmp_path, caplog):
+    stack, tmp_path, caplog
+):
     from fyplake.faults import InjectedFault
 
-    settings = Settings(home=tmp_path, postgres_dsn=stack.postgres, valkey_url=stack.valkey,
-                        faults="api.request")  # the first request fails
+    settings = Settings(
+        home=tmp_path, postgres_dsn=stack.postgres, valkey_url=stack.valkey, faults="api.request"
+    )  # the first request fails
     with live_server(settings) as base, httpx.Client(base_url=base, timeout=30) as client:
         failed = client.get(f"/v1/feed/{U + 1}")
         failed_port = _local_port(failed)
@@ -242,6 +294,7 @@ def test_an_unexpected_error_is_a_json_500_on_a_connection_that_stays_usable(
 
 
 # --- limits before work ---------------------------------------------------------------------
+
 
 def _recv(sock: socket.socket) -> bytes:
     data = sock.recv(65536)
@@ -276,9 +329,13 @@ def server(world):
 def test_a_write_without_the_key_is_refused_before_its_body_is_read(server):
     base, _ = server
     for path in ("/v1/videos", "/v1/events"):
-        status, headers, body = _raw_request(base, (
-            f"POST {path} HTTP/1.1\nHost: x\nContent-Type: multipart/form-data; boundary=b\n"
-            "Content-Length: 104857600\n"))  # 100 MiB announced, none sent
+        status, headers, body = _raw_request(
+            base,
+            (
+                f"POST {path} HTTP/1.1\nHost: x\nContent-Type: multipart/form-data; boundary=b\n"
+                "Content-Length: 104857600\n"
+            ),
+        )  # 100 MiB announced, none sent
         assert status == 401, body
         assert json.loads(body)["error"] == "invalid_api_key"
         assert headers["connection"] == "close"
@@ -288,12 +345,18 @@ def test_a_declared_body_over_the_route_limit_is_413_before_it_is_read(server):
     from serving_api.guard import EVENT_BYTES, SMALL_BODY_MAX
 
     base, settings = server
-    for path, size in (("/v1/videos", settings.upload_max_bytes + (1 << 20)),
-                       ("/v1/events", settings.event_batch_max * EVENT_BYTES + 1),
-                       ("/v1/elsewhere", SMALL_BODY_MAX + 1)):
-        status, headers, body = _raw_request(base, (
-            f"POST {path} HTTP/1.1\nHost: x\nX-API-Key: fyp-dev-key\n"
-            f"Content-Type: application/json\nContent-Length: {size}\n"))
+    for path, size in (
+        ("/v1/videos", settings.upload_max_bytes + (1 << 20)),
+        ("/v1/events", settings.event_batch_max * EVENT_BYTES + 1),
+        ("/v1/elsewhere", SMALL_BODY_MAX + 1),
+    ):
+        status, headers, body = _raw_request(
+            base,
+            (
+                f"POST {path} HTTP/1.1\nHost: x\nX-API-Key: fyp-dev-key\n"
+                f"Content-Type: application/json\nContent-Length: {size}\n"
+            ),
+        )
         assert status == 413, (path, body)
         assert json.loads(body)["error"] == "body_too_large"
         assert headers["connection"] == "close"
@@ -309,7 +372,8 @@ def test_a_chunked_body_is_cut_off_at_the_route_limit(server):
         base,
         "POST /v1/events HTTP/1.1\nHost: x\nX-API-Key: fyp-dev-key\n"
         "Content-Type: application/json\nTransfer-Encoding: chunked\n",
-        b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(count)))
+        b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(count)),
+    )
     assert status == 413, body
     assert json.loads(body)["error"] == "body_too_large" and headers["connection"] == "close"
 
@@ -327,8 +391,15 @@ def test_a_422_never_echoes_the_bad_input(api):
         body = r.json()
         assert body["error"] == "invalid_request" and body["detail"]
         assert all({"loc", "msg", "type"} == set(e) for e in body["errors"])
-    r = api.post("/v1/events", headers=KEY, json={"events": [
-        {"event_id": huge[:100_000], "event_type": "like", "user_id": U, "video_id": V + 1}]})
+    r = api.post(
+        "/v1/events",
+        headers=KEY,
+        json={
+            "events": [
+                {"event_id": huge[:100_000], "event_type": "like", "user_id": U, "video_id": V + 1}
+            ]
+        },
+    )
     assert r.status_code == 422 and len(r.content) < 2048
 
 
@@ -342,11 +413,15 @@ def test_not_found_and_wrong_method_have_the_error_shape(api):
 
 # --- health output names what is down, not where it lives ----------------------------------
 
+
 def test_readiness_names_what_is_down_not_where_it_lives(stack):
     valkey = ScratchValkey()  # never started
     pg_port = free_port()  # nothing listens there
-    settings = Settings(valkey_url=valkey.url, valkey_timeout_s=0.2,
-                        postgres_dsn=f"postgresql://fyp@127.0.0.1:{pg_port}/fyp")
+    settings = Settings(
+        valkey_url=valkey.url,
+        valkey_timeout_s=0.2,
+        postgres_dsn=f"postgresql://fyp@127.0.0.1:{pg_port}/fyp",
+    )
     with TestClient(create_app(settings)) as client:
         r = client.get("/readyz")
     assert r.status_code == 503

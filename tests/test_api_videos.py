@@ -25,8 +25,14 @@ CATALOG = [  # id, status, title, description, hashtags, sound
     (V + 1, "ready", "Cute cats", "two cats dance to a song", ["cats", "funny"], S + 1),
     (V + 2, "ready", "Cat compilation", "the funniest cat videos", ["cats"], S + 1),
     (V + 3, "ready", "Dogs at the beach", "a golden retriever swims", ["dogs"], None),
-    (V + 4, "ready", "Pasta carbonara", "cooking dinner in ten minutes", ["cooking", "food"],
-     S + 2),
+    (
+        V + 4,
+        "ready",
+        "Pasta carbonara",
+        "cooking dinner in ten minutes",
+        ["cooking", "food"],
+        S + 2,
+    ),
     (V + 5, "processing", "Cats again", "more cats dancing", ["cats"], S + 1),
     (V + 6, "failed", "Broken cat clip", "cats", ["cats"], None),
 ]
@@ -44,35 +50,59 @@ def world(stack):
     rng = np.random.default_rng(5)
     with psycopg.connect(stack.postgres, autocommit=True) as conn:
         seed_users(conn, [(U, "25-34", "US", "en", True), (U + 1, "18-24", "US", "en")])
-        conn.execute("INSERT INTO sounds (id, title) VALUES (%s, 'purr'), (%s, 'sizzle') "
-                     "ON CONFLICT DO NOTHING", (S + 1, S + 2))
+        conn.execute(
+            "INSERT INTO sounds (id, title) VALUES (%s, 'purr'), (%s, 'sizzle') "
+            "ON CONFLICT DO NOTHING",
+            (S + 1, S + 2),
+        )
         seed_videos(conn, [(vid, U, st, t, d, h, s) for vid, st, t, d, h, s in CATALOG])
         # 3 clusters of 10 videos in embedding space, plus the catalog's cat videos
         centers = [_unit(rng.normal(size=128)) for _ in range(3)]
         cluster_videos = {c: [V + 100 + 10 * c + i for i in range(10)] for c in range(3)}
         seed_videos(conn, [(vid, U, "ready") for vids in cluster_videos.values() for vid in vids])
-        conn.execute("UPDATE videos SET status = 'processing' WHERE id = %s",
-                     (cluster_videos[0][9],))
+        conn.execute(
+            "UPDATE videos SET status = 'processing' WHERE id = %s", (cluster_videos[0][9],)
+        )
         rows = [
             (vid, _unit(centers[c] + 0.05 * rng.normal(size=128)), "test")
-            for c, vids in cluster_videos.items() for vid in vids
+            for c, vids in cluster_videos.items()
+            for vid in vids
         ]
         result = upsert_video_embeddings(conn, rows + [(9_999_999_998, centers[0], "test")])
         assert result.upserted == 30 and result.skipped == 1  # the unknown video is skipped
         start = dt.date(2026, 11, 1)
-        upsert_creator_stats(conn, [
-            (start + dt.timedelta(days=d), U, 3, 100 + d, 50, 10_000, 0.5, 0.1, 0.01, 0.02,
-             d, 10 + d)
-            for d in range(40)
-        ])
+        upsert_creator_stats(
+            conn,
+            [
+                (
+                    start + dt.timedelta(days=d),
+                    U,
+                    3,
+                    100 + d,
+                    50,
+                    10_000,
+                    0.5,
+                    0.1,
+                    0.01,
+                    0.02,
+                    d,
+                    10 + d,
+                )
+                for d in range(40)
+            ],
+        )
         client = redis.Redis.from_url(stack.valkey)
         clear_serving_keys(client)
         sync_ready_from_postgres(client, conn)
     settings = Settings(pointer_refresh_s=0.0, lists_shards=2)
-    publish_lists(client, [
-        (keys.TRENDING, [V + 3, V + 5, V + 1], [3.0, 2.0, 1.0]),
-        (keys.hashtag_list("cats"), [V + 2, V + 6, V + 1], [2.0, 1.5, 1.0]),
-    ], settings=settings)
+    publish_lists(
+        client,
+        [
+            (keys.TRENDING, [V + 3, V + 5, V + 1], [3.0, 2.0, 1.0]),
+            (keys.hashtag_list("cats"), [V + 2, V + 6, V + 1], [2.0, 1.5, 1.0]),
+        ],
+        settings=settings,
+    )
     yield cluster_videos
     clear_serving_keys(client)
 
@@ -102,8 +132,12 @@ def test_similar_videos_come_from_the_same_cluster_and_are_ready(api, world):
     assert {i["video_id"] for i in items} == set(cluster[1][1:])
     assert all(a["distance"] <= b["distance"] for a, b in zip(items, items[1:], strict=False))
     # a processing neighbour is never suggested
-    near0 = {i["video_id"] for i in api.get(f"/v1/videos/{cluster[0][0]}/similar",
-                                            params={"limit": 20}).json()["items"]}
+    near0 = {
+        i["video_id"]
+        for i in api.get(f"/v1/videos/{cluster[0][0]}/similar", params={"limit": 20}).json()[
+            "items"
+        ]
+    }
     assert cluster[0][9] not in near0 and set(cluster[0][1:9]) <= near0
     assert api.get(f"/v1/videos/{V + 1}/similar").status_code == 404  # no embedding
 
@@ -114,10 +148,15 @@ def test_similar_uses_the_hnsw_index(stack, world):
     cluster = world
     with psycopg.connect(stack.postgres) as conn:
         conn.execute("SET enable_seqscan = off")
-        vec = conn.execute("SELECT embedding::text FROM video_embeddings WHERE video_id = %s",
-                           (cluster[1][0],)).fetchone()[0]
-        plan = "\n".join(r[0] for r in conn.execute(
-            "EXPLAIN " + SIMILAR_SQL, {"q": vec, "id": cluster[1][0], "fetch": 50, "limit": 10}))
+        vec = conn.execute(
+            "SELECT embedding::text FROM video_embeddings WHERE video_id = %s", (cluster[1][0],)
+        ).fetchone()[0]
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN " + SIMILAR_SQL, {"q": vec, "id": cluster[1][0], "fetch": 50, "limit": 10}
+            )
+        )
     assert "idx_video_embeddings_hnsw" in plan
 
 
@@ -166,10 +205,12 @@ def test_creator_analytics(api):
 
 
 def test_upload_is_stored_recorded_processing_and_handed_over(api, stack, settings):
-    r = api.post("/v1/videos", headers=KEY,
-                 data={"creator_id": U, "title": "My clip", "hashtags": "#Fun, skate"},
-                 files={"file": ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(2000),
-                                 "video/mp4")})
+    r = api.post(
+        "/v1/videos",
+        headers=KEY,
+        data={"creator_id": U, "title": "My clip", "hashtags": "#Fun, skate"},
+        files={"file": ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(2000), "video/mp4")},
+    )
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["status"] == "processing" and body["video_id"] > 0
@@ -178,27 +219,44 @@ def test_upload_is_stored_recorded_processing_and_handed_over(api, stack, settin
     assert video["status"] == "processing" and video["hashtags"] == ["fun", "skate"]
     assert video["title"] == "My clip" and video["media"]["job"]["state"] == "queued"
     with psycopg.connect(stack.postgres) as conn:
-        uri = conn.execute("SELECT original_uri FROM upload_jobs WHERE video_id = %s",
-                           (body["video_id"],)).fetchone()[0]
+        uri = conn.execute(
+            "SELECT original_uri FROM upload_jobs WHERE video_id = %s", (body["video_id"],)
+        ).fetchone()[0]
     assert uri.startswith("file://") and Path(uri.removeprefix("file://")).is_file()
     # processing videos are not servable
     ids = [i["video_id"] for i in api.get("/v1/search", params={"q": "clip"}).json()["items"]]
     assert body["video_id"] not in ids
-    r = api.post("/v1/videos", headers=KEY, data={"creator_id": U + 999},
-                 files={"file": ("clip.mp4", b"abc", "video/mp4")})
+    r = api.post(
+        "/v1/videos",
+        headers=KEY,
+        data={"creator_id": U + 999},
+        files={"file": ("clip.mp4", b"abc", "video/mp4")},
+    )
     assert r.status_code == 422
-    r = api.post("/v1/videos", headers=KEY, data={"creator_id": U},
-                 files={"file": ("clip.mp4", b"", "video/mp4")})
+    r = api.post(
+        "/v1/videos",
+        headers=KEY,
+        data={"creator_id": U},
+        files={"file": ("clip.mp4", b"", "video/mp4")},
+    )
     assert r.status_code == 422
-    r = api.post("/v1/videos", headers=KEY, data={"creator_id": U, "sound_id": S + 999},
-                 files={"file": ("clip.mp4", b"abc", "video/mp4")})
+    r = api.post(
+        "/v1/videos",
+        headers=KEY,
+        data={"creator_id": U, "sound_id": S + 999},
+        files={"file": ("clip.mp4", b"abc", "video/mp4")},
+    )
     assert r.status_code == 422 and "sound" in r.json()["detail"]
 
 
 def test_an_upload_over_the_limit_is_413(stack):
     with TestClient(create_app(Settings(upload_max_bytes=100))) as client:
-        r = client.post("/v1/videos", headers=KEY, data={"creator_id": U},
-                        files={"file": ("big.mp4", bytes(1000), "video/mp4")})
+        r = client.post(
+            "/v1/videos",
+            headers=KEY,
+            data={"creator_id": U},
+            files={"file": ("big.mp4", bytes(1000), "video/mp4")},
+        )
     assert r.status_code == 413 and r.json()["error"] == "upload_too_large"
 
 

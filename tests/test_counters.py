@@ -33,8 +33,11 @@ def world(stack, valkey):
     with psycopg.connect(stack.postgres, autocommit=True) as conn:
         seed_users(conn, [(U, "25-34", "US", "en", True)])
         seed_videos(conn, [(V + i, U, "ready") for i in range(1, 4)])
-        conn.execute("UPDATE videos SET view_count = 0, like_count = 0, comment_count = 0, "
-                     "share_count = 0 WHERE id BETWEEN %s AND %s", (V, V + 10))
+        conn.execute(
+            "UPDATE videos SET view_count = 0, like_count = 0, comment_count = 0, "
+            "share_count = 0 WHERE id BETWEEN %s AND %s",
+            (V, V + 10),
+        )
     clear_serving_keys(valkey)
     with psycopg.connect(stack.postgres, autocommit=True) as conn:
         yield valkey, conn
@@ -98,11 +101,17 @@ def test_a_crashed_flush_is_completed_exactly_once(world, stage):
 def test_video_endpoint_shows_live_counts_without_double_counting(world):
     valkey, conn = world
     with TestClient(create_app(Settings())) as api:
-        r = api.post("/v1/events", headers=KEY, json={"events": [
-            {"event_type": "watch", "user_id": U, "video_id": V + 1, "watch_ms": 800},
-            {"event_type": "watch", "user_id": U + 1, "video_id": V + 1, "watch_ms": 900},
-            {"event_type": "like", "user_id": U, "video_id": V + 1},
-        ]})
+        r = api.post(
+            "/v1/events",
+            headers=KEY,
+            json={
+                "events": [
+                    {"event_type": "watch", "user_id": U, "video_id": V + 1, "watch_ms": 800},
+                    {"event_type": "watch", "user_id": U + 1, "video_id": V + 1, "watch_ms": 900},
+                    {"event_type": "like", "user_id": U, "video_id": V + 1},
+                ]
+            },
+        )
         assert r.status_code == 202
         live = api.get(f"/v1/videos/{V + 1}").json()["counts"]
         assert live == {"views": 2, "likes": 1, "comments": 0, "shares": 0, "live": True}

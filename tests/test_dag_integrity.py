@@ -1,4 +1,5 @@
-"""Every DAG imports cleanly, cheaply, and follows the house rules (tags, owner, retries, no cycles)."""
+"""Every DAG imports cleanly and cheaply, and follows the house rules (tags, owner, retries,
+no cycles)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_house_rules(dagbag):
 
 
 def test_dag_files_are_cheap_to_import(settings):
-    """No Spark, pandas, psycopg or FastAPI at DAG-parse time; parse well under Airflow's timeout."""
+    """No Spark, pandas, psycopg or FastAPI at DAG-parse time; parse well within the timeout."""
     code = (
         "import sys, time, runpy, glob\n"
         f"sys.path.insert(0, {str(DAGS_FOLDER)!r})\n"

@@ -20,15 +20,20 @@ def _row(ds, job, run_id, outputs="{}"):  # noqa: ANN001, ANN202
 def test_upsert_rows_replaces_by_key_and_keeps_the_rest(spark, settings):
     spec = catalog.GOLD_RUNS
     v0 = delta_io.upsert_rows(spark, [_row(DS1, "features", "a")], spec, settings=settings)
-    delta_io.upsert_rows(spark, [_row(DS1, "rank", "b"), _row(DS2, "features", "c")], spec,
-                         settings=settings)
-    v2 = delta_io.upsert_rows(spark, [_row(DS1, "features", "d", '{"gold.x": 3}')], spec,
-                              settings=settings)
+    delta_io.upsert_rows(
+        spark, [_row(DS1, "rank", "b"), _row(DS2, "features", "c")], spec, settings=settings
+    )
+    v2 = delta_io.upsert_rows(
+        spark, [_row(DS1, "features", "d", '{"gold.x": 3}')], spec, settings=settings
+    )
     assert v2 == v0 + 2 == delta_io.latest_version(spark, spec, settings)
     got = delta_io.read_table(spark, spec, settings=settings).where(F.col("ds").isin(DS1, DS2))
     expected = spark.createDataFrame(
-        [_row(DS1, "features", "d", '{"gold.x": 3}'), _row(DS1, "rank", "b"),
-         _row(DS2, "features", "c")],
+        [
+            _row(DS1, "features", "d", '{"gold.x": 3}'),
+            _row(DS1, "rank", "b"),
+            _row(DS2, "features", "c"),
+        ],
         spec.schema,
     )
     assertDataFrameEqual(got, expected)

@@ -33,12 +33,20 @@ import pytest
 from testhomes import own_home
 
 pytestmark = [
-    pytest.mark.e2e, pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark,
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.airflow,
+    pytest.mark.spark,
     pytest.mark.services,
 ]
 
 FEATURE_TABLES = (
-    "video_features", "user_affinities", "trending", "hashtag_top", "sound_top", "creator_top",
+    "video_features",
+    "user_affinities",
+    "trending",
+    "hashtag_top",
+    "sound_top",
+    "creator_top",
     "coldstart_pools",
 )
 NIGHTLY_JOBS = ("features", "embeddings", "exploration", "candidates", "rank")
@@ -55,8 +63,9 @@ class World:
     def last(self) -> dt.date:
         return self.days[-1]
 
-    def fyp(self, *args: str, check: bool = True, faults: str = "",
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def fyp(
+        self, *args: str, check: bool = True, faults: str = "", env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         env = {**self.env, "FYP_FAULTS": faults, **(env or {})}
         proc = subprocess.run(
             [sys.executable, "-m", "fyplake.cli", *args], env=env, capture_output=True, text=True
@@ -65,8 +74,14 @@ class World:
             raise AssertionError(f"fyp {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def run(self, dag_id: str, *args: str, faults: str = "", check: bool = True,
-            env: dict[str, str] | None = None) -> list[dict]:
+    def run(
+        self,
+        dag_id: str,
+        *args: str,
+        faults: str = "",
+        check: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> list[dict]:
         proc = self.fyp("run", dag_id, *args, "--json", faults=faults, check=check, env=env)
         return json.loads(proc.stdout)
 
@@ -92,9 +107,16 @@ class World:
         if "backfill" not in self.state:
             hourly = self.run("fyp_hourly", "--date", self.last.isoformat())
             assert hourly[0]["state"] == "success"
-            runs = self.run("fyp_nightly", "--date", self.days[0].isoformat(),
-                            "--to", self.last.isoformat(), "--conf", '{"evaluate": false}',
-                            check=False)
+            runs = self.run(
+                "fyp_nightly",
+                "--date",
+                self.days[0].isoformat(),
+                "--to",
+                self.last.isoformat(),
+                "--conf",
+                '{"evaluate": false}',
+                check=False,
+            )
             self.state["backfill"] = runs
             assert [r["state"] for r in runs] == ["success"] * 3, _failure(runs)
             self.state["feeds"] = feeds(self, self.last)
@@ -134,8 +156,19 @@ def world():
     last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
     days = [last - dt.timedelta(days=2), last - dt.timedelta(days=1), last]
     w = World(home, env, days)
-    w.fyp("generate", "--users", "300", "--videos", "400", "--days", "3", "--seed", "5",
-          "--start-date", days[0].isoformat())
+    w.fyp(
+        "generate",
+        "--users",
+        "300",
+        "--videos",
+        "400",
+        "--days",
+        "3",
+        "--seed",
+        "5",
+        "--start-date",
+        days[0].isoformat(),
+    )
     yield w
     w.fyp("stack", "down", check=False)
     if not os.environ.get("FYP_TEST_KEEP_HOME"):  # keep it (and its run logs) to debug
@@ -151,6 +184,7 @@ def feeds(world: World, ds: dt.date) -> list[dict]:
 
 def _rounded(rows: list[dict]) -> list[str]:
     """Rows as sorted JSON, floats to 9 significant digits (sums may differ in the last bits)."""
+
     def norm(v):  # noqa: ANN001, ANN202
         return float(f"{v:.9g}") if isinstance(v, float) else v
 
@@ -158,8 +192,10 @@ def _rounded(rows: list[dict]) -> list[str]:
 
 
 def _feature_tables(world: World, ds: dt.date) -> dict[str, list[str]]:
-    return {t: _rounded(world.sql(f"SELECT * FROM gold.{t} WHERE ds = DATE'{ds}'"))
-            for t in FEATURE_TABLES}
+    return {
+        t: _rounded(world.sql(f"SELECT * FROM gold.{t} WHERE ds = DATE'{ds}'"))
+        for t in FEATURE_TABLES
+    }
 
 
 def _unpublished_versions(world: World) -> dict[int, dict]:
@@ -175,8 +211,10 @@ def _unpublished_versions(world: World) -> dict[int, dict]:
         for version, found_keys in sorted(by_version.items()):
             status = client.hget(f"fyp:feed:v{version}:meta", "status")
             if status != b"complete":
-                found[version] = {"status": status, "keys": {k.decode(): client.ttl(k)
-                                                             for k in found_keys}}
+                found[version] = {
+                    "status": status,
+                    "keys": {k.decode(): client.ttl(k) for k in found_keys},
+                }
         return found
     finally:
         client.close()
@@ -241,7 +279,10 @@ def test_the_api_serves_ranked_ready_videos(world):
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
-        env=world.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=world.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -300,7 +341,8 @@ def test_feeds_keep_the_engine_invariants(world):
         f"UNION ALL SELECT 'new_users_warm_items', COUNT(*) FROM {feeds_of_day} f "
         "WHERE f.user_id NOT IN (SELECT user_id FROM silver.watch_history) AND f.source NOT IN "
         "('coldstart_popular', 'coldstart_diverse', 'exploration') "
-        f"UNION ALL SELECT 'explored_videos_in_feeds', COUNT(DISTINCT f.video_id) FROM {feeds_of_day} f "
+        f"UNION ALL SELECT 'explored_videos_in_feeds', COUNT(DISTINCT f.video_id) "
+        f"FROM {feeds_of_day} f "
         f"JOIN gold.exploration_pool p ON f.video_id = p.video_id AND p.ds = DATE'{ds}' "
         "WHERE f.source = 'exploration' "
         "UNION ALL SELECT 'embeddings_not_128d', COUNT(*) FROM gold.video_embeddings "
@@ -311,8 +353,15 @@ def test_feeds_keep_the_engine_invariants(world):
     n = {r["name"]: r["n"] for r in rows}
     assert n["users_without_history"] > 0 and n["embeddings"] > 0, n  # the checks check something
     assert n["explored_videos_in_feeds"] > 0, n
-    bad = ("users_without_feed", "short_or_gapped_feeds", "duplicate_items", "already_watched",
-           "not_ready", "new_users_warm_items", "embeddings_not_128d")
+    bad = (
+        "users_without_feed",
+        "short_or_gapped_feeds",
+        "duplicate_items",
+        "already_watched",
+        "not_ready",
+        "new_users_warm_items",
+        "embeddings_not_128d",
+    )
     assert {k: n[k] for k in bad} == dict.fromkeys(bad, 0)
 
 
@@ -335,9 +384,13 @@ def test_rerun_with_failing_tasks_gives_the_same_feeds_and_no_partial_output(wor
     faults_dir = world.home / "faults"
     shutil.rmtree(faults_dir, ignore_errors=True)
     failed = world.run(
-        "fyp_nightly", "--date", last,
-        "--only", "features|embeddings|exploration_pool|candidates|ranking|publish_feeds",
-        faults="features.partial_write=1,publish_feeds.partial_feed=3", check=False,
+        "fyp_nightly",
+        "--date",
+        last,
+        "--only",
+        "features|embeddings|exploration_pool|candidates|ranking|publish_feeds",
+        faults="features.partial_write=1,publish_feeds.partial_feed=3",
+        check=False,
     )[0]
     tasks = {t["task_id"]: t for t in failed["tasks"]}
     assert failed["state"] == "failed"
@@ -346,7 +399,8 @@ def test_rerun_with_failing_tasks_gives_the_same_feeds_and_no_partial_output(wor
     assert tasks["publish_feeds"]["state"] == "failed"
     assert tasks["publish_feeds"]["try_number"] == 3
     assert sorted(p.name for p in faults_dir.iterdir()) == [
-        "features.partial_write.1", *[f"publish_feeds.partial_feed.{i}" for i in (1, 2, 3)]
+        "features.partial_write.1",
+        *[f"publish_feeds.partial_feed.{i}" for i in (1, 2, 3)],
     ]
     # The retried job's output equals the clean run's (no table left half-rewritten), and the
     # re-run's feeds are the first run's.
@@ -358,14 +412,19 @@ def test_rerun_with_failing_tasks_gives_the_same_feeds_and_no_partial_output(wor
     assert [v["version"] for v in during["versions"]] == [v["version"] for v in before["versions"]]
     page_during = world.feed(user_id)  # (each publish attempt did publish its lists: complete)
     assert (page_during["feed_version"], page_during["items"]) == (
-        page_before["feed_version"], page_before["items"]
+        page_before["feed_version"],
+        page_before["items"],
     )
     assert _unpublished_versions(world) == {}
 
     # 2. publish_feeds fails once more, then its retry publishes a whole new version.
     shutil.rmtree(faults_dir, ignore_errors=True)
     retried = world.run(
-        "fyp_nightly", "--date", last, "--only", "publish_feeds",
+        "fyp_nightly",
+        "--date",
+        last,
+        "--only",
+        "publish_feeds",
         faults="publish_feeds.partial_feed=1",
     )[0]
     tasks = {t["task_id"]: t for t in retried["tasks"]}
@@ -393,9 +452,7 @@ def test_evaluation_and_report_of_a_date(world):
     run = world.run("fyp_nightly", "--date", last, "--only", "evaluation|report")[0]
     tasks = {t["task_id"]: t for t in run["tasks"]}
     assert tasks["evaluation"]["state"] == tasks["report"]["state"] == "success"
-    rows = world.sql(
-        f"SELECT model, metric, value FROM gold.evaluation WHERE ds = DATE'{last}'"
-    )
+    rows = world.sql(f"SELECT model, metric, value FROM gold.evaluation WHERE ds = DATE'{last}'")
     ndcg = {r["model"]: r["value"] for r in rows if r["metric"] == "ndcg"}
     assert {"fyp", "fyp_design", "most_popular", "item_cooccurrence"} <= set(ndcg), ndcg
     assert all(0.0 <= v <= 1.0 for v in ndcg.values()), ndcg
@@ -414,8 +471,14 @@ def test_a_spark_task_runs_as_a_spark_application(world):
     last = world.last.isoformat()
     query = f"SELECT * FROM gold.video_daily_stats WHERE date = DATE'{last}'"
     before = _rounded(world.sql(query))
-    run = world.run("fyp_nightly", "--date", last, "--only", "gold_analytics",
-                    env={"FYP_SPARK_TASK_MODE": "submit"})[0]
+    run = world.run(
+        "fyp_nightly",
+        "--date",
+        last,
+        "--only",
+        "gold_analytics",
+        env={"FYP_SPARK_TASK_MODE": "submit"},
+    )[0]
     tasks = {t["task_id"]: t for t in run["tasks"]}
     assert tasks["gold_analytics"]["state"] == "success"
     log = Path(run["log"]).read_text()

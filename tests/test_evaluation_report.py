@@ -10,26 +10,40 @@ from click.testing import CliRunner
 from fyplake import report
 
 ROWS = [
-    ("fyp", "users", 10, 40.0), ("fyp", "ndcg", 10, 0.2), ("fyp", "ndcg_se", 10, 0.02),
-    ("fyp", "precision", 10, 0.05), ("fyp", "coverage", 10, 0.3),
-    ("ease", "ndcg", 10, 0.25), ("ease", "ndcg_se", 10, 0.03), ("ease", "lambda", 10, 12.5),
-    ("most_popular", "ndcg", 10, 0.1), ("most_popular", "ndcg_se", 10, 0.01),
-    ("fyp_minus_ease", "users", 10, 40.0), ("fyp_minus_ease", "ndcg_diff", 10, -0.05),
+    ("fyp", "users", 10, 40.0),
+    ("fyp", "ndcg", 10, 0.2),
+    ("fyp", "ndcg_se", 10, 0.02),
+    ("fyp", "precision", 10, 0.05),
+    ("fyp", "coverage", 10, 0.3),
+    ("ease", "ndcg", 10, 0.25),
+    ("ease", "ndcg_se", 10, 0.03),
+    ("ease", "lambda", 10, 12.5),
+    ("most_popular", "ndcg", 10, 0.1),
+    ("most_popular", "ndcg_se", 10, 0.01),
+    ("fyp_minus_ease", "users", 10, 40.0),
+    ("fyp_minus_ease", "ndcg_diff", 10, -0.05),
     ("fyp_minus_ease", "ndcg_diff_se", 10, 0.01),
     ("fyp_minus_most_popular", "ndcg_diff", 10, 0.1),
     ("fyp_minus_most_popular", "ndcg_diff_se", 10, 0.02),
-    ("candidates", "recall_all", 0, 0.6), ("candidates", "recall_all_se", 0, 0.05),
-    ("candidates", "recall_sound", 0, 0.01), ("candidates", "marginal_sound", 0, 0.0),
-    ("candidates", "marginal_sound_se", 0, 0.0), ("candidates", "adds_nothing_sound", 0, 1.0),
-    ("candidates", "recall_hashtag", 0, 0.5), ("candidates", "marginal_hashtag", 0, 0.3),
-    ("candidates", "marginal_hashtag_se", 0, 0.04), ("candidates", "adds_nothing_hashtag", 0, 0.0),
+    ("candidates", "recall_all", 0, 0.6),
+    ("candidates", "recall_all_se", 0, 0.05),
+    ("candidates", "recall_sound", 0, 0.01),
+    ("candidates", "marginal_sound", 0, 0.0),
+    ("candidates", "marginal_sound_se", 0, 0.0),
+    ("candidates", "adds_nothing_sound", 0, 1.0),
+    ("candidates", "recall_hashtag", 0, 0.5),
+    ("candidates", "marginal_hashtag", 0, 0.3),
+    ("candidates", "marginal_hashtag_se", 0, 0.04),
+    ("candidates", "adds_nothing_hashtag", 0, 0.0),
 ]
 
 
 def _frame(holdout: str, run_id: str) -> pd.DataFrame:
     return pd.DataFrame(
-        [(run_id, dt.date(2026, 11, 3), m, metric, k, v, holdout, dt.datetime(2026, 11, 4))
-         for m, metric, k, v in ROWS],
+        [
+            (run_id, dt.date(2026, 11, 3), m, metric, k, v, holdout, dt.datetime(2026, 11, 4))
+            for m, metric, k, v in ROWS
+        ],
         columns=["run_id", "ds", "model", "metric", "k", "value", "holdout", "created_at"],
     )
 
@@ -49,7 +63,10 @@ def test_console_table_of_one_run():
     from fyplake.cli.evaluate_cmd import print_evaluation
 
     result = {
-        "k": 10, "run_id": "r1", "ds": "2026-11-03", "holdout": "time",
+        "k": 10,
+        "run_id": "r1",
+        "ds": "2026-11-03",
+        "holdout": "time",
         "counts": {"test_users_with_relevant": 40},
         "metrics": [{"model": m, "metric": metric, "k": k, "value": v} for m, metric, k, v in ROWS],
     }

@@ -18,10 +18,12 @@ OUT = (
 def test_ranking_metrics_per_segment(spark):
     recs = spark.createDataFrame(
         [
-            ("a", 1, 10, 1), ("a", 1, 11, 2),  # user 1: the relevant video at rank 2
-            ("a", 3, 30, 1), ("a", 3, 31, 2),  # user 3: both relevant videos on top
-            ("a", 5, 50, 1),                   # user 5 is in no segment: left out
-            ("b", 1, 11, 1),                   # model b recommends to user 1 only
+            ("a", 1, 10, 1),
+            ("a", 1, 11, 2),  # user 1: the relevant video at rank 2
+            ("a", 3, 30, 1),
+            ("a", 3, 31, 2),  # user 3: both relevant videos on top
+            ("a", 5, 50, 1),  # user 5 is in no segment: left out
+            ("b", 1, 11, 1),  # model b recommends to user 1 only
         ],
         RECS,
     )

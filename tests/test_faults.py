@@ -25,7 +25,9 @@ def test_a_fault_fires_the_given_number_of_times_then_lets_work_through(tmp_path
     assert faults.fired("job.partial_write", settings) == 2
     assert faults.fired("other.point", settings) == 0
     # the count lives in the home, so another process (a retry) sees it
-    assert not faults.take("job.partial_write", Settings(home=tmp_path, faults="job.partial_write=2"))
+    assert not faults.take(
+        "job.partial_write", Settings(home=tmp_path, faults="job.partial_write=2")
+    )
 
 
 def test_no_faults_by_default(tmp_path):

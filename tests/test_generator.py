@@ -46,12 +46,18 @@ def world(tmp_path_factory):
         2000, 2000, DAYS, seed=7, start_date=START, events_per_user_day=8, lake_root=lake
     )
     data = _read_landing(lake / "landing")
-    for df, col in ((data["events"], "event_time"), (data["users"], "signup_time"),
-                    (data["videos"], "created_at"), (data["sounds"], "created_at")):
+    for df, col in (
+        (data["events"], "event_time"),
+        (data["users"], "signup_time"),
+        (data["videos"], "created_at"),
+        (data["sounds"], "created_at"),
+    ):
         assert df[col].map(lambda s: bool(TS_RE.match(s))).all(), col
         df["ts"] = pd.to_datetime(df[col], utc=True)
-    truth = {n: pq.read_table(lake / "ground_truth" / f"{n}.parquet").to_pandas()
-             for n in ("users", "videos", "creators", "sounds")}
+    truth = {
+        n: pq.read_table(lake / "ground_truth" / f"{n}.parquet").to_pandas()
+        for n in ("users", "videos", "creators", "sounds")
+    }
     meta = json.loads((lake / "ground_truth" / "meta.json").read_text())
     return summary, data, truth, meta, lake
 
@@ -104,8 +110,9 @@ def test_records_match_landing_contract(world):
     videos = data["videos"]
     assert videos.video_id.is_unique and len(videos) == 2000
     assert videos.duration_ms.between(15_000, 60_000).all() and (videos.status == "ready").all()
-    assert videos.hashtags.map(lambda h: len(h) >= 2 and all(t == t.lower() and "#" not in t
-                                                              for t in h)).all()
+    assert videos.hashtags.map(
+        lambda h: len(h) >= 2 and all(t == t.lower() and "#" not in t for t in h)
+    ).all()
     assert set(videos.creator_id) <= set(data["users"].query("is_creator").user_id)
     assert set(videos.sound_id.dropna().astype(int)) <= set(data["sounds"].sound_id)
 
@@ -227,8 +234,22 @@ def test_cli_json_summary(tmp_path, monkeypatch):
     monkeypatch.setenv("FYP_LAKE", str(tmp_path / "lake"))
     reload_settings()
     try:
-        args = ["generate", "--users", "200", "--videos", "300", "--days", "2", "--seed", "3",
-                "--start-date", "2026-03-01", "--events-per-user-day", "5", "--json"]
+        args = [
+            "generate",
+            "--users",
+            "200",
+            "--videos",
+            "300",
+            "--days",
+            "2",
+            "--seed",
+            "3",
+            "--start-date",
+            "2026-03-01",
+            "--events-per-user-day",
+            "5",
+            "--json",
+        ]
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
         out = json.loads(result.output)

@@ -62,20 +62,32 @@ def test_movielens(tmp_path):
     assert videos[10]["created_at"] == "1995-01-01T00:00:00.000Z"
 
     events = sorted(
-        (e["event_id"], e["event_type"], e["user_id"], e["video_id"], e.get("watch_ms"),
-         e["event_time"])
+        (
+            e["event_id"],
+            e["event_type"],
+            e["user_id"],
+            e["video_id"],
+            e.get("watch_ms"),
+            e["event_time"],
+        )
         for e in _landed(settings, "events")
     )
-    t1, t2, t3, t4 = ("1997-12-04T15:55:49.000Z", "1997-12-04T15:56:00.000Z",
-                      "1998-04-04T19:22:22.000Z", "1998-04-04T19:22:30.000Z")
-    assert events == sorted([
-        (f"movielens:1:10:{t1}:watch", "watch", 1, 10, 60000, t1),  # 5 stars
-        (f"movielens:1:10:{t1}:like", "like", 1, 10, None, "1997-12-04T15:55:50.000Z"),
-        (f"movielens:1:10:{t1}:share", "share", 1, 10, None, "1997-12-04T15:55:51.000Z"),
-        (f"movielens:1:11:{t2}:skip", "skip", 1, 11, 12000, t2),  # 1 star
-        (f"movielens:2:10:{t3}:watch", "watch", 2, 10, 36000, t3),  # 3 stars
-        (f"movielens:2:11:{t4}:watch", "watch", 2, 11, None, t4),  # rating 'x': no watch_ms
-    ])
+    t1, t2, t3, t4 = (
+        "1997-12-04T15:55:49.000Z",
+        "1997-12-04T15:56:00.000Z",
+        "1998-04-04T19:22:22.000Z",
+        "1998-04-04T19:22:30.000Z",
+    )
+    assert events == sorted(
+        [
+            (f"movielens:1:10:{t1}:watch", "watch", 1, 10, 60000, t1),  # 5 stars
+            (f"movielens:1:10:{t1}:like", "like", 1, 10, None, "1997-12-04T15:55:50.000Z"),
+            (f"movielens:1:10:{t1}:share", "share", 1, 10, None, "1997-12-04T15:55:51.000Z"),
+            (f"movielens:1:11:{t2}:skip", "skip", 1, 11, 12000, t2),  # 1 star
+            (f"movielens:2:10:{t3}:watch", "watch", 2, 10, 36000, t3),  # 3 stars
+            (f"movielens:2:11:{t4}:watch", "watch", 2, 11, None, t4),  # rating 'x': no watch_ms
+        ]
+    )
 
     # importing the same folder again in the same hour rewrites the same files
     again = import_movielens(settings, tmp_path / "ml-100k", arrival=ARRIVAL)
@@ -110,11 +122,15 @@ def test_kuairec(tmp_path):
 def test_csv_weight_completion_and_implicit(tmp_path):
     settings = lake_settings(tmp_path)
     weights = tmp_path / "ratings.csv"
-    weights.write_text("userId,movieId,rating,timestamp\n1,5,10,1700000000\n2,5,2,2023-11-14T22:13:20Z\n")
+    weights.write_text(
+        "userId,movieId,rating,timestamp\n1,5,10,1700000000\n2,5,2,2023-11-14T22:13:20Z\n"
+    )
     s1 = import_csv(settings, weights, rating_scale=10, arrival=ARRIVAL)
     assert s1.records["events"] == 4  # 10/10: watch + like + share; 2/10: skip
     completion = tmp_path / "completion.csv"
-    completion.write_text("user,item,timestamp,completion\n3,6,1700000100000,1.5\nx,6,1700000200,0.1\n")
+    completion.write_text(
+        "user,item,timestamp,completion\n3,6,1700000100000,1.5\nx,6,1700000200,0.1\n"
+    )
     s2 = import_csv(settings, completion, arrival=ARRIVAL)
     implicit = tmp_path / "implicit.csv"
     implicit.write_text("user_id,item_id,ts\n4,7,1700000300\n")
@@ -144,12 +160,18 @@ def test_csv_needs_its_columns(tmp_path):
 
 def test_rating_mapping_table():
     kinds = {
-        stars: [e["event_type"] for e in rating_events("t", 1, 2, "2020-01-01T00:00:00.000Z",
-                                                        stars / 5)]
+        stars: [
+            e["event_type"] for e in rating_events("t", 1, 2, "2020-01-01T00:00:00.000Z", stars / 5)
+        ]
         for stars in range(1, 6)
     }
-    assert kinds == {1: ["skip"], 2: ["watch"], 3: ["watch"], 4: ["watch", "like"],
-                     5: ["watch", "like", "share"]}
+    assert kinds == {
+        1: ["skip"],
+        2: ["watch"],
+        3: ["watch"],
+        4: ["watch", "like"],
+        5: ["watch", "like", "share"],
+    }
 
 
 def test_import_cli_json(tmp_path, monkeypatch):
@@ -203,7 +225,9 @@ def test_imported_logs_go_through_the_lake(spark, tmp_path):
     bronze = delta_io.read_table(spark, catalog.BRONZE_EVENTS, settings=settings)
     assert bronze.count() == 5 + 1 + 2  # MovieLens 5, KuaiRec 1, CSV watch + like
     assert {r["source"] for r in bronze.select("source").distinct().collect()} == {
-        "movielens", "kuairec", "csv"
+        "movielens",
+        "kuairec",
+        "csv",
     }
     # events keep their original dates (late relative to the arrival day)
     dates = {str(r[0]) for r in bronze.select("event_date").distinct().collect()}

@@ -4,7 +4,6 @@ that change nothing. One lake, built once (see lakehelpers.built_lake)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,9 @@ from lakehelpers import (
     at,
     built_lake,
     ev,
+    lake_settings,
     land,
     land_dimensions,
-    lake_settings,
     table_rows,
 )
 from pyspark.sql import functions as F
@@ -29,9 +28,16 @@ from fyplake.landing_stats import landing_counts
 pytestmark = pytest.mark.slow
 
 LAKE_TABLES = (
-    "bronze.events", "quarantine.events", "silver.watch_history", "silver.users",
-    "silver.videos", "silver.sounds", "silver.follows", "silver.hashtags",
-    "gold.video_daily_stats", "gold.creator_daily_stats",
+    "bronze.events",
+    "quarantine.events",
+    "silver.watch_history",
+    "silver.users",
+    "silver.videos",
+    "silver.sounds",
+    "silver.follows",
+    "silver.hashtags",
+    "gold.video_daily_stats",
+    "gold.creator_daily_stats",
 )
 
 
@@ -47,7 +53,10 @@ def _read(spark, settings, name):
 def test_bronze_has_one_row_per_event_and_late_events_in_their_own_partition(spark, lake):
     settings, _ = lake
     got = _read(spark, settings, "bronze.events").select(
-        "event_id", "event_type", "event_date", F.regexp_extract("landing_file", r"test-(.*)\.jsonl", 1)
+        "event_id",
+        "event_type",
+        "event_date",
+        F.regexp_extract("landing_file", r"test-(.*)\.jsonl", 1),
     )
     assertDataFrameEqual(
         got,
@@ -69,10 +78,15 @@ def test_bronze_has_one_row_per_event_and_late_events_in_their_own_partition(spa
 def test_every_quarantine_reason_with_raw_line_and_source(spark, lake):
     settings, _ = lake
     got = _read(spark, settings, "quarantine.events").select(
-        "entity", F.regexp_extract("landing_file", r"test-(.*)\.jsonl", 1), "line_no",
-        "reason_code", "ingest_date",
+        "entity",
+        F.regexp_extract("landing_file", r"test-(.*)\.jsonl", 1),
+        "line_no",
+        "reason_code",
+        "ingest_date",
     )
-    expected = [("events", "events-bad", i + 1, code, DAY) for i, (_, code) in enumerate(BAD_EVENTS)]
+    expected = [
+        ("events", "events-bad", i + 1, code, DAY) for i, (_, code) in enumerate(BAD_EVENTS)
+    ]
     expected += [
         ("events", "events-b", 1, "duplicate_event", DAY),
         ("users", "users-a", 4, "mistyped_field", DAY),
@@ -80,7 +94,9 @@ def test_every_quarantine_reason_with_raw_line_and_source(spark, lake):
         ("videos", "videos-a", 4, "reserved_id", DAY),
     ]
     assertDataFrameEqual(got, expected)
-    dup = _read(spark, settings, "quarantine.events").where(F.col("reason_code") == "duplicate_event")
+    dup = _read(spark, settings, "quarantine.events").where(
+        F.col("reason_code") == "duplicate_event"
+    )
     row = dup.select("raw", "reason").first()
     assert '"event_id": "e1"' in row["raw"]
     assert row["reason"] == (
@@ -98,9 +114,10 @@ def test_landed_equals_bronze_plus_quarantine(spark, lake):
     landed = {entity: records for entity, (_, records) in landing_counts(settings).items()}
     quarantined = {
         r["entity"]: r["n"]
-        for r in _read(spark, settings, "quarantine.events").groupBy("entity").agg(
-            F.count(F.lit(1)).alias("n")
-        ).collect()
+        for r in _read(spark, settings, "quarantine.events")
+        .groupBy("entity")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
     }
     bronze = _read(spark, settings, "bronze.events").count()
     assert landed["events"] == 22
@@ -108,8 +125,12 @@ def test_landed_equals_bronze_plus_quarantine(spark, lake):
     # per file, for every entity: lines = accepted + quarantined, and lines = what landed
     log = _read(spark, settings, "_meta.ingested_files")
     assert log.where(F.col("lines") != F.col("accepted") + F.col("quarantined")).count() == 0
-    per_entity = {r["entity"]: r for r in log.groupBy("entity").agg(
-        F.sum("lines").alias("lines"), F.sum("quarantined").alias("q")).collect()}
+    per_entity = {
+        r["entity"]: r
+        for r in log.groupBy("entity")
+        .agg(F.sum("lines").alias("lines"), F.sum("quarantined").alias("q"))
+        .collect()
+    }
     for entity, n in landed.items():
         assert per_entity[entity]["lines"] == n
         assert per_entity[entity]["q"] == quarantined.get(entity, 0)
@@ -136,9 +157,7 @@ def test_silver_dimensions(spark, lake):
     settings, _ = lake
     assert [r[0] for r in table_rows(spark, settings, "silver.users")] == [1, 2, 3]
     videos = _read(spark, settings, "silver.videos").select("video_id", "hashtags", "updated_at")
-    assertDataFrameEqual(
-        videos, [(100, ["dance", "fun"], at(10)), (101, ["fun"], at(10))]
-    )
+    assertDataFrameEqual(videos, [(100, ["dance", "fun"], at(10)), (101, ["fun"], at(10))])
     assertDataFrameEqual(
         _read(spark, settings, "silver.hashtags").select("hashtag", "video_id"),
         [("dance", 100), ("fun", 100), ("fun", 101)],
@@ -150,9 +169,19 @@ def test_silver_dimensions(spark, lake):
 def test_gold_daily_stats(spark, lake):
     settings, _ = lake
     videos = _read(spark, settings, "gold.video_daily_stats").select(
-        "date", "video_id", "views", "unique_viewers", "watch_ms_total",
-        F.round("mean_completion", 9), "likes", "shares", "comments", "skips", "like_rate",
-        "share_rate", "comment_rate",
+        "date",
+        "video_id",
+        "views",
+        "unique_viewers",
+        "watch_ms_total",
+        F.round("mean_completion", 9),
+        "likes",
+        "shares",
+        "comments",
+        "skips",
+        "like_rate",
+        "share_rate",
+        "comment_rate",
     )
     assertDataFrameEqual(
         videos,
@@ -163,7 +192,12 @@ def test_gold_daily_stats(spark, lake):
         ],
     )
     creators = _read(spark, settings, "gold.creator_daily_stats").select(
-        "date", "creator_id", "videos_watched", "views", "unique_viewers", "new_followers",
+        "date",
+        "creator_id",
+        "videos_watched",
+        "views",
+        "unique_viewers",
+        "new_followers",
         "followers_total",
     )
     assertDataFrameEqual(creators, [(PREV, 3, 1, 1, 1, 0, 0), (DAY, 3, 2, 3, 2, 1, 1)])
@@ -172,7 +206,12 @@ def test_gold_daily_stats(spark, lake):
 def test_gates_ran_and_kept_their_results(lake):
     settings, result = lake
     assert result["stages"] == [
-        "ingest", "gate_bronze", "silver", "gate_silver", "gold", "gate_gold"
+        "ingest",
+        "gate_bronze",
+        "silver",
+        "gate_silver",
+        "gold",
+        "gate_gold",
     ]
     assert result["gate_silver"].startswith("gate silver passed")
     quality = Path(settings.quality_dir)
@@ -199,7 +238,13 @@ def test_hourly_intervals_neither_skip_nor_reread_a_file(spark, tmp_path):
 
     settings = lake_settings(tmp_path)
     land_dimensions(settings)  # hour 10
-    land(settings, "events", at(12), [ev("h1", "watch", 1, at(11, 59), video_id=100, watch_ms=1)], "h12")
+    land(
+        settings,
+        "events",
+        at(12),
+        [ev("h1", "watch", 1, at(11, 59), video_id=100, watch_ms=1)],
+        "h12",
+    )
 
     def consumed(start, end):
         return ingest_interval(spark, settings, start, end)["files_consumed"]
@@ -212,21 +257,39 @@ def test_hourly_intervals_neither_skip_nor_reread_a_file(spark, tmp_path):
     land(settings, "events", at(12), [ev("h2", "like", 1, at(12, 1), video_id=100)], "h12-late")
     assert consumed(at(13), at(14)) == 1
     # a consumed file that is rewritten (changed) is read again; MERGE keeps rows unique
-    land(settings, "events", at(12), [ev("h1", "watch", 1, at(11, 59), video_id=100, watch_ms=1),
-                                       ev("h3", "like", 2, at(12, 2), video_id=100)], "h12")
+    land(
+        settings,
+        "events",
+        at(12),
+        [
+            ev("h1", "watch", 1, at(11, 59), video_id=100, watch_ms=1),
+            ev("h3", "like", 2, at(12, 2), video_id=100),
+        ],
+        "h12",
+    )
     assert consumed(at(12), at(13)) == 1
     ids = sorted(r[0] for r in _read(spark, settings, "bronze.events").select("event_id").collect())
     assert ids == ["h1", "h2", "h3"]
     # rewritten once more with h1 moved to the day before (bronze holds it on DAY): the MERGE
     # reads only the batch's dates, yet h1 stays the one row first written
-    land(settings, "events", at(12), [ev("h1", "watch", 1, at(11, 59, day=PREV), video_id=100,
-                                         watch_ms=1),
-                                      ev("h3", "like", 2, at(12, 2), video_id=100),
-                                      ev("h4", "like", 2, at(12, 3), video_id=100)], "h12")
+    land(
+        settings,
+        "events",
+        at(12),
+        [
+            ev("h1", "watch", 1, at(11, 59, day=PREV), video_id=100, watch_ms=1),
+            ev("h3", "like", 2, at(12, 2), video_id=100),
+            ev("h4", "like", 2, at(12, 3), video_id=100),
+        ],
+        "h12",
+    )
     assert consumed(at(12), at(13)) == 1
     bronze = _read(spark, settings, "bronze.events")
     assert sorted((r[0], r[1]) for r in bronze.select("event_id", "event_date").collect()) == [
-        ("h1", DAY), ("h2", DAY), ("h3", DAY), ("h4", DAY)
+        ("h1", DAY),
+        ("h2", DAY),
+        ("h3", DAY),
+        ("h4", DAY),
     ]
     assert _read(spark, settings, "quarantine.events").count() == 3  # the 3 bad dimension rows
 
@@ -240,8 +303,13 @@ def test_many_small_files_are_read_from_their_folders_in_few_partitions(spark, t
 
     settings = lake_settings(tmp_path)
     for i in range(150):
-        land(settings, "events", at(12 + i % 2),
-             [ev(f"s{i}", "like", 1, at(12), video_id=100)], f"small-{i:03d}")
+        land(
+            settings,
+            "events",
+            at(12 + i % 2),
+            [ev(f"s{i}", "like", 1, at(12), video_id=100)],
+            f"small-{i:03d}",
+        )
     listed = list_landing_files(spark, settings, at(12), at(14))
     land(settings, "events", at(13), [ev("late", "like", 1, at(13), video_id=100)], "after")
     todo = listed[1:]  # the first as if consumed already

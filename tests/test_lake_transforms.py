@@ -18,12 +18,14 @@ FILE = "file:/x/lake/landing/events/date=2026-11-01/hour=12/test-a.jsonl"
 
 def _lines(spark, raws: list[str]):
     text = "".join(r + "\n" for r in raws)
-    return parsing.split_lines(spark.createDataFrame([(FILE, text)], "file_path string, value string"))
+    return parsing.split_lines(
+        spark.createDataFrame([(FILE, text)], "file_path string, value string")
+    )
 
 
 def test_split_lines_keeps_blank_lines_and_strips_cr(spark):
     files = spark.createDataFrame(
-        [(FILE, 'a\r\n\nb'), (FILE.replace("test-a", "test-b"), "")],
+        [(FILE, "a\r\n\nb"), (FILE.replace("test-a", "test-b"), "")],
         "file_path string, value string",
     )
     got = parsing.split_lines(files).select("landing_file", "arrival_hour", "line_no", "raw")
@@ -42,8 +44,12 @@ def test_every_static_reason_on_hand_made_lines(spark):
     )
     got = parsed.select("line_no", parsing.reason_code(F.col("_reason")).alias("code"))
     static = {
-        "unparseable_json", "missing_field", "unknown_event_type", "mistyped_field",
-        "negative_watch_ms", "future_event_time",
+        "unparseable_json",
+        "missing_field",
+        "unknown_event_type",
+        "mistyped_field",
+        "negative_watch_ms",
+        "future_event_time",
     }
     expected = [(i + 1, code if code in static else None) for i, (_, code) in enumerate(BAD_EVENTS)]
     expected += [(len(BAD_EVENTS) + i + 1, None) for i in range(len(GOOD_A))]
@@ -52,14 +58,36 @@ def test_every_static_reason_on_hand_made_lines(spark):
 
 def test_reason_details_name_the_problem(spark):
     raws = [
-        json.dumps({"event_id": "x", "event_type": "watch", "user_id": "7a", "video_id": 1.5,
-                    "watch_ms": 3, "event_time": "2026-11-01T11:00:00Z"}),
-        json.dumps({"event_id": "y", "event_type": "watch", "user_id": 1,
-                    "event_time": "2026-11-01T11:00:00Z"}),
-        json.dumps({"event_id": "z", "event_type": "Poke", "user_id": 1,
-                    "event_time": "2026-11-01T11:00:00Z"}),
+        json.dumps(
+            {
+                "event_id": "x",
+                "event_type": "watch",
+                "user_id": "7a",
+                "video_id": 1.5,
+                "watch_ms": 3,
+                "event_time": "2026-11-01T11:00:00Z",
+            }
+        ),
+        json.dumps(
+            {
+                "event_id": "y",
+                "event_type": "watch",
+                "user_id": 1,
+                "event_time": "2026-11-01T11:00:00Z",
+            }
+        ),
+        json.dumps(
+            {
+                "event_id": "z",
+                "event_type": "Poke",
+                "user_id": 1,
+                "event_time": "2026-11-01T11:00:00Z",
+            }
+        ),
     ]
-    got = _lines(spark, raws).transform(parsing.parse_records, "events").select("line_no", "_reason")
+    got = (
+        _lines(spark, raws).transform(parsing.parse_records, "events").select("line_no", "_reason")
+    )
     assertDataFrameEqual(
         got,
         [
@@ -87,7 +115,9 @@ def test_references_absurd_watch_and_duplicates(spark):
     ).withColumn("_reason", F.lit(None).cast("string"))
     users = spark.createDataFrame([(1,)], "user_id bigint")
     videos = spark.createDataFrame([(10, 10000)], "video_id bigint, duration_ms bigint")
-    bronze = spark.createDataFrame([("e6", "f0"), ("e7", "f3")], "event_id string, landing_file string")
+    bronze = spark.createDataFrame(
+        [("e6", "f0"), ("e7", "f3")], "event_id string, landing_file string"
+    )
     got = (
         events.transform(parsing.check_event_references, users, videos, 5.0)
         .transform(parsing.mark_duplicates, bronze)
@@ -132,7 +162,13 @@ def test_watch_history_attribution_rule(spark):
         [(10, 7, 10000), (11, 8, 0)], "video_id bigint, creator_id bigint, duration_ms bigint"
     )
     got = transforms.watch_history(events, videos, window_s=3600, completion_cap=3.0).select(
-        "event_id", "creator_id", "completion_rate", "liked", "shared", "commented", "skipped",
+        "event_id",
+        "creator_id",
+        "completion_rate",
+        "liked",
+        "shared",
+        "commented",
+        "skipped",
         "event_date",
     )
     assertDataFrameEqual(
@@ -161,13 +197,25 @@ def test_gold_daily_stats(spark):
         "skipped boolean, event_date date",
     )
     follows = spark.createDataFrame(
-        [(1, 7, dt.datetime(2026, 10, 30, 9)), (2, 7, dt.datetime(2026, 11, 2, 9)),
-         (3, 8, dt.datetime(2026, 11, 2, 9))],
+        [
+            (1, 7, dt.datetime(2026, 10, 30, 9)),
+            (2, 7, dt.datetime(2026, 11, 2, 9)),
+            (3, 8, dt.datetime(2026, 11, 2, 9)),
+        ],
         "follower_id bigint, creator_id bigint, followed_at timestamp",
     )
     videos = transforms.video_daily_stats(history).select(
-        "date", "video_id", "views", "unique_viewers", "watch_ms_total", "mean_completion",
-        "likes", "shares", "comments", "skips", "like_rate",
+        "date",
+        "video_id",
+        "views",
+        "unique_viewers",
+        "watch_ms_total",
+        "mean_completion",
+        "likes",
+        "shares",
+        "comments",
+        "skips",
+        "like_rate",
     )
     assertDataFrameEqual(
         videos,
@@ -179,7 +227,12 @@ def test_gold_daily_stats(spark):
         rtol=1e-9,
     )
     creators = transforms.creator_daily_stats(history, follows).select(
-        "date", "creator_id", "videos_watched", "views", "unique_viewers", "new_followers",
+        "date",
+        "creator_id",
+        "videos_watched",
+        "views",
+        "unique_viewers",
+        "new_followers",
         "followers_total",
     )
     assertDataFrameEqual(

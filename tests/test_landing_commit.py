@@ -89,8 +89,9 @@ def test_a_failed_write_fails_exactly_its_group_and_lands_nothing_of_it(tmp_path
 
     async def main() -> tuple[list, list[Path]]:
         c = _committer(tmp_path, window_s=0.05)
-        failed = await asyncio.gather(*(c.append(_line(i, "f")) for i in range(20)),
-                                      return_exceptions=True)
+        failed = await asyncio.gather(
+            *(c.append(_line(i, "f")) for i in range(20)), return_exceptions=True
+        )
         blocked.unlink()
         ok = await asyncio.gather(*(c.append(_line(i, "ok")) for i in range(20)))
         return failed, ok
@@ -111,8 +112,7 @@ def test_a_failure_after_the_rename_takes_the_file_back(tmp_path, monkeypatch):
 
     async def main() -> list:
         c = _committer(tmp_path)
-        return await asyncio.gather(*(c.append(_line(i)) for i in range(5)),
-                                    return_exceptions=True)
+        return await asyncio.gather(*(c.append(_line(i)) for i in range(5)), return_exceptions=True)
 
     assert all(isinstance(e, OSError) for e in asyncio.run(main()))
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -159,8 +159,9 @@ def _one_process(root: str, tag: str, n: int) -> None:
 
 def test_processes_with_their_own_committers_never_collide(tmp_path):
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_one_process, args=(str(tmp_path), f"p{k}-", 200))
-             for k in range(3)]
+    procs = [
+        ctx.Process(target=_one_process, args=(str(tmp_path), f"p{k}-", 200)) for k in range(3)
+    ]
     for p in procs:
         p.start()
     for p in procs:

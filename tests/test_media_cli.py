@@ -28,8 +28,18 @@ def cli_creator(stack):
 
 def test_upload_wait_json_then_video(cli_creator, tmp_path):
     clip = clips.make_clip(tmp_path / "cli.mp4", width=320, height=568, seconds=16, seed=501)
-    proc = _fyp("upload", str(clip), "--creator", cli_creator, "--title", "hello",
-                "--hashtag", "#cats", "--wait", "--json")
+    proc = _fyp(
+        "upload",
+        str(clip),
+        "--creator",
+        cli_creator,
+        "--title",
+        "hello",
+        "--hashtag",
+        "#cats",
+        "--wait",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     media = json.loads(proc.stdout)
     assert media["status"] == "ready" and media["job"]["runner"] == "inline"

@@ -72,11 +72,16 @@ def _airflow(settings, stack, *video_ids: int, timeout: int = 600) -> dict:
     env = {**os.environ, **airflow_environ(settings, stack)}
     proc = subprocess.run(
         [sys.executable, "-c", _SCRIPT, str(DAG_FILE), *map(str, video_ids)],
-        env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO_ROOT,
+        check=False,
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT:")]
-    assert proc.returncode == 0 and lines, (proc.stdout[-3000:] + proc.stderr[-3000:])
-    return json.loads(lines[-1][len("RESULT:"):])
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT:") :])
 
 
 def test_dags_import_with_owner_tags_retries_and_mapping(settings, stack):
@@ -98,7 +103,8 @@ def test_dag_runs_transcode_and_short_circuits_bad_uploads(pg, settings, stack, 
     pg.execute("INSERT INTO users (id) VALUES (7401) ON CONFLICT DO NOTHING")
     good = submit_upload(
         clips.make_clip(tmp_path / "dag.mp4", width=480, height=854, seconds=16, seed=401),
-        7401, settings=settings,
+        7401,
+        settings=settings,
     )
     bad = submit_upload(clips.text_as_mp4(tmp_path / "dag_text.mp4"), 7401, settings=settings)
     out = _airflow(settings, stack, good, bad)
@@ -129,7 +135,8 @@ def test_drain_dag_triggers_a_run_for_each_queued_upload(pg, settings, stack, tm
     pg.execute("INSERT INTO users (id) VALUES (7402) ON CONFLICT DO NOTHING")
     queued = submit_upload(
         clips.make_clip(tmp_path / "drain.mp4", width=320, height=568, seed=402),
-        7402, settings=settings,
+        7402,
+        settings=settings,
     )
     assert video_media(pg, queued, settings)["job"]["state"] == "queued"
     out = _airflow(settings, stack, "drain")

@@ -51,16 +51,29 @@ def _upload_and_run(path, settings, creator_id=CREATOR, **kw):
 def _readback(master: Path) -> str:
     """Decode every rendition of a master playlist with ffmpeg; returns ffmpeg's stderr."""
     proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(master),
-         "-map", "0", "-f", "null", "-"],
-        capture_output=True, text=True, check=False,
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(master),
+            "-map",
+            "0",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stderr
 
 
-def test_landscape_with_audio_becomes_ready_with_a_readable_ladder(pg, settings, creator,
-                                                                    tmp_path):
+def test_landscape_with_audio_becomes_ready_with_a_readable_ladder(pg, settings, creator, tmp_path):
     import av
 
     clip = clips.make_clip(tmp_path / "land.mp4", width=854, height=480, seconds=16, seed=201)
@@ -69,7 +82,9 @@ def test_landscape_with_audio_becomes_ready_with_a_readable_ladder(pg, settings,
     media = _media(pg, settings, video_id)
     assert media["status"] == "ready" and media["reason"] is None
     assert [(r["name"], r["width"], r["height"]) for r in media["renditions"]] == [
-        ("480p", 854, 480), ("360p", 640, 360)]  # never above the 480p source
+        ("480p", 854, 480),
+        ("360p", 640, 360),
+    ]  # never above the 480p source
     sha16 = hashlib.sha256(clip.read_bytes()).hexdigest()[:16]  # content-addressed path
     assert media["url"] == f"/media/videos/{video_id}/{sha16}/hls/master.m3u8"
     assert len(media["thumbnails"]) == settings.media_thumbnail_count
@@ -96,8 +111,10 @@ def test_landscape_with_audio_becomes_ready_with_a_readable_ladder(pg, settings,
             with av.open(str(playlist.parent / seg)) as c:
                 first = next(p for p in c.demux(c.streams.video[0]) if p.size)
                 assert first.is_keyframe
-                assert (c.streams.video[0].codec_context.width,
-                        c.streams.video[0].codec_context.height) == (r["width"], r["height"])
+                assert (
+                    c.streams.video[0].codec_context.width,
+                    c.streams.video[0].codec_context.height,
+                ) == (r["width"], r["height"])
                 assert len(c.streams.audio) == 1
     assert boundaries[0] == boundaries[1] == [2.0] * 8
     for t in media["thumbnails"]:
@@ -107,14 +124,16 @@ def test_landscape_with_audio_becomes_ready_with_a_readable_ladder(pg, settings,
 def test_portrait_without_audio_stays_portrait_and_silent(pg, settings, creator, tmp_path):
     import av
 
-    clip = clips.make_clip(tmp_path / "port.mp4", width=480, height=854, seconds=16, seed=202,
-                           audio=None)
+    clip = clips.make_clip(
+        tmp_path / "port.mp4", width=480, height=854, seconds=16, seed=202, audio=None
+    )
     video_id, result = _upload_and_run(clip, settings)
     assert result["status"] == "ready", result
     media = _media(pg, settings, video_id)
     assert [(r["width"], r["height"]) for r in media["renditions"]] == [(480, 854), (360, 640)]
-    assert all(r["codecs"].startswith("avc1.") and "mp4a" not in r["codecs"]
-               for r in media["renditions"])
+    assert all(
+        r["codecs"].startswith("avc1.") and "mp4a" not in r["codecs"] for r in media["renditions"]
+    )
     assert media["sound_id"] is None and media["has_audio"] is False
     root = Path(settings.media)
     _readback(root / media["url"].removeprefix("/media/"))
@@ -125,15 +144,16 @@ def test_portrait_without_audio_stays_portrait_and_silent(pg, settings, creator,
         assert t["height"] > t["width"]
 
 
-def test_fifteen_second_tiny_clip_is_accepted_and_gets_its_native_size(pg, settings, creator,
-                                                                       tmp_path):
-    clip = clips.make_clip(tmp_path / "15s.mp4", width=144, height=256, seconds=15, fps=5,
-                           seed=203)
+def test_fifteen_second_tiny_clip_is_accepted_and_gets_its_native_size(
+    pg, settings, creator, tmp_path
+):
+    clip = clips.make_clip(tmp_path / "15s.mp4", width=144, height=256, seconds=15, fps=5, seed=203)
     video_id, result = _upload_and_run(clip, settings)
     assert result["status"] == "ready", result
     media = _media(pg, settings, video_id)
     assert [(r["name"], r["width"], r["height"]) for r in media["renditions"]] == [
-        ("144p", 144, 256)]
+        ("144p", 144, 256)
+    ]
     assert media["duration_ms"] == 15000
 
 
@@ -154,8 +174,9 @@ def test_bad_uploads_fail_with_a_reason(pg, settings, creator, tmp_path, kind, r
         whole = clips.make_clip(tmp_path / "whole.mp4", seed=204)
         path = clips.truncated(whole, tmp_path / "cut.mp4", keep=0.6)
     elif kind == "too_long":
-        path = clips.make_clip(tmp_path / "61s.mp4", width=144, height=256, seconds=61, fps=5,
-                               seed=205, audio=None)
+        path = clips.make_clip(
+            tmp_path / "61s.mp4", width=144, height=256, seconds=61, fps=5, seed=205, audio=None
+        )
     elif kind == "empty":
         path = tmp_path / "empty.mp4"
         path.write_bytes(b"")
@@ -178,11 +199,9 @@ def test_oversized_upload_is_recorded_failed_without_storing_it(pg, settings, cr
     assert media["job"] is None  # nothing queued
 
 
-def test_reencoded_reupload_is_a_duplicate_and_is_not_transcoded(pg, settings, creator,
-                                                                  tmp_path):
+def test_reencoded_reupload_is_a_duplicate_and_is_not_transcoded(pg, settings, creator, tmp_path):
     original = clips.make_clip(tmp_path / "orig.mp4", width=320, height=568, seed=210)
-    copy = clips.reencode(original, tmp_path / "copy.mp4", width=240, height=426, fps=15,
-                          crf=33)
+    copy = clips.reencode(original, tmp_path / "copy.mp4", width=240, height=426, fps=15, crf=33)
     first, r1 = _upload_and_run(original, settings)
     second, r2 = _upload_and_run(copy, settings, creator_id=CREATOR + 1)
     assert r1["status"] == "ready"
@@ -210,11 +229,13 @@ def test_clips_sharing_an_audio_track_link_to_one_sound(pg, settings, creator, t
     assert rb["sound"]["created"] is False and rb["sound"]["sound_id"] == ra["sound"]["sound_id"]
     assert rb["sound"]["match_ber"] < settings.media_sound_max_ber
     assert rc["sound"]["sound_id"] != ra["sound"]["sound_id"]
-    row = pg.execute("SELECT creator_id, audio_fingerprint FROM sounds WHERE id = %s",
-                     (ra["sound"]["sound_id"],)).fetchone()
+    row = pg.execute(
+        "SELECT creator_id, audio_fingerprint FROM sounds WHERE id = %s", (ra["sound"]["sound_id"],)
+    ).fetchone()
     assert row[0] == CREATOR and row[1].startswith("hk32-")
-    n = pg.execute("SELECT count(*) FROM videos WHERE sound_id = %s",
-                   (ra["sound"]["sound_id"],)).fetchone()[0]
+    n = pg.execute(
+        "SELECT count(*) FROM videos WHERE sound_id = %s", (ra["sound"]["sound_id"],)
+    ).fetchone()[0]
     assert n == 2
 
 
@@ -231,8 +252,11 @@ def test_renditions_run_in_parallel_and_steps_are_idempotent(pg, settings, creat
     store = open_store(settings)
     media = _media(pg, settings, video_id)
     keys = store.list(f"videos/{video_id}")
-    rows = pg.execute("SELECT name, width, height, playlist_path, segment_count FROM "
-                      "video_renditions WHERE video_id = %s ORDER BY name", (video_id,)).fetchall()
+    rows = pg.execute(
+        "SELECT name, width, height, playlist_path, segment_count FROM "
+        "video_renditions WHERE video_id = %s ORDER BY name",
+        (video_id,),
+    ).fetchall()
     # Re-run steps for the same upload: same keys, same rows, same sound, still ready.
     plan = pipeline.step_plan(video_id, settings=settings)
     again = [pipeline.step_transcode(video_id, r, settings=settings) for r in plan]
@@ -244,9 +268,14 @@ def test_renditions_run_in_parallel_and_steps_are_idempotent(pg, settings, creat
     assert marked["landed"].endswith(f"/upload-video-{video_id}.jsonl")
     assert pipeline.step_validate(video_id, settings=settings)["ok"] is True
     assert store.list(f"videos/{video_id}") == keys
-    assert pg.execute("SELECT name, width, height, playlist_path, segment_count FROM "
-                      "video_renditions WHERE video_id = %s ORDER BY name",
-                      (video_id,)).fetchall() == rows
+    assert (
+        pg.execute(
+            "SELECT name, width, height, playlist_path, segment_count FROM "
+            "video_renditions WHERE video_id = %s ORDER BY name",
+            (video_id,),
+        ).fetchall()
+        == rows
+    )
     assert sound["sound_id"] == media["sound_id"]
     after = _media(pg, settings, video_id)
     assert after["status"] == "ready" and after["url"] == media["url"]
@@ -270,24 +299,29 @@ def test_ffmpeg_crash_is_retried_then_marks_failed(pg, settings, creator, tmp_pa
 
 def _crashing_ffmpeg(tmp_path, monkeypatch):
     fake = tmp_path / "ffmpeg"
-    fake.write_text(f"#!/bin/sh\necho x >> {tmp_path / 'calls'}\n"
-                    "echo 'simulated encoder crash' >&2\nexit 1\n")
+    fake.write_text(
+        f"#!/bin/sh\necho x >> {tmp_path / 'calls'}\necho 'simulated encoder crash' >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setenv("FYP_MEDIA_FFMPEG", str(fake))
     ffmpeg_exe.cache_clear()
     return tmp_path / "calls"
 
 
-def test_operator_marks_failed_only_on_the_last_attempt(pg, settings, creator, tmp_path,
-                                                         monkeypatch):
+def test_operator_marks_failed_only_on_the_last_attempt(
+    pg, settings, creator, tmp_path, monkeypatch
+):
     from types import SimpleNamespace
 
     from fyplake.media import operators
 
     clip = clips.make_clip(tmp_path / "op.mp4", width=320, height=568, seed=236)
     video_id = submit_upload(clip, CREATOR, settings=settings)
-    ctx = {"params": {"video_id": video_id}, "dag_run": SimpleNamespace(run_id="t1", conf={}),
-           "ti": SimpleNamespace(try_number=1, max_tries=2)}
+    ctx = {
+        "params": {"video_id": video_id},
+        "dag_run": SimpleNamespace(run_id="t1", conf={}),
+        "ti": SimpleNamespace(try_number=1, max_tries=2),
+    }
     assert operators.validate(ctx) is True
     [rendition] = operators.plan(ctx)
     _crashing_ffmpeg(tmp_path, monkeypatch)

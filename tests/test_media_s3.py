@@ -6,6 +6,7 @@ Clip seeds used in this file: 301-309.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -60,25 +61,53 @@ def s3_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("seaweedfs")
     (root / "data").mkdir()
     (root / "s3.json").write_text(
-        '{"identities": [{"name": "fyp", "credentials": [{"accessKey": "%s", "secretKey": "%s"}],'
-        ' "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}' % (ACCESS_KEY, SECRET_KEY)
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "fyp",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
     )
     m, mg, v, vg, f, fg, s3, s3g = _free_ports(8)
     cmd = [
-        _weed(), "server", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={m}", f"-master.port.grpc={mg}", "-master.volumeSizeLimitMB=64",
-        f"-volume.port={v}", f"-volume.port.grpc={vg}", "-volume.max=0",
+        _weed(),
+        "server",
+        f"-dir={root / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={m}",
+        f"-master.port.grpc={mg}",
+        "-master.volumeSizeLimitMB=64",
+        f"-volume.port={v}",
+        f"-volume.port.grpc={vg}",
+        "-volume.max=0",
         "-volume.preStopSeconds=0",
-        "-filer", f"-filer.port={f}", f"-filer.port.grpc={fg}",
-        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3g}", "-s3.port.iceberg=0",
-        "-s3.port.lance=0", f"-s3.config={root / 's3.json'}",
+        "-filer",
+        f"-filer.port={f}",
+        f"-filer.port.grpc={fg}",
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3g}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={root / 's3.json'}",
     ]
     log = open(root / "weed.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     endpoint = f"http://127.0.0.1:{s3}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                          config=Config(retries={"max_attempts": 1}))
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"max_attempts": 1}),
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -160,10 +189,23 @@ def test_pipeline_publishes_to_s3(pg, stack, s3_settings, tmp_path):
     local = tmp_path / "fromS3"
     prefix = master.rsplit("/", 1)[0]
     for key in store.list(prefix):
-        store.get_file(key, local / key[len(prefix) + 1:])
+        store.get_file(key, local / key[len(prefix) + 1 :])
     proc = subprocess.run(
-        [clips.ffmpeg_exe(), "-v", "error", "-i", str(local / "master.m3u8"), "-map", "0",
-         "-f", "null", "-"], capture_output=True, text=True, check=False,
+        [
+            clips.ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(local / "master.m3u8"),
+            "-map",
+            "0",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert os.path.getsize(local / "master.m3u8") > 0

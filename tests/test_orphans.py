@@ -38,13 +38,16 @@ def test_only_our_servers_with_a_deleted_directory_are_orphans(tmp_path, monkeyp
     monkeypatch.setattr(orphans, "_package_dirs", lambda: [pg_root, vk_root])
     postgres = pg_root + "pginstall18/bin/postgres"
     valkey = vk_root + "_binaries/linux-x86_64/valkey-server"
-    proc = _fake_proc(tmp_path, [
-        (101, postgres, "/tmp/fyp-e2e-x/services/postgres (deleted)"),  # orphan
-        (102, valkey, "/tmp/fyp-e2e-x/services/valkey (deleted)"),  # orphan
-        (103, postgres, "/work/.fyp/services/postgres"),  # live home
-        (104, "/usr/lib/postgresql/18/bin/postgres", "/var/lib/pg (deleted)"),  # not ours
-        (105, valkey, "/work/.fyp/services/valkey"),  # live home
-    ])
+    proc = _fake_proc(
+        tmp_path,
+        [
+            (101, postgres, "/tmp/fyp-e2e-x/services/postgres (deleted)"),  # orphan
+            (102, valkey, "/tmp/fyp-e2e-x/services/valkey (deleted)"),  # orphan
+            (103, postgres, "/work/.fyp/services/postgres"),  # live home
+            (104, "/usr/lib/postgresql/18/bin/postgres", "/var/lib/pg (deleted)"),  # not ours
+            (105, valkey, "/work/.fyp/services/valkey"),  # live home
+        ],
+    )
     found = sorted(orphans.find_orphans(proc), key=lambda o: o.pid)
     assert [(o.pid, o.is_postgres, o.cwd) for o in found] == [
         (101, True, "/tmp/fyp-e2e-x/services/postgres"),

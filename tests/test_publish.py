@@ -80,8 +80,12 @@ def cfg():
 
 def _rows(users, base, n=5):
     return [
-        (u, [base + u * 100 + i for i in range(n)], [1.0 - i / 10 for i in range(n)],
-         ["followed"] * n)
+        (
+            u,
+            [base + u * 100 + i for i in range(n)],
+            [1.0 - i / 10 for i in range(n)],
+            ["followed"] * n,
+        )
         for u in users
     ]
 
@@ -89,8 +93,9 @@ def _rows(users, base, n=5):
 def _feed(client, version, user_id):
     store = VersionedStore(client, keys.FEED)
     shards = store.shards_of(version)
-    blob = client.hget(keys.shard(keys.FEED, version, keys.shard_of(str(user_id), shards)),
-                       str(user_id))
+    blob = client.hget(
+        keys.shard(keys.FEED, version, keys.shard_of(str(user_id), shards)), str(user_id)
+    )
     return codec.decode(blob).ids if blob else None
 
 
@@ -146,8 +151,9 @@ def test_a_writer_that_outlives_its_aborted_version_leaves_only_expiring_keys(vk
     store.abort(v)
     assert not vk.exists(*(keys.shard("feed", v, i) for i in range(cfg.feed_shards)))
     store.write(v, [(str(u), codec.encode([u])) for u in range(1, 9)], shards=cfg.feed_shards)
-    recreated = [k for k in (keys.shard("feed", v, i) for i in range(cfg.feed_shards))
-                 if vk.exists(k)]
+    recreated = [
+        k for k in (keys.shard("feed", v, i) for i in range(cfg.feed_shards)) if vk.exists(k)
+    ]
     assert recreated and all(0 < vk.ttl(k) <= cfg.feed_ttl_s + 60 for k in recreated)
 
 
@@ -196,8 +202,13 @@ def test_an_older_run_cannot_overwrite_a_newer_current_version(vk, cfg):
 def test_feed_batches_publish_like_rows(vk, cfg):
     users = np.array([7, 8, 9], dtype=np.int64)
     offsets = np.array([0, 2, 2, 5], dtype=np.int64)  # user 8 has an empty feed
-    batch = FeedBatch(users, offsets, np.array([70, 71, 90, 91, 92]),
-                      np.ones(5, np.float32), np.array([1, 0, 0, 1, 1], np.uint8))
+    batch = FeedBatch(
+        users,
+        offsets,
+        np.array([70, 71, 90, 91, 92]),
+        np.ones(5, np.float32),
+        np.array([1, 0, 0, 1, 1], np.uint8),
+    )
     res = publish_feeds(vk, [batch], settings=cfg, sources=["hashtag", "sound"])
     assert res.items == 3
     assert _feed(vk, res.version, 7) == [70, 71]
@@ -208,9 +219,11 @@ def test_feed_batches_publish_like_rows(vk, cfg):
 def test_lists_publish_as_their_own_dataset(vk, cfg):
     res = publish_lists(
         vk,
-        [(keys.TRENDING, [1, 2, 3], [3.0, 2.0, 1.0]),
-         (keys.coldstart_list("18-24", "US", "en"), [4, 5], [1.0, 0.5]),
-         (keys.hashtag_list("dance"), [6], [1.0])],
+        [
+            (keys.TRENDING, [1, 2, 3], [3.0, 2.0, 1.0]),
+            (keys.coldstart_list("18-24", "US", "en"), [4, 5], [1.0, 0.5]),
+            (keys.hashtag_list("dance"), [6], [1.0]),
+        ],
         settings=cfg,
     )
     assert res.items == 3 and vk.get(keys.current("lists")) == b"1"

@@ -43,46 +43,123 @@ def lake(spark, stack, tmp_path_factory):
     root = tmp_path_factory.mktemp("publish-lake")
     settings = Settings(feed_shards=4, lists_shards=2, lake=str(root))
     users = [(U + i, "18-24", "BR", "pt", i == 0, T0, T0) for i in range(4)]
-    _save(spark, settings, "silver", "users", users,
-          "user_id bigint, age_band string, country string, language string, "
-          "is_creator boolean, signup_time timestamp, updated_at timestamp")
-    _save(spark, settings, "silver", "sounds", [(S, "beat", U, T0)],
-          "sound_id bigint, title string, creator_id bigint, created_at timestamp")
-    videos = [(V + i, U, 15_000, f"video {i}", "a clip", ["dance"], S, "pt",
-               "processing" if i == 9 else "ready", T0, T0) for i in range(10)]
-    _save(spark, settings, "silver", "videos", videos,
-          "video_id bigint, creator_id bigint, duration_ms bigint, title string, "
-          "description string, hashtags array<string>, sound_id bigint, language string, "
-          "status string, created_at timestamp, updated_at timestamp")
-    _save(spark, settings, "gold", "video_embeddings",
-          [(DS, V + i, _unit(i), "als-1", 0.5) for i in range(10)],
-          "ds date, video_id bigint, embedding array<float>, model_version string, "
-          "cf_weight double")
-    _save(spark, settings, "gold", "creator_daily_stats",
-          [(DS - dt.timedelta(days=d), U, 2, 10 * d, 5, 1000, 0.5, 0.1, 0.0, 0.0, 1, 5 - d)
-           for d in range(3)],
-          "date date, creator_id bigint, videos_watched bigint, views bigint, "
-          "unique_viewers bigint, watch_ms_total bigint, mean_completion double, "
-          "like_rate double, share_rate double, comment_rate double, new_followers bigint, "
-          "followers_total bigint")
-    feeds = [("run-20", DS, U + u, r + 1, V + (u + r) % 10, 1.0 / (r + 1),
-              "followed" if r % 2 else "embedding") for u in range(3) for r in range(6)]
+    _save(
+        spark,
+        settings,
+        "silver",
+        "users",
+        users,
+        "user_id bigint, age_band string, country string, language string, "
+        "is_creator boolean, signup_time timestamp, updated_at timestamp",
+    )
+    _save(
+        spark,
+        settings,
+        "silver",
+        "sounds",
+        [(S, "beat", U, T0)],
+        "sound_id bigint, title string, creator_id bigint, created_at timestamp",
+    )
+    videos = [
+        (
+            V + i,
+            U,
+            15_000,
+            f"video {i}",
+            "a clip",
+            ["dance"],
+            S,
+            "pt",
+            "processing" if i == 9 else "ready",
+            T0,
+            T0,
+        )
+        for i in range(10)
+    ]
+    _save(
+        spark,
+        settings,
+        "silver",
+        "videos",
+        videos,
+        "video_id bigint, creator_id bigint, duration_ms bigint, title string, "
+        "description string, hashtags array<string>, sound_id bigint, language string, "
+        "status string, created_at timestamp, updated_at timestamp",
+    )
+    _save(
+        spark,
+        settings,
+        "gold",
+        "video_embeddings",
+        [(DS, V + i, _unit(i), "als-1", 0.5) for i in range(10)],
+        "ds date, video_id bigint, embedding array<float>, model_version string, cf_weight double",
+    )
+    _save(
+        spark,
+        settings,
+        "gold",
+        "creator_daily_stats",
+        [
+            (DS - dt.timedelta(days=d), U, 2, 10 * d, 5, 1000, 0.5, 0.1, 0.0, 0.0, 1, 5 - d)
+            for d in range(3)
+        ],
+        "date date, creator_id bigint, videos_watched bigint, views bigint, "
+        "unique_viewers bigint, watch_ms_total bigint, mean_completion double, "
+        "like_rate double, share_rate double, comment_rate double, new_followers bigint, "
+        "followers_total bigint",
+    )
+    feeds = [
+        (
+            "run-20",
+            DS,
+            U + u,
+            r + 1,
+            V + (u + r) % 10,
+            1.0 / (r + 1),
+            "followed" if r % 2 else "embedding",
+        )
+        for u in range(3)
+        for r in range(6)
+    ]
     feeds += [("run-19", DS - dt.timedelta(days=1), U + 3, 1, V, 1.0, "trending")]
-    _save(spark, settings, "gold", "feeds", feeds,
-          "run_id string, ds date, user_id bigint, rank int, video_id bigint, score double, "
-          "source string")
-    _save(spark, settings, "gold", "trending",
-          [(DS, 1, V + 5, 3.0), (DS, 2, V + 9, 2.0), (DS, 3, V + 6, 1.0)],
-          "ds date, rank int, video_id bigint, score double")
-    _save(spark, settings, "gold", "hashtag_top",
-          [(DS - dt.timedelta(days=1), "Dance", 1, V + 7, 1.0)],  # only an older ds exists
-          "ds date, hashtag string, rank int, video_id bigint, score double")
-    _save(spark, settings, "gold", "coldstart_pools",
-          [(DS, "demographic", "18-24", "BR", "pt", 2, V + 2, 0.5),
-           (DS, "demographic", "18-24", "BR", "pt", 1, V + 1, 0.9),
-           (DS, "diverse", None, None, None, 1, V + 3, 0.1)],
-          "ds date, pool string, age_band string, country string, language string, rank int, "
-          "video_id bigint, score double")
+    _save(
+        spark,
+        settings,
+        "gold",
+        "feeds",
+        feeds,
+        "run_id string, ds date, user_id bigint, rank int, video_id bigint, score double, "
+        "source string",
+    )
+    _save(
+        spark,
+        settings,
+        "gold",
+        "trending",
+        [(DS, 1, V + 5, 3.0), (DS, 2, V + 9, 2.0), (DS, 3, V + 6, 1.0)],
+        "ds date, rank int, video_id bigint, score double",
+    )
+    _save(
+        spark,
+        settings,
+        "gold",
+        "hashtag_top",
+        [(DS - dt.timedelta(days=1), "Dance", 1, V + 7, 1.0)],  # only an older ds exists
+        "ds date, hashtag string, rank int, video_id bigint, score double",
+    )
+    _save(
+        spark,
+        settings,
+        "gold",
+        "coldstart_pools",
+        [
+            (DS, "demographic", "18-24", "BR", "pt", 2, V + 2, 0.5),
+            (DS, "demographic", "18-24", "BR", "pt", 1, V + 1, 0.9),
+            (DS, "diverse", None, None, None, 1, V + 3, 0.1),
+        ],
+        "ds date, pool string, age_band string, country string, language string, rank int, "
+        "video_id bigint, score double",
+    )
     import redis
 
     client = redis.Redis.from_url(stack.valkey)
@@ -103,7 +180,8 @@ def test_publish_postgres_then_feeds(spark, lake, stack):
         status = conn.execute("SELECT status FROM videos WHERE id = %s", (V + 9,)).fetchone()
         near = conn.execute(
             "SELECT video_id FROM video_embeddings ORDER BY embedding <=> "
-            "(SELECT embedding FROM video_embeddings WHERE video_id = %s) LIMIT 1", (V + 4,)
+            "(SELECT embedding FROM video_embeddings WHERE video_id = %s) LIMIT 1",
+            (V + 4,),
         ).fetchone()
     assert status == ("processing",) and near == (V + 4,)
     assert valkey.sismember(keys.READY_VIDEOS, V + 1)
@@ -140,10 +218,15 @@ def test_publish_postgres_then_feeds(spark, lake, stack):
     assert [i.video_id for i in tags.items] == [V + 7]
 
     # a truncated gold.feeds (1 user where 3 were published) does not replace the feed
-    _save(spark, settings, "gold", "feeds",
-          [("run-21", DS + dt.timedelta(days=1), U, 1, V, 1.0, "followed")],
-          "run_id string, ds date, user_id bigint, rank int, video_id bigint, score double, "
-          "source string")
+    _save(
+        spark,
+        settings,
+        "gold",
+        "feeds",
+        [("run-21", DS + dt.timedelta(days=1), U, 1, V, 1.0, "followed")],
+        "run_id string, ds date, user_id bigint, rank int, video_id bigint, score double, "
+        "source string",
+    )
     with pytest.raises(PublishError, match="fewer than"):
         publish_feeds.run(spark, settings, DS + dt.timedelta(days=1), sync_ready="false")
     assert store.current() == feed["version"]
@@ -160,12 +243,15 @@ def test_a_feed_publish_that_dies_on_the_executors_leaves_no_key_of_its_version(
     from fyplake.serving.spark_publish import feed_items, publish_feed_frame
 
     settings, valkey = lake
-    faulty = settings.model_copy(update={"faults": "publish_feeds.partial_feed=1",
-                                         "home": tmp_path})
+    faulty = settings.model_copy(
+        update={"faults": "publish_feeds.partial_feed=1", "home": tmp_path}
+    )
     current = valkey.get(keys.current("feed"))
     rows = spark.range(0, 4000, numPartitions=4).select(
-        (F.col("id") % 1000 + U).alias("user_id"), F.floor(F.col("id") / 1000 + 1).alias("rank"),
-        (F.col("id") % 10 + V).alias("video_id"), F.lit(0.5).alias("score"),
+        (F.col("id") % 1000 + U).alias("user_id"),
+        F.floor(F.col("id") / 1000 + 1).alias("rank"),
+        (F.col("id") % 10 + V).alias("video_id"),
+        F.lit(0.5).alias("score"),
         F.lit("embedding").alias("source"),
     )
     items = feed_items(rows, {"embedding": 1}).repartition(2)

@@ -33,8 +33,11 @@ def test_every_gated_table_has_a_valid_suite():
 
 def test_quarantine_suite_knows_every_reason_code():
     spec = load_suite("quarantine.events")
-    sets = [e["kwargs"]["value_set"] for e in spec["expectations"]
-            if e["kwargs"].get("column") == "reason_code"]
+    sets = [
+        e["kwargs"]["value_set"]
+        for e in spec["expectations"]
+        if e["kwargs"].get("column") == "reason_code"
+    ]
     assert set(sets[0]) == set(REASONS)
 
 
@@ -73,7 +76,9 @@ def test_failing_expectation_stops_the_run_with_a_clear_message(spark, tmp_path_
     # gold did not run
     assert delta_io.latest_version(spark, catalog.GOLD_VIDEO_DAILY_STATS, settings) == gold_before
     kept = json.loads(
-        (Path(settings.quality_dir) / "results" / DAY.isoformat() / "silver-latest.json").read_text()
+        (
+            Path(settings.quality_dir) / "results" / DAY.isoformat() / "silver-latest.json"
+        ).read_text()
     )
     assert kept["success"] is False
     failing = [t for t in kept["tables"] if not t["success"]]

@@ -63,7 +63,12 @@ def test_thompson_decisions(spark):
         "video_id bigint, impressions bigint, completion_sum double, alpha double, beta double",
     )
     decide = lambda: bandit.thompson_decide(  # noqa: E731
-        unsure, ref, seed=1, ds=DS, min_impressions=100, max_impressions=1000,
+        unsure,
+        ref,
+        seed=1,
+        ds=DS,
+        min_impressions=100,
+        max_impressions=1000,
         fade_probability=0.05,
     ).select("video_id", "state", "sampled")
     first = decide().collect()
@@ -78,7 +83,8 @@ def test_audience_is_the_nearest_users_who_have_not_seen_the_video(spark):
         "video_id bigint, impressions bigint, target_impressions bigint",
     )
     video_emb = spark.createDataFrame(
-        [(1, [1.0, 0.0]), (2, [0.0, 1.0]), (3, [1.0, 0.0])], "video_id bigint, embedding array<float>"
+        [(1, [1.0, 0.0]), (2, [0.0, 1.0]), (3, [1.0, 0.0])],
+        "video_id bigint, embedding array<float>",
     )
     user_emb = spark.createDataFrame(
         [(10, [1.0, 0.0]), (11, [0.8, 0.6]), (12, [0.6, 0.8]), (13, [0.0, 1.0])],
@@ -96,8 +102,15 @@ def test_audience_is_the_nearest_users_who_have_not_seen_the_video(spark):
 def test_replay_finds_good_videos_and_fades_bad_ones():
     rates = np.array([0.9] * 10 + [0.5] * 10 + [0.1] * 10)
     res = bandit.simulate_discovery(
-        rates, 0.5, rounds=6, min_impressions=100, max_impressions=1000, prior_alpha=1.0,
-        prior_beta=1.0, fade_probability=0.05, seed=3,
+        rates,
+        0.5,
+        rounds=6,
+        min_impressions=100,
+        max_impressions=1000,
+        prior_alpha=1.0,
+        prior_beta=1.0,
+        fade_probability=0.05,
+        seed=3,
     )
     # 100 -> 200 -> 400 -> 800 -> 1000: good videos graduate in round 5
     assert res["good_graduated_share"] == 1.0

@@ -52,8 +52,10 @@ def test_ease_recommends_within_the_users_cluster(spark):
     )
     assert got.info["lambda"] == 1.0 and got.info["items"] == 7  # 1-6 and 30 have positives
     # user 9: video 30 co-occurs most with 1 and 2 but is not ready, so 3; user 10: 6
-    assertDataFrameEqual(got.recs.select("user_id", "video_id", "rank"),
-                         spark.createDataFrame([(9, 3, 1), (10, 6, 1)], RECS))
+    assertDataFrameEqual(
+        got.recs.select("user_id", "video_id", "rank"),
+        spark.createDataFrame([(9, 3, 1), (10, 6, 1)], RECS),
+    )
     # user 11 has no training positive: nothing to score from (backfill tops it up)
 
 

@@ -33,17 +33,26 @@ def _world(spark):
     lists = catalogue.build_lists(
         cat,
         spark.createDataFrame(
-            [("a", 1, 4, 1.0), ("a", 2, 5, 0.5), ("a", 3, 6, 1 / 3), ("a", 4, 7, 0.25),
-             ("b", 1, 2, 1.0), ("b", 2, 8, 0.5)],
+            [
+                ("a", 1, 4, 1.0),
+                ("a", 2, 5, 0.5),
+                ("a", 3, 6, 1 / 3),
+                ("a", 4, 7, 0.25),
+                ("b", 1, 2, 1.0),
+                ("b", 2, 8, 0.5),
+            ],
             "hashtag string, rank int, video_id bigint, score double",
         ),
-        spark.createDataFrame([(7, 1, 3, 1.0)], "sound_id bigint, rank int, video_id bigint, score double"),
+        spark.createDataFrame(
+            [(7, 1, 3, 1.0)], "sound_id bigint, rank int, video_id bigint, score double"
+        ),
         spark.createDataFrame(
             [(100, 1, 1, 0.9), (100, 2, 13, 0.85), (100, 3, 2, 0.8), (100, 4, 3, 0.7)],
             "creator_id bigint, rank int, video_id bigint, score double",
         ),
         spark.createDataFrame(
-            [(1, 9, 9.0), (2, 2, 8.0), (3, 10, 7.0), (4, 11, 6.0)], "rank int, video_id bigint, score double"
+            [(1, 9, 9.0), (2, 2, 8.0), (3, 10, 7.0), (4, 11, 6.0)],
+            "rank int, video_id bigint, score double",
         ),
     )
     return cat, lists
@@ -56,7 +65,8 @@ def test_sources_quotas_filters_and_dedupe(spark):
         "user_id bigint, age_band string, country string, language string",
     )
     events = spark.createDataFrame(
-        [(1, 1, 100, "2026-11-09 10:00:00")], "user_id bigint, video_id bigint, creator_id bigint, event_time string"
+        [(1, 1, 100, "2026-11-09 10:00:00")],
+        "user_id bigint, video_id bigint, creator_id bigint, event_time string",
     ).selectExpr("user_id", "video_id", "creator_id", "cast(event_time as timestamp) event_time")
     user_emb = spark.createDataFrame([(1, [1.0, 0.0])], "user_id bigint, embedding array<float>")
     follows = spark.createDataFrame([(1, 100)], "follower_id bigint, creator_id bigint")
@@ -64,17 +74,32 @@ def test_sources_quotas_filters_and_dedupe(spark):
         [(1, "hashtag", "a", 3.0, 1), (1, "hashtag", "b", 1.0, 2), (1, "creator", "100", 5.0, 1)],
         "user_id bigint, kind string, key string, score double, rank int",
     )
-    assigned = spark.createDataFrame([(1, 12, 0.3), (1, 13, 0.2)], "user_id bigint, video_id bigint, score double")
+    assigned = spark.createDataFrame(
+        [(1, 12, 0.3), (1, 13, 0.2)], "user_id bigint, video_id bigint, score double"
+    )
     history = spark.createDataFrame([(1, [1, 3])], "user_id bigint, history array<bigint>")
     rows = candidates.candidate_inputs(
         users, events, user_emb, follows, aff, assigned, history, fatigue_since_epoch=0.0
     )
     cfg = candidates.CandidateConfig(
-        quotas={"followed": 2, "hashtag": 4, "sound": 1, "trending": 2, "embedding": 1,
-                "cowatch": 1},
+        quotas={
+            "followed": 2,
+            "hashtag": 4,
+            "sound": 1,
+            "trending": 2,
+            "embedding": 1,
+            "cowatch": 1,
+        },
         overfetch=1.0,
-        priority=("exploration", "followed", "hashtag", "sound", "cowatch", "embedding",
-                  "trending"),
+        priority=(
+            "exploration",
+            "followed",
+            "hashtag",
+            "sound",
+            "cowatch",
+            "embedding",
+            "trending",
+        ),
     )
     got = candidates.generate_candidates(rows, cat, lists, cfg, dim=2)
     # followed: 1 watched, 13 not ready -> 2; hashtag a (3/4 of 4 slots) -> 4, 5, 6 and b
@@ -117,8 +142,10 @@ def test_combine_cuts_each_source_to_its_quota_before_dedupe():
 
 
 def test_keyed_source_shares_slots_by_affinity():
-    lists = {"a": (np.array([4, 5, 6, 7]), np.array([1.0, 0.5, 0.4, 0.3])),
-             "b": (np.array([2, 8]), np.array([1.0, 0.5]))}
+    lists = {
+        "a": (np.array([4, 5, 6, 7]), np.array([1.0, 0.5, 0.4, 0.3])),
+        "b": (np.array([2, 8]), np.array([1.0, 0.5])),
+    }
     idx, score = candidates.keyed_source(["a", "b", "zzz"], np.array([3.0, 1.0, 5.0]), lists, 4)
     # shares 3/9, 1/9, (5/9 for a key without a list): slots ceil(4/3)=2, ceil(4/9)=1
     assert idx.tolist() == [4, 5, 2]

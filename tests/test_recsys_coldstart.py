@@ -10,8 +10,12 @@ from jobs.recsys import coldstart
 
 def test_demographic_pools_shrink_segment_to_language_to_global(spark):
     users = spark.createDataFrame(
-        [(1, "18-24", "US", "en"), (2, "18-24", "US", "en"), (3, "25-34", "BR", "pt"),
-         (4, "35-44", "US", "en")],
+        [
+            (1, "18-24", "US", "en"),
+            (2, "18-24", "US", "en"),
+            (3, "25-34", "BR", "pt"),
+            (4, "35-44", "US", "en"),
+        ],
         "user_id bigint, age_band string, country string, language string",
     )
     events = spark.createDataFrame(
@@ -35,16 +39,20 @@ def test_demographic_pools_shrink_segment_to_language_to_global(spark):
             ("25-34", "BR", "pt", 2, 10, (2 * 0.75 / 6) / 6),
             ("25-34", "BR", "pt", 3, 11, (2 * 0.25 / 6) / 6),
         ],
-        "age_band string, country string, language string, rank int, video_id bigint, "
-        "score double",
+        "age_band string, country string, language string, rank int, video_id bigint, score double",
     )
     assertDataFrameEqual(got, expected)
 
 
 def test_diverse_pool_round_robins_over_hashtags(spark):
     feats = spark.createDataFrame(
-        [(1, "ready", 5.0), (2, "ready", 4.0), (3, "ready", 3.0), (4, "ready", 1.0),
-         (5, "failed", 9.0)],
+        [
+            (1, "ready", 5.0),
+            (2, "ready", 4.0),
+            (3, "ready", 3.0),
+            (4, "ready", 1.0),
+            (5, "failed", 9.0),
+        ],
         "video_id bigint, status string, base_score double",
     )
     videos = spark.createDataFrame(
@@ -54,6 +62,7 @@ def test_diverse_pool_round_robins_over_hashtags(spark):
     got = coldstart.diverse_pool(feats, videos, n=10)
     # round 1: best of a (1), of b (1 again: skipped), of c (4); round 2: a -> 2, b -> 3
     expected = spark.createDataFrame(
-        [(1, 1, 5.0), (2, 4, 1.0), (3, 2, 4.0), (4, 3, 3.0)], "rank int, video_id bigint, score double"
+        [(1, 1, 5.0), (2, 4, 1.0), (3, 2, 4.0), (4, 3, 3.0)],
+        "rank int, video_id bigint, score double",
     )
     assertDataFrameEqual(got, expected)

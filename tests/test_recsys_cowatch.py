@@ -17,8 +17,16 @@ EVENTS = (
 
 
 def _ev(user, video, minute, completion=0.9, liked=False, skipped=False):
-    return (user, video, dt.datetime(2026, 11, 1, 10, minute), completion, liked, False, False,
-            skipped)
+    return (
+        user,
+        video,
+        dt.datetime(2026, 11, 1, 10, minute),
+        completion,
+        liked,
+        False,
+        False,
+        skipped,
+    )
 
 
 def test_recent_positives_keep_each_users_latest_engaged_videos(spark):
@@ -37,7 +45,9 @@ def test_recent_positives_keep_each_users_latest_engaged_videos(spark):
     recent = cowatch.recent_positives(events, 0.5, history=2)
     assertDataFrameEqual(
         recent.select("user_id", "video_id", "pos"),
-        spark.createDataFrame([(1, 10, 1), (1, 14, 2), (2, 10, 1)], "user_id bigint, video_id bigint, pos int"),
+        spark.createDataFrame(
+            [(1, 10, 1), (1, 14, 2), (2, 10, 1)], "user_id bigint, video_id bigint, pos int"
+        ),
     )
     hist = {r["user_id"]: r["history"] for r in cowatch.user_history(recent).collect()}
     assert hist == {1: [10, 14], 2: [10]}
@@ -54,8 +64,12 @@ def test_item_neighbours_are_the_cosine_of_shared_users_best_first(spark):
     assertDataFrameEqual(
         got,
         spark.createDataFrame(
-            [(10, 11, 1, 2 / 3), (11, 10, 1, 2 / 3), (12, 10, 1, 1 / math.sqrt(6)),
-             (13, 11, 1, 1 / math.sqrt(3))],
+            [
+                (10, 11, 1, 2 / 3),
+                (11, 10, 1, 2 / 3),
+                (12, 10, 1, 1 / math.sqrt(6)),
+                (13, 11, 1, 1 / math.sqrt(3)),
+            ],
             "video_id bigint, neighbour_id bigint, rank int, sim double",
         ),
         rtol=1e-9,
@@ -63,16 +77,22 @@ def test_item_neighbours_are_the_cosine_of_shared_users_best_first(spark):
     scores = cowatch.user_scores(recent.where("user_id = 4"), got)
     assertDataFrameEqual(
         scores,
-        spark.createDataFrame([(4, 10, 1 / math.sqrt(6))], "user_id bigint, video_id bigint, score double"),
+        spark.createDataFrame(
+            [(4, 10, 1 / math.sqrt(6))], "user_id bigint, video_id bigint, score double"
+        ),
         rtol=1e-9,
     )
 
 
 def test_catalogue_sums_neighbour_similarities_over_the_history():
     cat = catalogue.Catalog(
-        ids=np.array([10, 11, 12, 13]), emb=np.zeros((4, 2), np.float32),
-        log_quality=np.zeros(4), log_creator=np.zeros(4), log_freshness=np.zeros(4),
-        log1p_pop=np.zeros(4), creator=np.zeros(4, np.int64),
+        ids=np.array([10, 11, 12, 13]),
+        emb=np.zeros((4, 2), np.float32),
+        log_quality=np.zeros(4),
+        log_creator=np.zeros(4),
+        log_freshness=np.zeros(4),
+        log1p_pop=np.zeros(4),
+        creator=np.zeros(4, np.int64),
     )
     cat.nb_keys = np.array([1, 3, 9])  # history videos need not be in the catalogue
     cat.nb_ptr = np.array([0, 2, 3, 5])

@@ -13,8 +13,14 @@ from jobs.recsys.common import weighted_vector_sum
 
 def test_weighted_vector_sum_is_exact_across_arrow_batches(spark):
     df = spark.createDataFrame(
-        [(1, [1.0, 0.0], 1.0), (1, [0.0, 1.0], 2.0), (1, [1.0, 1.0], -1.0), (2, [3.0, 4.0], 0.5),
-         (3, [1.0, 2.0], 1.0), (3, [1.0, 2.0], 1.0)],
+        [
+            (1, [1.0, 0.0], 1.0),
+            (1, [0.0, 1.0], 2.0),
+            (1, [1.0, 1.0], -1.0),
+            (2, [3.0, 4.0], 0.5),
+            (3, [1.0, 2.0], 1.0),
+            (3, [1.0, 2.0], 1.0),
+        ],
         "k bigint, v array<float>, w double",
     )
     old = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
@@ -36,7 +42,8 @@ def test_user_vector_is_the_weighted_mean_with_skips_against(spark):
         "user_id bigint, video_id bigint, weight double",
     )
     video_emb = spark.createDataFrame(
-        [(10, [1.0, 0.0]), (11, [0.0, 1.0]), (12, [0.6, 0.8])], "video_id bigint, embedding array<float>"
+        [(10, [1.0, 0.0]), (11, [0.0, 1.0]), (12, [0.6, 0.8])],
+        "video_id bigint, embedding array<float>",
     )
     got = embeddings.user_embeddings(events, video_emb, dim=2)
     n = math.hypot(0.4, 0.2)  # [1,0] + [0,1] - [0.6,0.8]
@@ -68,8 +75,17 @@ def test_a_new_video_sits_with_the_videos_sharing_its_content(spark):
         "video_id bigint, cf array<float>",
     )
     got = embeddings.video_embeddings(
-        videos, pairs, dim=8, als_rank=2, max_iter=1, reg=0.1, alpha=1.0, content_shrink=10.0,
-        content_hash_weight=0.25, seed=1, item_factors=factors,
+        videos,
+        pairs,
+        dim=8,
+        als_rank=2,
+        max_iter=1,
+        reg=0.1,
+        alpha=1.0,
+        content_shrink=10.0,
+        content_hash_weight=0.25,
+        seed=1,
+        item_factors=factors,
     ).collect()
     emb = {r["video_id"]: np.array(r["embedding"]) for r in got}
     cfw = {r["video_id"]: r["cf_weight"] for r in got}

@@ -21,8 +21,17 @@ def _watch(spark, rows):
 
 
 def _ev(eid, user, video, minute, completion=0.9, skipped=False, liked=False):
-    return (eid, user, video, completion, liked, False, False, skipped,
-            dt.datetime(2026, 11, 1, 10, minute))
+    return (
+        eid,
+        user,
+        video,
+        completion,
+        liked,
+        False,
+        False,
+        skipped,
+        dt.datetime(2026, 11, 1, 10, minute),
+    )
 
 
 def test_time_holdout_keeps_each_users_last_events(spark):
@@ -54,7 +63,9 @@ def test_positives_are_engaged_watches(spark):
         _ev("4", 1, 13, 3, completion=0.05, skipped=True),
     ]
     got = evaluation.positives(_watch(spark, rows), min_completion=0.5)
-    assertDataFrameEqual(got, spark.createDataFrame([(1, 10), (1, 12)], "user_id bigint, video_id bigint"))
+    assertDataFrameEqual(
+        got, spark.createDataFrame([(1, 10), (1, 12)], "user_id bigint, video_id bigint")
+    )
 
 
 def test_ranking_metrics_at_k(spark):
@@ -91,8 +102,12 @@ def test_most_popular_and_cooccurrence_baselines(spark):
         ),
     )
     train = spark.createDataFrame(
-        [(u, v, dt.datetime(2026, 11, 1, 10, i), 1.0, False, False, False, False)
-         for i, (u, v) in enumerate([(1, 10), (1, 11), (2, 10), (2, 11), (3, 10), (3, 12), (4, 12)])],
+        [
+            (u, v, dt.datetime(2026, 11, 1, 10, i), 1.0, False, False, False, False)
+            for i, (u, v) in enumerate(
+                [(1, 10), (1, 11), (2, 10), (2, 11), (3, 10), (3, 12), (4, 12)]
+            )
+        ],
         "user_id bigint, video_id bigint, event_time timestamp, completion_rate double, "
         "liked boolean, shared boolean, commented boolean, skipped boolean",
     )
@@ -103,7 +118,8 @@ def test_most_popular_and_cooccurrence_baselines(spark):
     assertDataFrameEqual(
         co.select("user_id", "video_id", "rank"),
         spark.createDataFrame(
-            [(1, 12, 1), (2, 12, 1), (3, 11, 1), (4, 10, 1)], "user_id bigint, video_id bigint, rank int"
+            [(1, 12, 1), (2, 12, 1), (3, 11, 1), (4, 10, 1)],
+            "user_id bigint, video_id bigint, rank int",
         ),
     )
 
@@ -113,11 +129,15 @@ def test_most_popular_and_cooccurrence_baselines(spark):
 # rank 2, user 3 perfect. Expected values worked out by hand (g = 1 / log2(3) = 0.6309297536,
 # the gain of a hit at rank 2; SE = sample standard deviation / sqrt(3)).
 SE_RECS = [
-    ("a", 1, 10, 1), ("a", 1, 11, 2), ("a", 1, 12, 3),
-    ("a", 2, 20, 1), ("a", 2, 21, 2),
+    ("a", 1, 10, 1),
+    ("a", 1, 11, 2),
+    ("a", 1, 12, 3),
+    ("a", 2, 20, 1),
+    ("a", 2, 21, 2),
     ("a", 3, 30, 1),
     ("b", 1, 11, 1),
-    ("b", 2, 22, 1), ("b", 2, 20, 2),
+    ("b", 2, 22, 1),
+    ("b", 2, 20, 2),
     ("b", 3, 31, 1),
 ]
 SE_TRUTH = [(1, 11), (2, 20), (2, 21), (3, 31)]
@@ -129,16 +149,30 @@ def test_metric_means_and_standard_errors_by_hand(spark):
     got = {r["model"]: r.asDict() for r in evaluation.ranking_metrics(recs, truth, k=2).collect()}
     expected = {
         # a: precision (0.5, 1, 0), recall (1, 1, 0), ndcg (g, 1, 0), map (0.5, 1, 0)
-        "a": {"users": 3, "precision": 0.5, "precision_se": 0.2886751346,
-              "recall": 0.6666666667, "recall_se": 0.3333333333,
-              "ndcg": 0.5436432512, "ndcg_se": 0.2919555903,
-              "map": 0.5, "map_se": 0.2886751346},
+        "a": {
+            "users": 3,
+            "precision": 0.5,
+            "precision_se": 0.2886751346,
+            "recall": 0.6666666667,
+            "recall_se": 0.3333333333,
+            "ndcg": 0.5436432512,
+            "ndcg_se": 0.2919555903,
+            "map": 0.5,
+            "map_se": 0.2886751346,
+        },
         # b: precision (0.5, 0.5, 0.5), recall (1, 0.5, 1), ndcg (1, g / (1 + g), 1),
         # map (1, 0.25, 1)
-        "b": {"users": 3, "precision": 0.5, "precision_se": 0.0,
-              "recall": 0.8333333333, "recall_se": 0.1666666667,
-              "ndcg": 0.7956176024, "ndcg_se": 0.2043823976,
-              "map": 0.75, "map_se": 0.25},
+        "b": {
+            "users": 3,
+            "precision": 0.5,
+            "precision_se": 0.0,
+            "recall": 0.8333333333,
+            "recall_se": 0.1666666667,
+            "ndcg": 0.7956176024,
+            "ndcg_se": 0.2043823976,
+            "map": 0.75,
+            "map_se": 0.25,
+        },
     }
     assert set(got) == set(expected)
     for model, exp in expected.items():

@@ -37,8 +37,14 @@ def test_events_as_of_and_engagement_decay(spark):
     ]
     events = features.events_as_of(_watch(spark, rows), DS)
     got = features.with_engagement(
-        events, now_epoch=NOW, half_life_days=1.0, e_completion=1.0, e_like=1.0,
-        e_comment=1.0, e_share=2.0, e_skip=0.5,
+        events,
+        now_epoch=NOW,
+        half_life_days=1.0,
+        e_completion=1.0,
+        e_like=1.0,
+        e_comment=1.0,
+        e_share=2.0,
+        e_skip=0.5,
     ).select("event_id", "completion", "engagement", "decay", "weight")
     one_minute = 2 ** (-1 / 1440)
     expected = spark.createDataFrame(
@@ -114,22 +120,47 @@ def test_video_features_freshness_and_unseen_video(spark):
     ev = _watch(
         spark,
         [
-            (f"e{i}", i, 10, 100, 0.5 + 0.1 * (i % 3), i % 2 == 0, False, False, False,
-             dt.datetime(2026, 11, 9, i % 24, 0))
+            (
+                f"e{i}",
+                i,
+                10,
+                100,
+                0.5 + 0.1 * (i % 3),
+                i % 2 == 0,
+                False,
+                False,
+                False,
+                dt.datetime(2026, 11, 9, i % 24, 0),
+            )
             for i in range(12)
         ],
     )
     ev = features.with_engagement(
-        ev, now_epoch=NOW, half_life_days=14.0, e_completion=1.0, e_like=1.0, e_comment=1.0,
-        e_share=2.0, e_skip=0.5,
+        ev,
+        now_epoch=NOW,
+        half_life_days=14.0,
+        e_completion=1.0,
+        e_like=1.0,
+        e_comment=1.0,
+        e_share=2.0,
+        e_skip=0.5,
     )
     vf = features.video_features(
-        videos, ev, ds=DS, weights={"completion_rate": 1.0, "like_rate": 0.6, "comment_rate": 0.6,
-                                     "share_rate": 1.0},
-        prior_strength=5.0, freshness_half_life_days=3.0, freshness_floor=0.1,
-        trending_half_life_days=1.0, w_quality=1.0, w_creator=0.6, w_freshness=0.6,
+        videos,
+        ev,
+        ds=DS,
+        weights={"completion_rate": 1.0, "like_rate": 0.6, "comment_rate": 0.6, "share_rate": 1.0},
+        prior_strength=5.0,
+        freshness_half_life_days=3.0,
+        freshness_floor=0.1,
+        trending_half_life_days=1.0,
+        w_quality=1.0,
+        w_creator=0.6,
+        w_freshness=0.6,
     )
-    got = vf.select("video_id", "status", "impressions", "freshness", F.round("age_days", 6).alias("age"))
+    got = vf.select(
+        "video_id", "status", "impressions", "freshness", F.round("age_days", 6).alias("age")
+    )
     expected = spark.createDataFrame(
         [
             (10, "ready", 12, 0.1 + 0.9 * 0.5, 3.0),
@@ -171,12 +202,21 @@ def test_user_affinities_rank_positive_engagement_per_kind(spark):
 
 def test_lists_keep_ready_videos_only_best_first(spark):
     feats = spark.createDataFrame(
-        [(10, "ready", 3.0, 5.0), (11, "ready", 2.0, 0.0), (12, "failed", 9.0, 9.0),
-         (13, "ready", 1.0, 1.0)],
+        [
+            (10, "ready", 3.0, 5.0),
+            (11, "ready", 2.0, 0.0),
+            (12, "failed", 9.0, 9.0),
+            (13, "ready", 1.0, 1.0),
+        ],
         "video_id bigint, status string, base_score double, trending_score double",
     )
     videos = spark.createDataFrame(
-        [(10, 100, 5, ["a"]), (11, 100, 5, ["a", "b"]), (12, 100, 5, ["a"]), (13, 101, None, ["b"])],
+        [
+            (10, 100, 5, ["a"]),
+            (11, 100, 5, ["a", "b"]),
+            (12, 100, 5, ["a"]),
+            (13, 101, None, ["b"]),
+        ],
         "video_id bigint, creator_id bigint, sound_id bigint, hashtags array<string>",
     )
     tags, sounds, creators = features.key_top_lists(feats, videos, n=2)
@@ -189,15 +229,21 @@ def test_lists_keep_ready_videos_only_best_first(spark):
     )
     assertDataFrameEqual(
         sounds,
-        spark.createDataFrame([(5, 1, 10, 3.0), (5, 2, 11, 2.0)],
-                              "sound_id bigint, rank int, video_id bigint, score double"),
+        spark.createDataFrame(
+            [(5, 1, 10, 3.0), (5, 2, 11, 2.0)],
+            "sound_id bigint, rank int, video_id bigint, score double",
+        ),
     )
     assertDataFrameEqual(
         creators,
-        spark.createDataFrame([(100, 1, 10, 3.0), (100, 2, 11, 2.0), (101, 1, 13, 1.0)],
-                              "creator_id bigint, rank int, video_id bigint, score double"),
+        spark.createDataFrame(
+            [(100, 1, 10, 3.0), (100, 2, 11, 2.0), (101, 1, 13, 1.0)],
+            "creator_id bigint, rank int, video_id bigint, score double",
+        ),
     )
     assertDataFrameEqual(
         features.trending(feats, n=5),
-        spark.createDataFrame([(1, 10, 5.0), (2, 13, 1.0)], "rank int, video_id bigint, score double"),
+        spark.createDataFrame(
+            [(1, 10, 5.0), (2, 13, 1.0)], "rank int, video_id bigint, score double"
+        ),
     )

@@ -29,8 +29,12 @@ T0 = dt.datetime(2026, 11, 1, 8)
 TAGS = ["dance", "food", "cats", "cars", "music"]
 #: Thresholds lowered for a 16-user world (the defaults say "too little history" here).
 P = RecParams(
-    cold_start_min=3, cold_start_full=5, ranker_min_users=2,
-    ranker_min_positives_per_feature=0.01, ranker_rounds=8, ranker_validation_share=0.3,
+    cold_start_min=3,
+    cold_start_full=5,
+    ranker_min_users=2,
+    ranker_min_positives_per_feature=0.01,
+    ranker_rounds=8,
+    ranker_validation_share=0.3,
     ranker_negatives=50,
 )
 
@@ -41,14 +45,45 @@ def _user(uid: int) -> tuple:
 
 def _video(vid: int) -> tuple:
     tags = [TAGS[vid % 5], TAGS[(vid // 5) % 5]]
-    return (vid, 900 + vid % 4, 15_000, f"clip {vid}", None, tags, 50 + vid % 3, "en", "ready",
-            T0, T0)
+    return (
+        vid,
+        900 + vid % 4,
+        15_000,
+        f"clip {vid}",
+        None,
+        tags,
+        50 + vid % 3,
+        "en",
+        "ready",
+        T0,
+        T0,
+    )
 
 
-def _watch(eid: str, uid: int, vid: int, when: dt.datetime, completion: float,
-           liked: bool = False, skipped: bool = False) -> tuple:
-    return (eid, uid, vid, None, int(15_000 * completion), 15_000, completion, liked, False, False,
-            skipped, when, when.date())
+def _watch(
+    eid: str,
+    uid: int,
+    vid: int,
+    when: dt.datetime,
+    completion: float,
+    liked: bool = False,
+    skipped: bool = False,
+) -> tuple:
+    return (
+        eid,
+        uid,
+        vid,
+        None,
+        int(15_000 * completion),
+        15_000,
+        completion,
+        liked,
+        False,
+        False,
+        skipped,
+        when,
+        when.date(),
+    )
 
 
 def _world_events(seed: int = 5) -> list[tuple]:
@@ -60,11 +95,22 @@ def _world_events(seed: int = 5) -> list[tuple]:
         taste = TAGS[uid % 5]
         order = rng.permutation(np.arange(100, 130))
         for j, vid in enumerate(order[:16]):
-            day = dt.date(2026, 11, 7) + dt.timedelta(days=int(j >= 6) + int(j >= 11) + int(j >= 13))
+            day = dt.date(2026, 11, 7) + dt.timedelta(
+                days=int(j >= 6) + int(j >= 11) + int(j >= 13)
+            )
             when = dt.datetime(day.year, day.month, day.day, 9 + j % 10, uid)
             fit = taste in _video(int(vid))[5]
-            out.append(_watch(f"u{uid}v{vid}", uid, int(vid), when, 0.9 if fit else 0.2,
-                              liked=fit and j % 2 == 0, skipped=not fit and j % 3 == 0))
+            out.append(
+                _watch(
+                    f"u{uid}v{vid}",
+                    uid,
+                    int(vid),
+                    when,
+                    0.9 if fit else 0.2,
+                    liked=fit and j % 2 == 0,
+                    skipped=not fit and j % 3 == 0,
+                )
+            )
     return out
 
 
@@ -76,7 +122,9 @@ def _silver(spark, events) -> pipeline.Silver:
     ev = frame(catalog.SILVER_WATCH_HISTORY, events)
     ev = ev.join(vids.select("video_id", F.col("creator_id").alias("_c")), "video_id", "left")
     return pipeline.Silver(
-        watch=ev.withColumn("creator_id", F.col("_c")).select(*catalog.SILVER_WATCH_HISTORY.columns),
+        watch=ev.withColumn("creator_id", F.col("_c")).select(
+            *catalog.SILVER_WATCH_HISTORY.columns
+        ),
         users=frame(catalog.SILVER_USERS, [_user(u) for u in range(1, 17)]),
         videos=vids,
         follows=frame(catalog.SILVER_FOLLOWS, []),
@@ -160,8 +208,12 @@ def test_model_round_trips_through_the_lake(spark, world, tmp_path):
     path = learned.model_path(settings, res.model.model_id)
     learned.save(res, path)
     res.status = "accepted"  # whatever validation said: the round trip is what is tested
-    delta_io.upsert_rows(spark, [learned.models_row(res, DS, P, {"silver.users": 0}, path)],
-                         catalog.GOLD_MODELS, settings=settings)
+    delta_io.upsert_rows(
+        spark,
+        [learned.models_row(res, DS, P, {"silver.users": 0}, path)],
+        catalog.GOLD_MODELS,
+        settings=settings,
+    )
     models = delta_io.read_table(spark, catalog.GOLD_MODELS, settings=settings)
     loaded, note = learned.latest_model(models, DS + dt.timedelta(days=3))
     assert loaded is not None, note
@@ -179,8 +231,9 @@ def test_learned_scoring_gives_feeds_with_the_formula_paths_invariants(spark, wo
     silver, data = world
     res = learned.fit(data, P, DS)
     assert res.model is not None, res.reason
-    out = pipeline.build_all(silver, DS, P, variants={"learned": "learned", "design": "design"},
-                             model=res.model)
+    out = pipeline.build_all(
+        silver, DS, P, variants={"learned": "learned", "design": "design"}, model=res.model
+    )
     rows = out["feeds"].select("model", "user_id", "rank", "video_id").collect()
     watched = {(e[1], e[2]) for e in _world_events()}
     feeds: dict[tuple[str, int], list] = {}
@@ -194,9 +247,12 @@ def test_learned_scoring_gives_feeds_with_the_formula_paths_invariants(spark, wo
         assert not {(uid, v) for v in ids} & watched
     users = {u for _, u in feeds}
     assert {u for m, u in feeds if m == "learned"} == users
-    differs = [u for u in users
-               if [r["video_id"] for r in feeds[("learned", u)]]
-               != [r["video_id"] for r in feeds[("design", u)]]]
+    differs = [
+        u
+        for u in users
+        if [r["video_id"] for r in feeds[("learned", u)]]
+        != [r["video_id"] for r in feeds[("design", u)]]
+    ]
     assert differs
 
 
@@ -207,8 +263,12 @@ def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, w
     gold.models: the rank job (materialised candidates, Arrow batches) scores with it."""
     settings = lake_settings(tmp_path, rec_ranker="learned")
     tiny = _silver(spark, _world_events())
-    for spec, df in ((catalog.SILVER_WATCH_HISTORY, tiny.watch), (catalog.SILVER_USERS, tiny.users),
-                     (catalog.SILVER_VIDEOS, tiny.videos), (catalog.SILVER_FOLLOWS, tiny.follows)):
+    for spec, df in (
+        (catalog.SILVER_WATCH_HISTORY, tiny.watch),
+        (catalog.SILVER_USERS, tiny.users),
+        (catalog.SILVER_VIDEOS, tiny.videos),
+        (catalog.SILVER_FOLLOWS, tiny.follows),
+    ):
         df.write.format("delta").mode("overwrite").save(spec.path(settings))
     results = pipeline.run_nightly(spark, settings, DS)
     trained = results["train_ranker"]
@@ -219,7 +279,9 @@ def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, w
     runs = delta_io.read_table(spark, catalog.GOLD_RUNS, settings=settings)
     rank_run = runs.where(F.col("job") == "rank").first()
     assert '"ranker_used": "design"' in rank_run["params"]
-    feeds = delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings).where(F.col("ds") == DS)
+    feeds = delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings).where(
+        F.col("ds") == DS
+    )
     assert {r["user_id"] for r in feeds.select("user_id").distinct().collect()} == set(range(1, 17))
     # an accepted model of ds: the same job ranks with it
     res = learned.fit(world[1], P, DS)
@@ -227,14 +289,19 @@ def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, w
     path = learned.model_path(settings, res.model.model_id)
     learned.save(res, path)
     res.status = "accepted"
-    delta_io.upsert_rows(spark, [learned.models_row(res, DS, P, {}, path)], catalog.GOLD_MODELS,
-                         settings=settings)
+    delta_io.upsert_rows(
+        spark, [learned.models_row(res, DS, P, {}, path)], catalog.GOLD_MODELS, settings=settings
+    )
     from jobs import rank
 
     ranked = rank.run(spark, settings, DS)
     assert ranked["ranker_used"] == "learned" and ranked["model_id"] == res.model.model_id
-    rows = (delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings)
-            .where(F.col("ds") == DS).select("user_id", "rank", "video_id").collect())
+    rows = (
+        delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings)
+        .where(F.col("ds") == DS)
+        .select("user_id", "rank", "video_id")
+        .collect()
+    )
     watched = {(e[1], e[2]) for e in _world_events()}
     feeds: dict[int, list] = {}
     for r in sorted(rows, key=lambda r: (r["user_id"], r["rank"])):

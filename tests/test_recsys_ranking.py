@@ -20,22 +20,52 @@ FEED = "user_id bigint, rank int, video_id bigint, score double, source string"
 
 
 def _cfg(**kw) -> ranking.RankConfig:
-    p = RecParams(w_similarity=1.0, w_quality=1.0, w_creator=0.0, w_freshness=0.0,
-                  w_popularity=0.0, fatigue_decay=kw.pop("fatigue_decay", 0.5))
-    base = dict(top_n=10, weights=ranking.design_weights(p), diversity_decay=0.9,
-                diversity_window=3, max_per_creator=1, cold_start_min=10, cold_start_full=20,
-                cold_popular_share=0.7, explore_slots=2, explore_every=5, seed=7)
+    p = RecParams(
+        w_similarity=1.0,
+        w_quality=1.0,
+        w_creator=0.0,
+        w_freshness=0.0,
+        w_popularity=0.0,
+        fatigue_decay=kw.pop("fatigue_decay", 0.5),
+    )
+    base = dict(
+        top_n=10,
+        weights=ranking.design_weights(p),
+        diversity_decay=0.9,
+        diversity_window=3,
+        max_per_creator=1,
+        cold_start_min=10,
+        cold_start_full=20,
+        cold_popular_share=0.7,
+        explore_slots=2,
+        explore_every=5,
+        seed=7,
+    )
     base.update(kw)
     return ranking.RankConfig(**base)
 
 
-def _rank(spark, cfg, *, feats, users, cands, events=(), pools=(), diverse=(), user_emb=(),
-          history=(), neighbours=()):
+def _rank(
+    spark,
+    cfg,
+    *,
+    feats,
+    users,
+    cands,
+    events=(),
+    pools=(),
+    diverse=(),
+    user_emb=(),
+    history=(),
+    neighbours=(),
+):
     feats_df = spark.createDataFrame(feats, FEATS)
-    emb = spark.createDataFrame([(v, [1.0, 0.0]) for v, *_ in feats],
-                                "video_id bigint, embedding array<float>")
+    emb = spark.createDataFrame(
+        [(v, [1.0, 0.0]) for v, *_ in feats], "video_id bigint, embedding array<float>"
+    )
     pools_df = spark.createDataFrame(
-        list(pools), "age_band string, country string, language string, rank int, video_id bigint, score double"
+        list(pools),
+        "age_band string, country string, language string, rank int, video_id bigint, score double",
     )
     diverse_df = spark.createDataFrame(list(diverse), "rank int, video_id bigint, score double")
     nb_df = spark.createDataFrame(
@@ -52,12 +82,18 @@ def _rank(spark, cfg, *, feats, users, cands, events=(), pools=(), diverse=(), u
         list(events), "user_id bigint, video_id bigint, creator_id bigint, event_time timestamp"
     )
     uemb = spark.createDataFrame(
-        list(user_emb) or [(u[0], [1.0, 0.0]) for u in users], "user_id bigint, embedding array<float>"
+        list(user_emb) or [(u[0], [1.0, 0.0]) for u in users],
+        "user_id bigint, embedding array<float>",
     )
     hist_df = spark.createDataFrame(list(history), "user_id bigint, history array<bigint>")
     rows = ranking.user_rows(
-        users_df, cands_df, events_df, uemb, hist_df,
-        fatigue_since_epoch=as_of_epoch(DS) - 2 * 86400.0, cold_start_full=cfg.cold_start_full,
+        users_df,
+        cands_df,
+        events_df,
+        uemb,
+        hist_df,
+        fatigue_since_epoch=as_of_epoch(DS) - 2 * 86400.0,
+        cold_start_full=cfg.cold_start_full,
     )
     return ranking.rank_feeds(rows, cat, cfg, dim=2)
 
@@ -77,9 +113,14 @@ def test_creator_diversity_keeps_one_creator_from_filling_the_top(spark):
     # score = quality (cos = 1); the j-th video of a creator x 0.9^j; the top 3 hold at most
     # one video per creator, so A2 (0.81) waits below B1 (0.7) and C1 (0.5)
     expected = spark.createDataFrame(
-        [(1, 1, 1, 1.0, "embedding"), (1, 2, 4, 0.7, "embedding"), (1, 3, 6, 0.5, "embedding"),
-         (1, 4, 2, 0.81, "embedding"), (1, 5, 3, 0.648, "embedding"),
-         (1, 6, 5, 0.315, "embedding")],
+        [
+            (1, 1, 1, 1.0, "embedding"),
+            (1, 2, 4, 0.7, "embedding"),
+            (1, 3, 6, 0.5, "embedding"),
+            (1, 4, 2, 0.81, "embedding"),
+            (1, 5, 3, 0.648, "embedding"),
+            (1, 6, 5, 0.315, "embedding"),
+        ],
         FEED,
     )
     assertDataFrameEqual(got, expected)
@@ -98,8 +139,15 @@ def test_similarity_and_fatigue_enter_the_score(spark):
     cfg = _cfg(cold_start_min=0, cold_start_full=0, fatigue_decay=0.5)
     # the user's vector is at 60 degrees from every video except... all videos share [1, 0]:
     # cosine 0.5 for all, so: 1 -> 0.5*0.8*0.5^2 = 0.1, 2 -> 0.3, 3 -> 0.45
-    got = _rank(spark, cfg, feats=feats, users=[(1, None, None, None)], cands=cands,
-                events=events, user_emb=[(1, [0.5, 0.8660254])])
+    got = _rank(
+        spark,
+        cfg,
+        feats=feats,
+        users=[(1, None, None, None)],
+        cands=cands,
+        events=events,
+        user_emb=[(1, [0.5, 0.8660254])],
+    )
     expected = spark.createDataFrame(
         [(1, 1, 3, 0.45, "trending"), (1, 2, 2, 0.3, "hashtag"), (1, 3, 1, 0.1, "followed")],
         FEED,
@@ -116,21 +164,30 @@ def test_coengagement_lifts_what_was_engaged_with_alongside_the_users_history(sp
     cands = [(1, v, "hashtag", 0.0) for v in (1, 2, 3)]
     # the user engaged with 7 and 8 (not ready any more): 2 was co-engaged with both, 3 with 8
     neighbours = [(7, 2, 1, 0.2), (8, 2, 1, 0.1), (8, 3, 2, 0.05)]
-    kw = dict(feats=feats, users=[(1, "18-24", "US", "en")], cands=cands,
-              history=[(1, [8, 7])], neighbours=neighbours)
-    p = RecParams(w_creator=0.0, w_freshness=0.0, w_popularity=0.0, w_cowatch=2.0,
-                  fatigue_decay=0.5)
+    kw = dict(
+        feats=feats,
+        users=[(1, "18-24", "US", "en")],
+        cands=cands,
+        history=[(1, [8, 7])],
+        neighbours=neighbours,
+    )
+    p = RecParams(
+        w_creator=0.0, w_freshness=0.0, w_popularity=0.0, w_cowatch=2.0, fatigue_decay=0.5
+    )
     flat = dict(cold_start_min=0, cold_start_full=0, max_per_creator=3, cowatch_scale=10.0)
     cases = [
         # 2 -> 0.5 * (1 + 10 * (0.2 + 0.1))^2 = 8, 3 -> 0.3 * (1 + 10 * 0.05)^2 = 0.675
-        (_cfg(weights=ranking.design_weights(p), cowatch_norm=0.0, **flat),
-         [(2, 8.0), (1, 0.9), (3, 0.675)]),
+        (
+            _cfg(weights=ranking.design_weights(p), cowatch_norm=0.0, **flat),
+            [(2, 8.0), (1, 0.9), (3, 0.675)],
+        ),
         # damped by the history length (2 videos, norm 1): 2 -> 0.5 * 2.5^2, 3 -> 0.3 * 1.25^2
-        (_cfg(weights=ranking.design_weights(p), cowatch_norm=1.0, **flat),
-         [(2, 3.125), (1, 0.9), (3, 0.46875)]),
+        (
+            _cfg(weights=ranking.design_weights(p), cowatch_norm=1.0, **flat),
+            [(2, 3.125), (1, 0.9), (3, 0.46875)],
+        ),
         # the design's formula ignores co-engagement: quality order
-        (_cfg(weights=ranking.design_weights(p, "design"), **flat),
-         [(1, 0.9), (2, 0.5), (3, 0.3)]),
+        (_cfg(weights=ranking.design_weights(p, "design"), **flat), [(1, 0.9), (2, 0.5), (3, 0.3)]),
     ]
     for cfg, feed in cases:
         assertDataFrameEqual(
@@ -154,8 +211,20 @@ def test_new_user_gets_70_percent_demographic_popular_30_percent_diverse(spark):
     feats, pools, diverse, personal = _cold_catalog()
     cands = [(1, v, s, sc) for v, s, sc in personal]
     watched = [(1, 2, 1002, dt.datetime(2026, 11, 1, 9, 0))]  # one impression: still cold
-    got = _rank(spark, _cfg(explore_slots=0), feats=feats, users=[(1, "18-24", "US", "en")],
-                cands=cands, events=watched, pools=pools, diverse=diverse).orderBy("rank").collect()
+    got = (
+        _rank(
+            spark,
+            _cfg(explore_slots=0),
+            feats=feats,
+            users=[(1, "18-24", "US", "en")],
+            cands=cands,
+            events=watched,
+            pools=pools,
+            diverse=diverse,
+        )
+        .orderBy("rank")
+        .collect()
+    )
     sources = [r["source"] for r in got]
     p, d = "coldstart_popular", "coldstart_diverse"
     assert sources == [p, d, p, p, p, d, p, p, d, p]
@@ -163,9 +232,18 @@ def test_new_user_gets_70_percent_demographic_popular_30_percent_diverse(spark):
     assert popular == [1, 3, 4, 5, 6, 7, 8]  # in pool order, the watched video 2 skipped
     assert {r["video_id"] for r in got if r["source"] == d} <= set(range(21, 31))
     # once the user engaged with video 2, what others engaged with alongside it comes first
-    steered = _rank(spark, _cfg(explore_slots=0), feats=feats, users=[(1, "18-24", "US", "en")],
-                    cands=cands, events=watched, pools=pools, diverse=diverse,
-                    history=[(1, [2])], neighbours=[(2, 6, 1, 0.3), (2, 8, 2, 0.1)])
+    steered = _rank(
+        spark,
+        _cfg(explore_slots=0),
+        feats=feats,
+        users=[(1, "18-24", "US", "en")],
+        cands=cands,
+        events=watched,
+        pools=pools,
+        diverse=diverse,
+        history=[(1, [2])],
+        neighbours=[(2, 6, 1, 0.3), (2, 8, 2, 0.1)],
+    )
     popular = [r["video_id"] for r in steered.orderBy("rank").collect() if r["source"] == p]
     assert popular == [6, 8, 1, 3, 4, 5, 7]
 
@@ -175,23 +253,47 @@ def test_between_10_and_20_engagements_the_feed_blends_towards_personalised(spar
     cands = [(1, v, s, sc) for v, s, sc in personal]
     t = dt.datetime(2026, 11, 1, 9, 0)
     events = [(1, 40 + i, 5000, t) for i in range(15)]  # 15 impressions: halfway
-    got = _rank(spark, _cfg(explore_slots=0), feats=feats, users=[(1, "18-24", "US", "en")],
-                cands=cands, events=events, pools=pools, diverse=diverse).orderBy("rank").collect()
+    got = (
+        _rank(
+            spark,
+            _cfg(explore_slots=0),
+            feats=feats,
+            users=[(1, "18-24", "US", "en")],
+            cands=cands,
+            events=events,
+            pools=pools,
+            diverse=diverse,
+        )
+        .orderBy("rank")
+        .collect()
+    )
     sources = [r["source"] for r in got]
     e, p, d = "embedding", "coldstart_popular", "coldstart_diverse"
     # shares 0.5 personalised, 0.35 popular, 0.15 diverse, largest deficit first
     assert sources == [e, p, e, d, p, e, e, p, e, p]
-    many = _rank(spark, _cfg(explore_slots=0), feats=feats, users=[(2, "18-24", "US", "en")],
-                 cands=[(2, v, s, sc) for v, s, sc in personal],
-                 events=[(2, 40 + i, 5000, t) for i in range(20)], pools=pools, diverse=diverse)
+    many = _rank(
+        spark,
+        _cfg(explore_slots=0),
+        feats=feats,
+        users=[(2, "18-24", "US", "en")],
+        cands=[(2, v, s, sc) for v, s, sc in personal],
+        events=[(2, 40 + i, 5000, t) for i in range(20)],
+        pools=pools,
+        diverse=diverse,
+    )
     assert {r["source"] for r in many.collect()} == {e}  # 20 impressions: fully personalised
 
 
 def test_exploration_videos_take_their_slots(spark):
     feats = [(v, 1000 + v, "ready", 1.0 - v / 100, 1.0, 1.0, 0.0) for v in range(1, 13)]
     cands = [(1, v, "hashtag", 0.0) for v in range(1, 12)] + [(1, 12, "exploration", 0.9)]
-    got = _rank(spark, _cfg(cold_start_min=0, cold_start_full=0, top_n=8, explore_every=5),
-                feats=feats, users=[(1, "18-24", "US", "en")], cands=cands)
+    got = _rank(
+        spark,
+        _cfg(cold_start_min=0, cold_start_full=0, top_n=8, explore_every=5),
+        feats=feats,
+        users=[(1, "18-24", "US", "en")],
+        cands=cands,
+    )
     rows = got.orderBy("rank").collect()
     assert [r["video_id"] for r in rows] == [1, 2, 3, 4, 12, 5, 6, 7]
     assert rows[4]["source"] == "exploration"
@@ -206,26 +308,46 @@ def test_the_formula_is_the_feature_matrix_dotted_with_its_weights():
     emb = rng.standard_normal((6, 4)).astype(np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     cat = catalogue.Catalog(
-        ids=np.arange(10, 16), emb=emb, log_quality=rng.normal(size=6),
-        log_creator=rng.normal(size=6), log_freshness=rng.normal(size=6),
-        log1p_pop=rng.uniform(0, 2, 6), creator=np.array([1, 1, 2, 3, 3, 4]),
+        ids=np.arange(10, 16),
+        emb=emb,
+        log_quality=rng.normal(size=6),
+        log_creator=rng.normal(size=6),
+        log_freshness=rng.normal(size=6),
+        log1p_pop=rng.uniform(0, 2, 6),
+        creator=np.array([1, 1, 2, 3, 3, 4]),
     )
     users = emb[[0, 3]] * 0.5 + emb[[1, 4]] * 0.5
     idx, seg = np.array([1, 2, 5, 0, 3]), np.array([0, 0, 0, 1, 1])
-    src, fatigue, cw = np.array([0, 3, 6, 1, 4]), np.array([0.0, 2, 1, 0, 3]), np.array([0.0, 0.2, 1.5, 0, 0.1])
+    src, fatigue, cw = (
+        np.array([0, 3, 6, 1, 4]),
+        np.array([0.0, 2, 1, 0, 3]),
+        np.array([0.0, 0.2, 1.5, 0, 0.1]),
+    )
     p = RecParams()
     w = np.asarray(ranking.design_weights(p, "hybrid"))
     x = ranking.feature_matrix(cat, idx, seg, users, src, fatigue, cw, cowatch_scale=3.0)
     sim = np.einsum("nd,nd->n", emb[idx], users[seg])
-    expected = np.column_stack([
-        np.log(np.clip(sim, ranking.SIM_FLOOR, 1.0)), cat.log_quality[idx], cat.log_creator[idx],
-        cat.log_freshness[idx], cat.log1p_pop[idx], fatigue, np.log1p(3.0 * cw),
-        np.eye(len(ranking.FEATURES) - ranking.SRC0)[src],
-    ])
+    expected = np.column_stack(
+        [
+            np.log(np.clip(sim, ranking.SIM_FLOOR, 1.0)),
+            cat.log_quality[idx],
+            cat.log_creator[idx],
+            cat.log_freshness[idx],
+            cat.log1p_pop[idx],
+            fatigue,
+            np.log1p(3.0 * cw),
+            np.eye(len(ranking.FEATURES) - ranking.SRC0)[src],
+        ]
+    )
     np.testing.assert_allclose(x, expected, rtol=1e-6)
     got = ranking.log_scores(cat, idx, seg, users, src, fatigue, tuple(w), cw, 3.0)
-    formula = (w[0] * expected[:, 0] + p.w_quality * cat.log_quality[idx]
-               + p.w_creator * cat.log_creator[idx] + p.w_freshness * cat.log_freshness[idx]
-               + p.w_popularity * cat.log1p_pop[idx] + np.log(p.fatigue_decay) * fatigue
-               + p.w_cowatch * np.log1p(3.0 * cw))
+    formula = (
+        w[0] * expected[:, 0]
+        + p.w_quality * cat.log_quality[idx]
+        + p.w_creator * cat.log_creator[idx]
+        + p.w_freshness * cat.log_freshness[idx]
+        + p.w_popularity * cat.log1p_pop[idx]
+        + np.log(p.fatigue_decay) * fatigue
+        + p.w_cowatch * np.log1p(3.0 * cw)
+    )
     np.testing.assert_allclose(got, formula, rtol=1e-6)  # similarity is float32

@@ -31,16 +31,47 @@ def user(uid: int, age: str = "18-24", country: str = "US") -> tuple:
 
 
 def video(vid: int, creator: int, tags: list[str], sound: int | None = None) -> tuple:
-    return (vid, creator, 15_000, f"clip {vid} about {' '.join(tags)}", None, tags, sound, "en",
-            "ready", T0, T0)
+    return (
+        vid,
+        creator,
+        15_000,
+        f"clip {vid} about {' '.join(tags)}",
+        None,
+        tags,
+        sound,
+        "en",
+        "ready",
+        T0,
+        T0,
+    )
 
 
-def watch(eid: int, uid: int, vid: int, when: dt.datetime, completion: float = 1.0,
-          liked: bool = False, skipped: bool = False) -> tuple:
+def watch(
+    eid: int,
+    uid: int,
+    vid: int,
+    when: dt.datetime,
+    completion: float = 1.0,
+    liked: bool = False,
+    skipped: bool = False,
+) -> tuple:
     """One silver impression (``silver`` fills its creator id from the video, as silver does)."""
     ms = int(15_000 * completion)
-    return (f"e{eid}", uid, vid, None, ms, 15_000, completion, liked, False, False, skipped, when,
-            when.date())
+    return (
+        f"e{eid}",
+        uid,
+        vid,
+        None,
+        ms,
+        15_000,
+        completion,
+        liked,
+        False,
+        False,
+        skipped,
+        when,
+        when.date(),
+    )
 
 
 def at(day: dt.date, hour: int) -> dt.datetime:
@@ -82,16 +113,24 @@ def unit_norms(rows, col: str = "embedding") -> list[float]:
 
 #: 5 users, 8 videos of 3 creators. Users 1-3 engage, user 4 only skips, user 5 has no events.
 HANDFUL_VIDEOS = [
-    video(10, 100, ["cats"], 7), video(11, 100, ["cats"], 7), video(12, 100, ["cats", "fun"]),
-    video(13, 200, ["cars"], 8), video(14, 200, ["cars"], 8), video(15, 200, ["cars", "fun"]),
-    video(16, 300, ["food"]), video(17, 300, ["food", "fun"]),
+    video(10, 100, ["cats"], 7),
+    video(11, 100, ["cats"], 7),
+    video(12, 100, ["cats", "fun"]),
+    video(13, 200, ["cars"], 8),
+    video(14, 200, ["cars"], 8),
+    video(15, 200, ["cars", "fun"]),
+    video(16, 300, ["food"]),
+    video(17, 300, ["food", "fun"]),
 ]
 HANDFUL_USERS = [user(1), user(2), user(3, "25-34", "DE"), user(4), user(5, "35-44", "BR")]
 HANDFUL_EVENTS = [
-    watch(1, 1, 10, at(DS, 9)), watch(2, 1, 11, at(DS, 10), liked=True),
+    watch(1, 1, 10, at(DS, 9)),
+    watch(2, 1, 11, at(DS, 10), liked=True),
     watch(3, 1, 13, at(DS, 11), completion=0.1, skipped=True),
-    watch(4, 2, 10, at(DS, 9), completion=0.8), watch(5, 2, 12, at(DS, 12)),
-    watch(6, 3, 13, at(DS, 9)), watch(7, 3, 14, at(DS, 13), liked=True),
+    watch(4, 2, 10, at(DS, 9), completion=0.8),
+    watch(5, 2, 12, at(DS, 12)),
+    watch(6, 3, 13, at(DS, 9)),
+    watch(7, 3, 14, at(DS, 13), liked=True),
     watch(8, 4, 16, at(DS, 9), completion=0.05, skipped=True),
     watch(9, 4, 17, at(DS, 10), completion=0.0, skipped=True),
 ]
@@ -135,8 +174,10 @@ def test_embeddings_of_an_empty_lake(spark):
 def test_embeddings_when_every_impression_is_a_skip(spark):
     """Only negative ratings: nothing for implicit ALS to prefer (it used to be singular).
     Videos fall back to content vectors; users still get a (negative-weighted) vector."""
-    events = [watch(i, 1 + i % 3, 10 + i % 8, at(DS, 9 + i % 10), completion=0.05, skipped=True)
-              for i in range(12)]
+    events = [
+        watch(i, 1 + i % 3, 10 + i % 8, at(DS, 9 + i % 10), completion=0.05, skipped=True)
+        for i in range(12)
+    ]
     got = embed(spark, silver(spark, HANDFUL_USERS, HANDFUL_VIDEOS, events))
     videos = got["videos"].collect()
     assert len(videos) == 8 and unit_norms(videos) == [1.0] * 8
@@ -162,9 +203,17 @@ def test_one_user_is_not_factorised(spark):
 ALS_USERS = [user(u) for u in range(1, 9)]
 ALS_VIDEOS = [video(10 + v, 100 + v % 3, [["cats"], ["cars"], ["food"]][v % 3]) for v in range(9)]
 ALS_EVENTS = [
-    watch(100 * u + v, u, 10 + v, at(DS - dt.timedelta(days=v % 4), 8 + u),
-          completion=0.3 + 0.07 * ((u + v) % 10), liked=(u * v) % 5 == 0)
-    for u in range(1, 9) for v in range(9) if (u + v) % 3 != 0
+    watch(
+        100 * u + v,
+        u,
+        10 + v,
+        at(DS - dt.timedelta(days=v % 4), 8 + u),
+        completion=0.3 + 0.07 * ((u + v) % 10),
+        liked=(u * v) % 5 == 0,
+    )
+    for u in range(1, 9)
+    for v in range(9)
+    if (u + v) % 3 != 0
 ]
 
 
@@ -196,8 +245,10 @@ def test_decay_is_relative_to_the_latest_impression(spark):
 
 def write_silver(spark, settings, world: pipeline.Silver) -> None:
     for spec, df in (
-        (catalog.SILVER_WATCH_HISTORY, world.watch), (catalog.SILVER_USERS, world.users),
-        (catalog.SILVER_VIDEOS, world.videos), (catalog.SILVER_FOLLOWS, world.follows),
+        (catalog.SILVER_WATCH_HISTORY, world.watch),
+        (catalog.SILVER_USERS, world.users),
+        (catalog.SILVER_VIDEOS, world.videos),
+        (catalog.SILVER_FOLLOWS, world.follows),
     ):
         df.write.format("delta").mode("overwrite").save(spec.path(settings))
 
@@ -289,15 +340,19 @@ def test_a_job_result_is_strict_json(spark):
     from jobs._entry import run_job
 
     def run(spark, settings, ds):
-        return {"metrics": [{"metric": "ndcg_warm_se", "value": float("nan")},
-                            {"metric": "ndcg", "value": 0.25}],
-                "notes": {"best": float("inf"), "bounds": (float("-inf"), 1.0)}}
+        return {
+            "metrics": [
+                {"metric": "ndcg_warm_se", "value": float("nan")},
+                {"metric": "ndcg", "value": 0.25},
+            ],
+            "notes": {"best": float("inf"), "bounds": (float("-inf"), 1.0)},
+        }
 
     result = run_job("stub", run, DS, spark=spark)
     result.pop("seconds")
     assert json.loads(json.dumps(result, allow_nan=False)) == {
-        "job": "stub", "ds": "2026-11-10",
-        "metrics": [{"metric": "ndcg_warm_se", "value": None},
-                    {"metric": "ndcg", "value": 0.25}],
+        "job": "stub",
+        "ds": "2026-11-10",
+        "metrics": [{"metric": "ndcg_warm_se", "value": None}, {"metric": "ndcg", "value": 0.25}],
         "notes": {"best": None, "bounds": [None, 1.0]},
     }

@@ -18,9 +18,9 @@ def test_session_is_utc_with_delta(spark):
 def test_write_read_and_time_travel(spark, tmp_path):
     path = str(tmp_path / "t")
     spark.createDataFrame([(1, "a"), (2, "b")], "id int, v string").write.format("delta").save(path)
-    spark.createDataFrame([(3, "c")], "id int, v string").write.format("delta").mode(
-        "append"
-    ).save(path)
+    spark.createDataFrame([(3, "c")], "id int, v string").write.format("delta").mode("append").save(
+        path
+    )
     current = spark.read.format("delta").load(path)
     v0 = spark.read.format("delta").option("versionAsOf", 0).load(path)
     assertDataFrameEqual(current, [(1, "a"), (2, "b"), (3, "c")])

@@ -40,17 +40,25 @@ def _run(*args):
 
 
 def test_sql_json_on_a_gold_table(small_lake):
-    res = _run("sql", "SELECT video_id, views FROM gold.video_daily_stats ORDER BY views DESC",
-               "--json")
+    res = _run(
+        "sql", "SELECT video_id, views FROM gold.video_daily_stats ORDER BY views DESC", "--json"
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output) == [
-        {"video_id": 1, "views": 10}, {"video_id": 3, "views": 7}, {"video_id": 2, "views": 3}
+        {"video_id": 1, "views": 10},
+        {"video_id": 3, "views": 7},
+        {"video_id": 2, "views": 3},
     ]
 
 
 def test_sql_time_travel_and_aggregates(small_lake):
-    res = _run("sql", "SELECT count(*) AS n, sum(views) AS v FROM gold.video_daily_stats",
-               "--as-of", "0", "--json")
+    res = _run(
+        "sql",
+        "SELECT count(*) AS n, sum(views) AS v FROM gold.video_daily_stats",
+        "--as-of",
+        "0",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output) == [{"n": 2, "v": 13}]
 
@@ -63,8 +71,12 @@ def test_sql_text_table_and_out_files(small_lake, tmp_path):
     assert _run("sql", "SELECT * FROM gold.video_daily_stats", "--out", str(out)).exit_code == 0
     assert pq.read_table(out).num_rows == 3
     csv = tmp_path / "r.csv"
-    assert _run("sql", "SELECT video_id FROM gold.video_daily_stats ORDER BY 1",
-                "--out", str(csv)).exit_code == 0
+    assert (
+        _run(
+            "sql", "SELECT video_id FROM gold.video_daily_stats ORDER BY 1", "--out", str(csv)
+        ).exit_code
+        == 0
+    )
     assert csv.read_text().splitlines() == ['"video_id"', "1", "2", "3"]
 
 
@@ -81,7 +93,10 @@ def test_tables_json(small_lake):
     res = _run("tables", "--json")
     assert res.exit_code == 0, res.output
     rows = {r["table"]: r for r in json.loads(res.output)}
-    assert (rows["gold.video_daily_stats"]["rows"], rows["gold.video_daily_stats"]["version"]) == (3, 1)
+    assert (rows["gold.video_daily_stats"]["rows"], rows["gold.video_daily_stats"]["version"]) == (
+        3,
+        1,
+    )
     assert rows["silver.users"]["version"] is None
 
 
@@ -95,15 +110,24 @@ def test_sql_on_the_built_lake_with_spark_and_duckdb(spark, tmp_path_factory, mo
     monkeypatch.setenv("FYP_LAKE", settings.lake)
     reload_settings()
     try:
-        query = ("SELECT CAST(date AS STRING) AS d, SUM(views) AS views "
-                 "FROM gold.video_daily_stats GROUP BY date ORDER BY d")
+        query = (
+            "SELECT CAST(date AS STRING) AS d, SUM(views) AS views "
+            "FROM gold.video_daily_stats GROUP BY date ORDER BY d"
+        )
         expected = [{"d": "2026-10-31", "views": 1}, {"d": "2026-11-01", "views": 3}]
         for engine in ("spark", "duckdb"):
             res = _run("sql", query, "--engine", engine, "--json")
             assert res.exit_code == 0, res.output
             assert json.loads(res.output) == expected, engine
-        res = _run("sql", "SELECT count(*) AS n FROM silver.watch_history", "--engine", "spark",
-                   "--as-of", "0", "--json")
+        res = _run(
+            "sql",
+            "SELECT count(*) AS n FROM silver.watch_history",
+            "--engine",
+            "spark",
+            "--as-of",
+            "0",
+            "--json",
+        )
         assert json.loads(res.output) == [{"n": 0}]  # version 0: the empty declared table
     finally:
         monkeypatch.delenv("FYP_LAKE")

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from lakehelpers import at, ev, land, lake_settings, ts
+from lakehelpers import at, ev, lake_settings, land, ts
 
 from fyplake import ids
 from fyplake.config import Settings
@@ -42,21 +42,57 @@ def _own_database(server_dsn: str) -> str:
 
 def _land_world(settings: Settings) -> None:
     """Three users, videos 1-6 by user 3 (the ids a fresh identity would hand out first)."""
-    land(settings, "users", at(8), [
-        {"user_id": u, "age_band": "18-24", "country": "US", "language": "en",
-         "signup_time": ts(at(7)), "is_creator": u == CREATOR, "source": "test"}
-        for u in (1, 2, CREATOR)
-    ], "users")
-    land(settings, "videos", at(8), [
-        {"video_id": v, "creator_id": CREATOR, "duration_ms": 15_000, "title": f"lake video {v}",
-         "description": "", "hashtags": ["dance"], "sound_id": None, "language": "en",
-         "status": "ready", "created_at": ts(at(7)), "source": "test"}
-        for v in range(1, 7)
-    ], "videos")
-    land(settings, "events", at(9), [
-        ev(f"e{u}{v}", "watch", u, at(8, 30), video_id=v, watch_ms=12_000)
-        for u in (1, 2) for v in (1, 2, 3)
-    ], "events")
+    land(
+        settings,
+        "users",
+        at(8),
+        [
+            {
+                "user_id": u,
+                "age_band": "18-24",
+                "country": "US",
+                "language": "en",
+                "signup_time": ts(at(7)),
+                "is_creator": u == CREATOR,
+                "source": "test",
+            }
+            for u in (1, 2, CREATOR)
+        ],
+        "users",
+    )
+    land(
+        settings,
+        "videos",
+        at(8),
+        [
+            {
+                "video_id": v,
+                "creator_id": CREATOR,
+                "duration_ms": 15_000,
+                "title": f"lake video {v}",
+                "description": "",
+                "hashtags": ["dance"],
+                "sound_id": None,
+                "language": "en",
+                "status": "ready",
+                "created_at": ts(at(7)),
+                "source": "test",
+            }
+            for v in range(1, 7)
+        ],
+        "videos",
+    )
+    land(
+        settings,
+        "events",
+        at(9),
+        [
+            ev(f"e{u}{v}", "watch", u, at(8, 30), video_id=v, watch_ms=12_000)
+            for u in (1, 2)
+            for v in (1, 2, 3)
+        ],
+        "events",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +104,13 @@ def world(spark, stack, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("upload-lake")
     settings = lake_settings(
-        root, postgres_dsn=_own_database(stack.postgres),
-        valkey_url=stack.valkey.rstrip("/") + "/7", media=str(root / "media"),
-        media_ladder={"360p": 700}, media_thumbnail_count=1, pointer_refresh_s=0.0,
+        root,
+        postgres_dsn=_own_database(stack.postgres),
+        valkey_url=stack.valkey.rstrip("/") + "/7",
+        media=str(root / "media"),
+        media_ladder={"360p": 700},
+        media_thumbnail_count=1,
+        pointer_refresh_s=0.0,
     )
     _land_world(settings)
     run_lake_pipeline(spark, settings, DAY, gates=False)
@@ -82,9 +122,12 @@ def world(spark, stack, tmp_path_factory):
 
 def _upload(api: TestClient, clip: Path, **form) -> int:
     with clip.open("rb") as fh:
-        r = api.post("/v1/videos", headers=KEY,
-                     data={"creator_id": CREATOR, "title": "my upload", "hashtags": TAG, **form},
-                     files={"file": (clip.name, fh, "video/mp4")})
+        r = api.post(
+            "/v1/videos",
+            headers=KEY,
+            data={"creator_id": CREATOR, "title": "my upload", "hashtags": TAG, **form},
+            files={"file": (clip.name, fh, "video/mp4")},
+        )
     assert r.status_code == 202, r.text
     return r.json()["video_id"]
 
@@ -110,8 +153,15 @@ def test_concurrent_uploads_get_distinct_ids(world, tmp_path):
 
     def one(i: int) -> None:
         try:
-            got.append(submit_upload(b"\x00\x00\x00\x18ftypmp42" + bytes([i]) * 500, CREATOR,
-                                     filename=f"c{i}.mp4", settings=settings, trigger=False))
+            got.append(
+                submit_upload(
+                    b"\x00\x00\x00\x18ftypmp42" + bytes([i]) * 500,
+                    CREATOR,
+                    filename=f"c{i}.mp4",
+                    settings=settings,
+                    trigger=False,
+                )
+            )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -137,8 +187,9 @@ def test_an_upload_becomes_ready_reaches_the_lake_and_is_listed(world, spark, tm
     from jobs.lake.pipeline import run_lake_pipeline
 
     settings, api = world
-    video_id = _upload(api, make_clip(tmp_path / "clip.mp4", width=144, height=256, fps=5,
-                                      seed=301))
+    video_id = _upload(
+        api, make_clip(tmp_path / "clip.mp4", width=144, height=256, fps=5, seed=301)
+    )
     outcome = run_inline(video_id, settings=settings)
     assert outcome["status"] == "ready", outcome
     assert api.get(f"/v1/videos/{video_id}").json()["status"] == "ready"
@@ -167,14 +218,16 @@ def test_an_external_record_in_the_platform_range_is_quarantined(world, spark):
 
     taken = ids.PLATFORM_ID_BASE + 1
     rows = [
-        (taken, CREATOR, 1000, "csv"),             # an import claiming an upload's id
+        (taken, CREATOR, 1000, "csv"),  # an import claiming an upload's id
         (taken + 1, CREATOR, 1000, ids.PLATFORM_SOURCE),  # the pipeline's own record
-        (5, CREATOR, 1000, "csv"),                 # an ordinary lake id
+        (5, CREATOR, 1000, "csv"),  # an ordinary lake id
     ]
     df = spark.createDataFrame(
         rows, "video_id bigint, creator_id bigint, duration_ms bigint, source string"
     ).withColumn(parsing.REASON, F.lit(None).cast("string"))
-    checked = {r["video_id"]: r[parsing.REASON]
-               for r in parsing.check_dimension_values(df, "videos").collect()}
+    checked = {
+        r["video_id"]: r[parsing.REASON]
+        for r in parsing.check_dimension_values(df, "videos").collect()
+    }
     assert checked[taken].startswith("reserved_id: video_id=1000000000001")
     assert checked[taken + 1] is None and checked[5] is None

@@ -52,8 +52,11 @@ def _digest(lake: Path) -> str:
 
 
 def _records(root: Path) -> pd.DataFrame:
-    rows = [json.loads(line) for p in sorted(root.rglob("*.jsonl"))
-            for line in p.read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for p in sorted(root.rglob("*.jsonl"))
+        for line in p.read_text().splitlines()
+    ]
     return pd.DataFrame(rows)
 
 
@@ -179,8 +182,16 @@ def world(tmp_path_factory):
         key = (shape, tuple(sorted(knobs.items())))
         if key not in cache:
             lake = tmp_path_factory.mktemp(f"shape-{shape}")
-            summary = generate_world(USERS, VIDEOS, DAYS, seed=SEED, start_date=START,
-                                     shape=shape, lake_root=lake, **knobs)
+            summary = generate_world(
+                USERS,
+                VIDEOS,
+                DAYS,
+                seed=SEED,
+                start_date=START,
+                shape=shape,
+                lake_root=lake,
+                **knobs,
+            )
             cache[key] = Measured(lake, summary)
         return cache[key]
 
@@ -192,9 +203,17 @@ def test_default_shape_is_the_world_before_the_knobs(tmp_path):
     generate_world(150, 200, 3, seed=5, start_date=START, events_per_user_day=6, lake_root=a)
     assert _digest(a) == DEFAULT_WORLD_DIGEST
     # naming the default shape and giving every knob its default value is the same world
-    generate_world(150, 200, 3, seed=5, start_date=START, events_per_user_day=6, lake_root=b,
-                   shape="default", **{k: v for k, v in knob_defaults().items()
-                                       if k != "events_per_user_day"})
+    generate_world(
+        150,
+        200,
+        3,
+        seed=5,
+        start_date=START,
+        events_per_user_day=6,
+        lake_root=b,
+        shape="default",
+        **{k: v for k, v in knob_defaults().items() if k != "events_per_user_day"},
+    )
     assert _digest(b) == DEFAULT_WORLD_DIGEST
     meta = json.loads((a / "ground_truth" / "meta.json").read_text())
     assert "shape" not in meta["params"] and "popularity_skew" not in meta["params"]
@@ -255,8 +274,9 @@ def test_new_video_knobs_set_the_share_of_cold_items(world):
     assert 0.07 < default.last_day_video_share < 0.13  # 0.3 spread over 3 days
     assert late.last_day_video_share == pytest.approx(0.6)
     # no new video is created before the last new_video_days days
-    assert not ((late.videos.ts >= START_TS)
-                & (late.videos.ts < START_TS + pd.Timedelta(days=DAYS - 1))).any()
+    assert not (
+        (late.videos.ts >= START_TS) & (late.videos.ts < START_TS + pd.Timedelta(days=DAYS - 1))
+    ).any()
     # cold items matter: they take a growing share of the last day's impressions
     shares = [w.last_day_cold_impression_share for w in (few, default, late)]
     assert shares[0] < shares[1] < shares[2] and shares[2] > 0.3
@@ -324,8 +344,24 @@ def test_cli_shape_flags(tmp_path, monkeypatch):
     try:
         help_text = CliRunner().invoke(main, ["generate", "--help"]).output
         assert all(name in help_text for name in SHAPES) and "--popularity-skew" in help_text
-        args = ["generate", "--users", "120", "--videos", "150", "--days", "2", "--seed", "3",
-                "--shape", "sparse", "--activity-shape", "1.5", "--new-video-days", "1", "--json"]
+        args = [
+            "generate",
+            "--users",
+            "120",
+            "--videos",
+            "150",
+            "--days",
+            "2",
+            "--seed",
+            "3",
+            "--shape",
+            "sparse",
+            "--activity-shape",
+            "1.5",
+            "--new-video-days",
+            "1",
+            "--json",
+        ]
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
         out = json.loads(result.output)

@@ -1,4 +1,4 @@
-"""The `fyp` command line (contract: ../shared/CLI.md). Each command group lives in its own module."""
+"""The `fyp` command line (contract: ../shared/CLI.md). Each command group has its own module."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(
-            name for module, name in COMMANDS.items() if importlib.util.find_spec(module) is not None
+            name
+            for module, name in COMMANDS.items()
+            if importlib.util.find_spec(module) is not None
         )
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:

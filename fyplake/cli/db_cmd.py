@@ -16,7 +16,8 @@ def db() -> None:
 @json_option
 def migrate(as_json: bool) -> None:
     """Apply pending sql/ migrations (idempotent)."""
-    from infra.migrations import current_version, migrate as apply
+    from infra.migrations import current_version
+    from infra.migrations import migrate as apply
     from infra.stack import postgres_dsn
 
     dsn = postgres_dsn()

@@ -23,9 +23,12 @@ from fyplake.cli._common import FypError
 @click.option("--videos", default=600, show_default=True, help="Videos in the generated world.")
 @click.option("--days", default=2, show_default=True, help="Simulated days of history.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (deterministic world).")
-@click.option("--spark-submit", is_flag=True,
-              help="Run every Spark task as its own spark-submit application (slower on one "
-              "machine) instead of in the Airflow worker's local Spark session.")
+@click.option(
+    "--spark-submit",
+    is_flag=True,
+    help="Run every Spark task as its own spark-submit application (slower on one "
+    "machine) instead of in the Airflow worker's local Spark session.",
+)
 def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> None:
     """Everything end to end: stack, world, hourly + nightly DAG runs, API, feeds, evaluation."""
     from fyplake.config import reload_settings
@@ -59,8 +62,10 @@ def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> N
         result = run_dag(dag_id, last_day.isoformat(), settings=settings)
         for task in result.tasks:
             secs = task.get("duration_s")
-            click.echo(f"   {task['task_id']:28} {task['state']:8}"
-                       + (f" {secs:6.1f} s" if secs is not None else ""))
+            click.echo(
+                f"   {task['task_id']:28} {task['state']:8}"
+                + (f" {secs:6.1f} s" if secs is not None else "")
+            )
         click.echo(f"   {result.state} in {time.monotonic() - tick:.0f} s (log: {result.log_path})")
         if not result.ok:
             raise FypError(f"{dag_id} ended {result.state}; see {result.log_path}")
@@ -69,7 +74,8 @@ def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> N
     port = _free_port()
     api = subprocess.Popen(
         [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -165,11 +171,13 @@ def _show_evaluation(settings) -> None:  # noqa: ANN001
     latest = hist[hist["run_id"] == hist.sort_values("created_at")["run_id"].iloc[-1]]
     first = latest.iloc[0]
     users = latest[(latest["model"] == "fyp") & (latest["metric"] == "users")]["value"]
-    print_evaluation({
-        "k": int(latest.loc[latest["metric"] == "ndcg", "k"].iloc[0]),
-        "run_id": first["run_id"],
-        "ds": str(first["ds"])[:10],
-        "holdout": first["holdout"],
-        "counts": {"test_users_with_relevant": int(users.iloc[0]) if len(users) else None},
-        "metrics": latest[["model", "metric", "value"]].to_dict("records"),
-    })
+    print_evaluation(
+        {
+            "k": int(latest.loc[latest["metric"] == "ndcg", "k"].iloc[0]),
+            "run_id": first["run_id"],
+            "ds": str(first["ds"])[:10],
+            "holdout": first["holdout"],
+            "counts": {"test_users_with_relevant": int(users.iloc[0]) if len(users) else None},
+            "metrics": latest[["model", "metric", "value"]].to_dict("records"),
+        }
+    )

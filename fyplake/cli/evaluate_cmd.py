@@ -18,7 +18,6 @@ from fyplake.report import (
 )
 
 
-
 @click.command()
 @click.option("--k", "k", type=int, default=None, help="Cut-off k (default: FYP_REC_EVAL_K, 10).")
 @click.option(
@@ -32,10 +31,10 @@ from fyplake.report import (
 @json_option
 def evaluate(k: int | None, holdout: str | None, ds: str | None, as_json: bool) -> None:
     """Hold out data, run the engine on the rest, print metrics beside the baselines."""
+    from fyplake.config import get_settings
+    from infra.spark import get_spark
     from jobs._entry import parse_ds
     from jobs.evaluate import run
-    from infra.spark import get_spark
-    from fyplake.config import get_settings
 
     if k is not None and k < 1:
         raise FypError("--k must be at least 1")
@@ -79,9 +78,7 @@ def print_evaluation(result: dict) -> None:
         f"users={result['counts'].get('test_users_with_relevant')}"
         + (f"  ({total} s)" if (total := (result.get("timings") or {}).get("total_s")) else "")
     )
-    stages = [
-        f"{n[:-2]} {v}" for n, v in (result.get("timings") or {}).items() if n != "total_s"
-    ]
+    stages = [f"{n[:-2]} {v}" for n, v in (result.get("timings") or {}).items() if n != "total_s"]
     if stages:
         click.echo("seconds: " + ", ".join(stages))
     shown = {m: v for m, v in table.items() if "ndcg" in v}
@@ -93,9 +90,14 @@ def print_evaluation(result: dict) -> None:
     }
     widths = [max([len(h)] + [len(c[i]) for c in cells.values()]) for i, h in enumerate(heads)]
     width = max([len(m) for m in shown] + [5])
-    line = lambda name, row: name.ljust(width) + "  " + "  ".join(  # noqa: E731
-        c.rjust(w) for c, w in zip(row, widths, strict=True)
-    )
+
+    def line(name, row):
+        return (
+            name.ljust(width)
+            + "  "
+            + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+        )
+
     click.echo(line("model", heads))
     for model, row in cells.items():
         click.echo(line(model, row))

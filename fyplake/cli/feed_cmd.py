@@ -22,8 +22,13 @@ async def _feed_page(user_id: int, limit: int | None, cursor: str | None) -> dic
 
     settings = get_settings()
     client = async_valkey_client(resolve_valkey_url(settings), timeout=5.0, max_connections=4)
-    pool = AsyncConnectionPool(resolve_postgres_dsn(settings), min_size=1, max_size=1,
-                               open=False, kwargs={"autocommit": True})
+    pool = AsyncConnectionPool(
+        resolve_postgres_dsn(settings),
+        min_size=1,
+        max_size=1,
+        open=False,
+        kwargs={"autocommit": True},
+    )
     await pool.open()
     try:
         reader = ServingReader(client, settings, demographics=pg_demographics(pool))
@@ -61,8 +66,10 @@ def feed(user_id: int, limit: int | None, cursor: str | None, as_json: bool) -> 
         emit_json(page)
         return
     kind = "personalized" if page["personalized"] else "cold start"
-    click.echo(f"user {user_id}: {kind}, feed version {page['feed_version']}, "
-               f"lists version {page['lists_version']}")
+    click.echo(
+        f"user {user_id}: {kind}, feed version {page['feed_version']}, "
+        f"lists version {page['lists_version']}"
+    )
     print_table(page["items"], ["rank", "video_id", "score", "source"])
     if page["next_cursor"]:
         click.echo(f"next: fyp feed {user_id} --cursor {page['next_cursor']}")

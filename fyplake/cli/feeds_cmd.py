@@ -7,7 +7,10 @@ import click
 from fyplake.cli._common import FypError, emit_json, json_option
 
 DATASET = click.option(
-    "--dataset", type=click.Choice(["feed", "lists", "all"]), default="feed", show_default=True,
+    "--dataset",
+    type=click.Choice(["feed", "lists", "all"]),
+    default="feed",
+    show_default=True,
     help="feed: per-user feeds; lists: cold-start pools, trending, hashtags, sounds.",
 )
 
@@ -28,8 +31,13 @@ def feeds() -> None:
 
 
 @feeds.command()
-@click.option("--dataset", type=click.Choice(["feed", "lists", "all"]), default="all",
-              show_default=True, help="Which dataset to show.")
+@click.option(
+    "--dataset",
+    type=click.Choice(["feed", "lists", "all"]),
+    default="all",
+    show_default=True,
+    help="Which dataset to show.",
+)
 @json_option
 def status(dataset: str, as_json: bool) -> None:
     """Current and kept versions (default: both datasets)."""
@@ -49,15 +57,22 @@ def status(dataset: str, as_json: bool) -> None:
         click.echo(f"{ds}: current version {st['current']}")
         for v in st["versions"]:
             mark = "*" if v.get("current") else " "
-            click.echo(f"  {mark} v{v['version']:<5} {v['status']:9} items={v.get('items', 0):<9} "
-                       f"run={v.get('run_id', '')} ttl={v.get('ttl_s', '')}s")
+            click.echo(
+                f"  {mark} v{v['version']:<5} {v['status']:9} items={v.get('items', 0):<9} "
+                f"run={v.get('run_id', '')} ttl={v.get('ttl_s', '')}s"
+            )
     click.echo(f"ready videos: {data['ready_videos']}")
 
 
 @feeds.command()
 @DATASET
-@click.option("--to", "to", type=int, default=None,
-              help="Version to make current (default: the previous committed one).")
+@click.option(
+    "--to",
+    "to",
+    type=int,
+    default=None,
+    help="Version to make current (default: the previous committed one).",
+)
 @json_option
 def rollback(dataset: str, to: int | None, as_json: bool) -> None:
     """Point the API back at the previous published version (or --to VERSION)."""
@@ -75,8 +90,10 @@ def rollback(dataset: str, to: int | None, as_json: bool) -> None:
         emit_json(out)
     else:
         for ds, r in out.items():
-            click.echo(f"{ds}: version {r['from']} -> {r['to']} (the API follows within "
-                       "FYP_POINTER_REFRESH_S)")
+            click.echo(
+                f"{ds}: version {r['from']} -> {r['to']} (the API follows within "
+                "FYP_POINTER_REFRESH_S)"
+            )
 
 
 @feeds.command("flush-counters")
@@ -95,8 +112,10 @@ def flush_counters_cmd(as_json: bool) -> None:
     if as_json:
         emit_json(result.as_dict())
     else:
-        click.echo(f"applied {len(result.applied)} batch(es) covering {result.videos} videos "
-                   f"{result.totals}; cleaned up {len(result.already_applied)} already applied")
+        click.echo(
+            f"applied {len(result.applied)} batch(es) covering {result.videos} videos "
+            f"{result.totals}; cleaned up {len(result.already_applied)} already applied"
+        )
 
 
 @feeds.command("sync-ready")

@@ -8,7 +8,9 @@ import click
 from fyplake.cli._common import FypError, emit_json, json_option
 
 id_offset_option = click.option(
-    "--id-offset", default=0, show_default=True,
+    "--id-offset",
+    default=0,
+    show_default=True,
     help="Added to user and item ids (keep several datasets apart in one lake).",
 )
 
@@ -21,7 +23,9 @@ def _report(summary, as_json: bool) -> None:
     click.echo(f"{data['source']}: {data['input']} -> landing, arrival hour {data['arrival_hour']}")
     for entity, n in sorted(data["records"].items()):
         click.echo(f"   {entity:8} {n:>10,} records")
-    click.echo(f"   {len(data['files'])} files; next: fyp job ingest --date {data['arrival_hour'][:10]}")
+    click.echo(
+        f"   {len(data['files'])} files; next: fyp job ingest --date {data['arrival_hour'][:10]}"
+    )
 
 
 @click.group(name="import")
@@ -61,8 +65,12 @@ def kuairec(file: str, id_offset: int, as_json: bool) -> None:
 
 @import_.command(name="csv")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--rating-scale", default=5.0, show_default=True,
-              help="Top of the weight/rating column's scale (ratings are normalised by it).")
+@click.option(
+    "--rating-scale",
+    default=5.0,
+    show_default=True,
+    help="Top of the weight/rating column's scale (ratings are normalised by it).",
+)
 @id_offset_option
 @json_option
 def csv_(file: str, rating_scale: float, id_offset: int, as_json: bool) -> None:
@@ -71,8 +79,10 @@ def csv_(file: str, rating_scale: float, id_offset: int, as_json: bool) -> None:
     from fyplake.importers.csv_log import import_csv
 
     try:
-        _report(import_csv(get_settings(), file, rating_scale=rating_scale, id_offset=id_offset),
-                as_json)
+        _report(
+            import_csv(get_settings(), file, rating_scale=rating_scale, id_offset=id_offset),
+            as_json,
+        )
     except (FileNotFoundError, ValueError) as exc:
         raise FypError(str(exc)) from None
 

@@ -14,7 +14,7 @@ from fyplake.cli._common import FypError, emit_json, json_option
 @json_option
 def job(name: str, ds: str | None, params: tuple[str, ...], as_json: bool) -> None:
     """Run Spark job NAME for one data interval (`fyp job --help` lists them)."""
-    from jobs._entry import parse_params, parse_ds, run_job
+    from jobs._entry import parse_ds, parse_params, run_job
     from jobs.registry import JOBS, job_module
 
     if name not in JOBS:

@@ -13,19 +13,37 @@ from fyplake.cli._common import FypError, emit_json, json_option
 
 @click.command()
 @click.argument("dag_id")
-@click.option("--date", "when", help="Data interval: YYYY-MM-DD (hourly: that day's last hour, "
-              "or YYYY-MM-DDTHH:00 for one hour). Default: the latest complete interval.")
-@click.option("--to", "until",
-              help="Backfill: run every date from --date to this date (inclusive), in order, "
-              "each in its own Airflow process; stops at the first run that fails.")
-@click.option("--conf", "conf_json", help='Run conf as JSON, e.g. \'{"video_id": 7}\'.')
-@click.option("--only", "only", metavar="REGEX",
-              help="Run only the tasks whose id matches REGEX and mark the others success "
-              "without running them (re-running part of a date whose other tasks already ran).")
+@click.option(
+    "--date",
+    "when",
+    help="Data interval: YYYY-MM-DD (hourly: that day's last hour, "
+    "or YYYY-MM-DDTHH:00 for one hour). Default: the latest complete interval.",
+)
+@click.option(
+    "--to",
+    "until",
+    help="Backfill: run every date from --date to this date (inclusive), in order, "
+    "each in its own Airflow process; stops at the first run that fails.",
+)
+@click.option("--conf", "conf_json", help="Run conf as JSON, e.g. '{\"video_id\": 7}'.")
+@click.option(
+    "--only",
+    "only",
+    metavar="REGEX",
+    help="Run only the tasks whose id matches REGEX and mark the others success "
+    "without running them (re-running part of a date whose other tasks already ran).",
+)
 @click.option("--verbose-log", is_flag=True, help="Stream Airflow's log to stderr.")
 @json_option
-def run(dag_id: str, when: str | None, until: str | None, conf_json: str | None,
-        only: str | None, verbose_log: bool, as_json: bool) -> None:
+def run(
+    dag_id: str,
+    when: str | None,
+    until: str | None,
+    conf_json: str | None,
+    only: str | None,
+    verbose_log: bool,
+    as_json: bool,
+) -> None:
     """Run DAG_ID through Airflow (`airflow dags test`) against this FYP_HOME."""
     from fyplake.orchestration.runner import run_dags
 
@@ -64,5 +82,7 @@ def run(dag_id: str, when: str | None, until: str | None, conf_json: str | None,
         emit_json([r.as_dict() for r in results])
     failed = [r for r in results if not r.ok]
     if failed:
-        raise FypError(f"{dag_id} run for {failed[0].logical_date} ended {failed[0].state}; "
-                       f"see {failed[0].log_path}")
+        raise FypError(
+            f"{dag_id} run for {failed[0].logical_date} ended {failed[0].state}; "
+            f"see {failed[0].log_path}"
+        )

@@ -8,13 +8,23 @@ import click
 @click.command()
 @click.option("--host", default=None, help="Bind address (default: FYP_API_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: FYP_API_PORT, 8000).")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes (each has its own pools; /metrics is per worker).")
-@click.option("--log-level", default="warning", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes (each has its own pools; /metrics is per worker).",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
-def serve(host: str | None, port: int | None, workers: int, log_level: str,
-          access_log: bool) -> None:
+def serve(
+    host: str | None, port: int | None, workers: int, log_level: str, access_log: bool
+) -> None:
     """Run the feed API (OpenAPI docs at /docs, metrics at /metrics)."""
     import importlib.util
 

@@ -20,8 +20,9 @@ from fyplake.cli._common import FypError, emit_json, json_option, print_table
 )
 @click.option("--max-rows", default=200, show_default=True, help="Rows shown in the text table.")
 @json_option
-def sql(query: str, as_of: str | None, out: str | None, engine: str, max_rows: int,
-        as_json: bool) -> None:
+def sql(
+    query: str, as_of: str | None, out: str | None, engine: str, max_rows: int, as_json: bool
+) -> None:
     """Run QUERY over the lake; tables are <layer>.<table>, e.g. gold.video_daily_stats."""
     from fyplake.config import get_settings
     from fyplake.lake_query import LakeQueryError, plain_rows, run_sql, write_result

@@ -13,8 +13,13 @@ import click
 
 
 @click.command()
-@click.option("--airflow-port", type=int, default=8080, show_default=True,
-              help="Airflow API server / UI port.")
+@click.option(
+    "--airflow-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Airflow API server / UI port.",
+)
 @click.option("--api-port", type=int, default=None, help="Feed API port (default FYP_API_PORT).")
 def up(airflow_port: int, api_port: int | None) -> None:
     """Run Airflow (`airflow standalone`) and the feed API until interrupted."""
@@ -27,23 +32,32 @@ def up(airflow_port: int, api_port: int | None) -> None:
     endpoints = Stack(settings).up()
     migrate(endpoints.postgres)
     ensure_airflow_db(settings)
-    env = {**os.environ, **airflow_environ(settings, endpoints),
-           "AIRFLOW__API__PORT": str(airflow_port)}
+    env = {
+        **os.environ,
+        **airflow_environ(settings, endpoints),
+        "AIRFLOW__API__PORT": str(airflow_port),
+    }
     port = api_port or settings.api_port
     log_dir = settings.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = {
         "airflow": subprocess.Popen(
-            [sys.executable, "-m", "airflow", "standalone"], env=env,
-            stdout=open(log_dir / "airflow-standalone.log", "a"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "airflow", "standalone"],
+            env=env,
+            stdout=open(log_dir / "airflow-standalone.log", "a"),
+            stderr=subprocess.STDOUT,
         ),
         "feed-api": subprocess.Popen(
-            [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)], env=env,
-            stdout=open(log_dir / "feed-api.log", "a"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=open(log_dir / "feed-api.log", "a"),
+            stderr=subprocess.STDOUT,
         ),
     }
     passwords = settings.airflow_home + "/simple_auth_manager_passwords.json.generated"
-    click.echo(f"Airflow UI     http://127.0.0.1:{airflow_port}/  (user admin; password in {passwords})")
+    click.echo(
+        f"Airflow UI     http://127.0.0.1:{airflow_port}/  (user admin; password in {passwords})"
+    )
     click.echo(f"Feed API       http://{settings.api_host}:{port}/docs")
     click.echo(f"logs           {log_dir}")
     click.echo("Ctrl-C stops both.")

@@ -18,7 +18,8 @@ from fyplake.cli._common import FypError, emit_json, json_option
 @click.option("--hashtag", "hashtags", multiple=True, help="A hashtag (repeatable), without '#'.")
 @click.option("--sound", "sound_id", type=int, default=None, help="Sound picked by the uploader.")
 @click.option(
-    "--wait", is_flag=True,
+    "--wait",
+    is_flag=True,
     help="Run (embedded default: in this process) or await the transcode; print the final status.",
 )
 @click.option(
@@ -26,8 +27,15 @@ from fyplake.cli._common import FypError, emit_json, json_option
 )
 @json_option
 def upload(
-    file: Path, creator_id: int, title: str, description: str, hashtags: tuple[str, ...],
-    sound_id: int | None, wait: bool, timeout: float, as_json: bool,
+    file: Path,
+    creator_id: int,
+    title: str,
+    description: str,
+    hashtags: tuple[str, ...],
+    sound_id: int | None,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
 ) -> None:
     """Upload FILE as a video of user --creator (the same path as POST /v1/videos).
 
@@ -49,8 +57,14 @@ def upload(
     migrate(dsn)
     try:
         video_id = submit_upload(
-            file, creator_id, filename=file.name, title=title, description=description,
-            hashtags=[h.lstrip("#") for h in hashtags], sound_id=sound_id, settings=settings,
+            file,
+            creator_id,
+            filename=file.name,
+            title=title,
+            description=description,
+            hashtags=[h.lstrip("#") for h in hashtags],
+            sound_id=sound_id,
+            settings=settings,
         )
     except UploadError as exc:
         raise FypError(str(exc)) from None
@@ -60,8 +74,10 @@ def upload(
         else:
             on_step = None
             if sys.stderr.isatty() and not as_json:
+
                 def on_step(name: str) -> None:
                     click.echo(f"  {name} done", err=True)
+
             try:
                 run_inline(video_id, settings=settings, on_step=on_step)
             except RuntimeError:
@@ -87,7 +103,9 @@ def _print_summary(media: dict) -> None:
         click.echo(f"duplicate of video {media['duplicate_of']}")
     if media["url"]:
         click.echo(f"playlist    {media['url']}")
-        click.echo("renditions  " + ", ".join(
-            f"{r['name']} ({r['width']}x{r['height']})" for r in media["renditions"]))
+        click.echo(
+            "renditions  "
+            + ", ".join(f"{r['name']} ({r['width']}x{r['height']})" for r in media["renditions"])
+        )
     if media["sound_id"]:
         click.echo(f"sound       {media['sound_id']}")

@@ -38,8 +38,10 @@ def video(video_id: int, as_json: bool) -> None:
     if media["duration_ms"]:
         click.echo(f"duration    {media['duration_ms'] / 1000:.1f} s")
     if media["width"]:
-        click.echo(f"source      {media['width']}x{media['height']}"
-                   f"{'' if media['has_audio'] else ', no audio'}")
+        click.echo(
+            f"source      {media['width']}x{media['height']}"
+            f"{'' if media['has_audio'] else ', no audio'}"
+        )
     if media["sound_id"]:
         click.echo(f"sound       {media['sound_id']}")
     if media["url"]:
@@ -47,11 +49,27 @@ def video(video_id: int, as_json: bool) -> None:
     if media["renditions"]:
         click.echo("")
         print_table(
-            [{"rendition": r["name"], "size": f"{r['width']}x{r['height']}",
-              "kbit/s": round(r["bandwidth"] / 1000), "codecs": r["codecs"],
-              "segments": r["segment_count"], "url": r["url"]} for r in media["renditions"]]
+            [
+                {
+                    "rendition": r["name"],
+                    "size": f"{r['width']}x{r['height']}",
+                    "kbit/s": round(r["bandwidth"] / 1000),
+                    "codecs": r["codecs"],
+                    "segments": r["segment_count"],
+                    "url": r["url"],
+                }
+                for r in media["renditions"]
+            ]
         )
     if media["thumbnails"]:
         click.echo("")
-        print_table([{"t": f"{t['t_ms'] / 1000:.1f} s", "size": f"{t['width']}x{t['height']}",
-                      "url": t["url"]} for t in media["thumbnails"]])
+        print_table(
+            [
+                {
+                    "t": f"{t['t_ms'] / 1000:.1f} s",
+                    "size": f"{t['width']}x{t['height']}",
+                    "url": t["url"],
+                }
+                for t in media["thumbnails"]
+            ]
+        )

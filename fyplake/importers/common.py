@@ -176,12 +176,20 @@ def rating_events(
     base = f"{source}:{user_id}:{item_id}:{event_time}"
     common = {"user_id": user_id, "video_id": item_id, "source": source}
     if normalised is None:  # unreadable rating: an impression without watch_ms -> quarantined
-        return [{"event_id": f"{base}:watch", "event_type": "watch", "event_time": event_time,
-                 **common}]
+        return [
+            {"event_id": f"{base}:watch", "event_type": "watch", "event_time": event_time, **common}
+        ]
     r = max(0.0, min(1.0, normalised))
     kind = "skip" if r <= SKIP_AT_OR_BELOW else "watch"
-    out = [{"event_id": f"{base}:{kind}", "event_type": kind, "event_time": event_time,
-            "watch_ms": int(round(r * duration_ms)), **common}]
+    out = [
+        {
+            "event_id": f"{base}:{kind}",
+            "event_type": kind,
+            "event_time": event_time,
+            "watch_ms": int(round(r * duration_ms)),
+            **common,
+        }
+    ]
 
     def later(seconds: int) -> str | None:
         try:
@@ -191,11 +199,13 @@ def rating_events(
         return iso_utc(t0 + dt.timedelta(seconds=seconds))
 
     if r >= LIKE_AT_OR_ABOVE:
-        out.append({"event_id": f"{base}:like", "event_type": "like",
-                    "event_time": later(1), **common})
+        out.append(
+            {"event_id": f"{base}:like", "event_type": "like", "event_time": later(1), **common}
+        )
     if r >= SHARE_AT_OR_ABOVE:
-        out.append({"event_id": f"{base}:share", "event_type": "share",
-                    "event_time": later(2), **common})
+        out.append(
+            {"event_id": f"{base}:share", "event_type": "share", "event_time": later(2), **common}
+        )
     return out
 
 

@@ -106,18 +106,22 @@ def import_csv(
                     seen[key] = parsed or seen.get(key)
     writer.add("users", creator_record(SOURCE, first_time, id_offset))
     for user, since in users.items():
-        writer.add("users", {"user_id": user, "signup_time": since, "is_creator": False,
-                             "source": SOURCE})
+        writer.add(
+            "users", {"user_id": user, "signup_time": since, "is_creator": False, "source": SOURCE}
+        )
     for item, since in items.items():
-        writer.add("videos", {
-            "video_id": item,
-            "creator_id": IMPORT_CREATOR_ID + id_offset,
-            "duration_ms": NOMINAL_DURATION_MS,
-            "hashtags": [],
-            "status": "ready",
-            "created_at": since,
-            "source": SOURCE,
-        })
+        writer.add(
+            "videos",
+            {
+                "video_id": item,
+                "creator_id": IMPORT_CREATOR_ID + id_offset,
+                "duration_ms": NOMINAL_DURATION_MS,
+                "hashtags": [],
+                "status": "ready",
+                "created_at": since,
+                "source": SOURCE,
+            },
+        )
     return writer.close()
 
 
@@ -127,12 +131,16 @@ def _completion_events(user, item, when, raw: str) -> list[dict]:
     except ValueError:
         completion = None
     kind = "skip" if completion is not None and completion <= SKIP_AT_OR_BELOW else "watch"
-    return [{
-        "event_id": f"{SOURCE}:{user}:{item}:{when}:{kind}",
-        "event_type": kind,
-        "user_id": user,
-        "video_id": item,
-        "watch_ms": int(round(completion * NOMINAL_DURATION_MS)) if completion is not None else raw,
-        "event_time": when,
-        "source": SOURCE,
-    }]
+    return [
+        {
+            "event_id": f"{SOURCE}:{user}:{item}:{when}:{kind}",
+            "event_type": kind,
+            "user_id": user,
+            "video_id": item,
+            "watch_ms": int(round(completion * NOMINAL_DURATION_MS))
+            if completion is not None
+            else raw,
+            "event_time": when,
+            "source": SOURCE,
+        }
+    ]

@@ -30,8 +30,16 @@ from fyplake.importers.common import (
 from fyplake.landing import iso_utc
 
 SOURCE = "kuairec"
-COLUMNS = ("user_id", "video_id", "play_duration", "video_duration", "time", "date",
-           "timestamp", "watch_ratio")
+COLUMNS = (
+    "user_id",
+    "video_id",
+    "play_duration",
+    "video_duration",
+    "time",
+    "date",
+    "timestamp",
+    "watch_ratio",
+)
 
 
 def _event_time(row: dict[str, str]) -> str | None:
@@ -70,7 +78,11 @@ def import_kuairec(
     first_time: str | None = None
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in ("user_id", "video_id", "play_duration") if c not in (reader.fieldnames or [])]
+        missing = [
+            c
+            for c in ("user_id", "video_id", "play_duration")
+            if c not in (reader.fieldnames or [])
+        ]
         if missing:
             raise ValueError(f"{path}: not a KuaiRec matrix CSV, missing columns {missing}")
         for row in reader:
@@ -84,15 +96,18 @@ def import_kuairec(
                 ratio = play / duration
             kind = "skip" if ratio is not None and ratio <= SKIP_AT_OR_BELOW else "watch"
             raw_time = when or (row.get("time") or row.get("timestamp") or None)
-            writer.add("events", {
-                "event_id": f"{SOURCE}:{user}:{video}:{raw_time}",
-                "event_type": kind,
-                "user_id": user,
-                "video_id": video,
-                "watch_ms": int(round(play)) if play is not None else row.get("play_duration"),
-                "event_time": raw_time,
-                "source": SOURCE,
-            })
+            writer.add(
+                "events",
+                {
+                    "event_id": f"{SOURCE}:{user}:{video}:{raw_time}",
+                    "event_type": kind,
+                    "user_id": user,
+                    "video_id": video,
+                    "watch_ms": int(round(play)) if play is not None else row.get("play_duration"),
+                    "event_time": raw_time,
+                    "source": SOURCE,
+                },
+            )
             if when and (first_time is None or when < first_time):
                 first_time = when
             if user not in users or (when and (users[user] is None or when < users[user])):
@@ -104,16 +119,20 @@ def import_kuairec(
                 videos[video] = (seen[0], when)
     writer.add("users", creator_record(SOURCE, first_time, id_offset))
     for user, since in users.items():
-        writer.add("users", {"user_id": user, "signup_time": since, "is_creator": False,
-                             "source": SOURCE})
+        writer.add(
+            "users", {"user_id": user, "signup_time": since, "is_creator": False, "source": SOURCE}
+        )
     for video, (duration, since) in videos.items():
-        writer.add("videos", {
-            "video_id": video,
-            "creator_id": IMPORT_CREATOR_ID + id_offset,
-            "duration_ms": duration,
-            "hashtags": [],
-            "status": "ready",
-            "created_at": since,
-            "source": SOURCE,
-        })
+        writer.add(
+            "videos",
+            {
+                "video_id": video,
+                "creator_id": IMPORT_CREATOR_ID + id_offset,
+                "duration_ms": duration,
+                "hashtags": [],
+                "status": "ready",
+                "created_at": since,
+                "source": SOURCE,
+            },
+        )
     return writer.close()

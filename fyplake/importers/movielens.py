@@ -34,9 +34,25 @@ from fyplake.landing import iso_utc
 
 SOURCE = "movielens"
 DEFAULT_GENRES = [
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
-    "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 ]
 RATING_SCALE = 5.0
 
@@ -93,8 +109,9 @@ def import_movielens(
             pass
     first_any = min(first_seen.values()) if first_seen else None
 
-    writer.add("users", creator_record(SOURCE, epoch_to_iso(first_any) if first_any else None,
-                                       id_offset))
+    writer.add(
+        "users", creator_record(SOURCE, epoch_to_iso(first_any) if first_any else None, id_offset)
+    )
     users_file = folder / "u.user"
     if users_file.exists():
         for line in users_file.read_text(encoding="latin-1").splitlines():
@@ -104,15 +121,18 @@ def import_movielens(
             u = int_or_raw(uid)
             age_int = int_or_raw(age)
             since = first_seen.get(u)
-            writer.add("users", {
-                "user_id": shift(u),
-                "age_band": age_band(age_int) if isinstance(age_int, int) else None,
-                "country": "US",
-                "language": "en",
-                "signup_time": epoch_to_iso(since) if since is not None else None,
-                "is_creator": False,
-                "source": SOURCE,
-            })
+            writer.add(
+                "users",
+                {
+                    "user_id": shift(u),
+                    "age_band": age_band(age_int) if isinstance(age_int, int) else None,
+                    "country": "US",
+                    "language": "en",
+                    "signup_time": epoch_to_iso(since) if since is not None else None,
+                    "is_creator": False,
+                    "source": SOURCE,
+                },
+            )
 
     genres = _genres(folder)
     items_file = folder / "u.item"
@@ -121,23 +141,26 @@ def import_movielens(
             if not line.strip():
                 continue
             parts = line.split("|")
-            flags = parts[5:5 + len(genres)]
+            flags = parts[5 : 5 + len(genres)]
             tags = [hashtag(g) for g, f in zip(genres, flags, strict=False) if f.strip() == "1"]
             item = int_or_raw(parts[0])
             title = parts[1] if len(parts) > 1 else None
-            writer.add("videos", {
-                "video_id": shift(item),
-                "creator_id": IMPORT_CREATOR_ID + id_offset,
-                "duration_ms": NOMINAL_DURATION_MS,
-                "title": title,
-                "description": title,
-                "hashtags": [t for t in tags if t],
-                "sound_id": None,
-                "language": "en",
-                "status": "ready",
-                "created_at": _release(parts[2]) if len(parts) > 2 else None,
-                "source": SOURCE,
-            })
+            writer.add(
+                "videos",
+                {
+                    "video_id": shift(item),
+                    "creator_id": IMPORT_CREATOR_ID + id_offset,
+                    "duration_ms": NOMINAL_DURATION_MS,
+                    "title": title,
+                    "description": title,
+                    "hashtags": [t for t in tags if t],
+                    "sound_id": None,
+                    "language": "en",
+                    "status": "ready",
+                    "created_at": _release(parts[2]) if len(parts) > 2 else None,
+                    "source": SOURCE,
+                },
+            )
 
     for user, item, rating, ts in ratings:
         when = parse_time(ts) or (ts or None)

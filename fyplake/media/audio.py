@@ -45,8 +45,26 @@ def extract_audio(src: str | Path, dest: str | Path, *, kbps: int = 128) -> Path
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     run_ffmpeg(
-        ["-i", str(src), "-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", f"{kbps}k",
-         "-ac", "2", "-ar", "44100", "-map_metadata", "-1", "-movflags", "+faststart", str(dest)],
+        [
+            "-i",
+            str(src),
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-c:a",
+            "aac",
+            "-b:a",
+            f"{kbps}k",
+            "-ac",
+            "2",
+            "-ar",
+            "44100",
+            "-map_metadata",
+            "-1",
+            "-movflags",
+            "+faststart",
+            str(dest),
+        ],
         what="audio extraction",
     )
     return dest
@@ -110,8 +128,8 @@ def fingerprint(pcm: Any) -> Any:
     spectrum = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
     energy = spectrum @ _band_matrix()
     energy = np.log(energy + 1e-10)
-    diff = energy[:, :-1] - energy[:, 1:]           # across frequency: (n, 32)
-    bits = (diff[1:] - diff[:-1]) > 0               # ... and its change over time: (n-1, 32)
+    diff = energy[:, :-1] - energy[:, 1:]  # across frequency: (n, 32)
+    bits = (diff[1:] - diff[:-1]) > 0  # ... and its change over time: (n-1, 32)
     weights = (1 << np.arange(31, -1, -1, dtype=np.uint64)).astype(np.uint64)
     return (bits.astype(np.uint64) @ weights).astype(np.uint32)
 
@@ -136,9 +154,9 @@ def index_keys(fp: Any) -> list[int]:
 
 @dataclass(frozen=True)
 class AudioMatch:
-    ber: float            # bit error rate at the best alignment
-    offset: int           # frames of b's start relative to a's (b[i] ~ a[i + offset])
-    overlap: int          # frames compared
+    ber: float  # bit error rate at the best alignment
+    offset: int  # frames of b's start relative to a's (b[i] ~ a[i + offset])
+    overlap: int  # frames compared
 
     @property
     def offset_ms(self) -> int:

@@ -36,8 +36,21 @@ def video_media(conn: Any, video_id: int, settings: Any = None) -> dict[str, Any
     ).fetchone()
     if row is None:
         return None
-    (vid, creator_id, status, reason, duplicate_of, sound_id, duration_ms, width, height,
-     has_audio, prefix, created_at, updated_at) = row
+    (
+        vid,
+        creator_id,
+        status,
+        reason,
+        duplicate_of,
+        sound_id,
+        duration_ms,
+        width,
+        height,
+        has_audio,
+        prefix,
+        created_at,
+        updated_at,
+    ) = row
     ready = status == "ready"
     renditions: list[dict[str, Any]] = []
     thumbnails: list[dict[str, Any]] = []
@@ -50,19 +63,35 @@ def video_media(conn: Any, video_id: int, settings: Any = None) -> dict[str, Any
                 ORDER BY width * height DESC, bandwidth DESC""",
             (video_id,),
         ).fetchall():
-            renditions.append({
-                "name": r[0], "width": r[1], "height": r[2], "bandwidth": r[3],
-                "average_bandwidth": r[4], "codecs": r[5], "frame_rate": r[6],
-                "segment_count": r[7], "duration_ms": r[8], "path": r[9],
-                "url": public_url(settings, r[9]),
-            })
+            renditions.append(
+                {
+                    "name": r[0],
+                    "width": r[1],
+                    "height": r[2],
+                    "bandwidth": r[3],
+                    "average_bandwidth": r[4],
+                    "codecs": r[5],
+                    "frame_rate": r[6],
+                    "segment_count": r[7],
+                    "duration_ms": r[8],
+                    "path": r[9],
+                    "url": public_url(settings, r[9]),
+                }
+            )
         for t in conn.execute(
             """SELECT t_ms, width, height, path FROM video_thumbnails
                 WHERE video_id = %s ORDER BY t_ms""",
             (video_id,),
         ).fetchall():
-            thumbnails.append({"t_ms": t[0], "width": t[1], "height": t[2], "path": t[3],
-                               "url": public_url(settings, t[3])})
+            thumbnails.append(
+                {
+                    "t_ms": t[0],
+                    "width": t[1],
+                    "height": t[2],
+                    "path": t[3],
+                    "url": public_url(settings, t[3]),
+                }
+            )
         if prefix:
             master_url = public_url(settings, f"{prefix}/hls/master.m3u8")
     job = conn.execute(
@@ -87,8 +116,13 @@ def video_media(conn: Any, video_id: int, settings: Any = None) -> dict[str, Any
         "cover_url": thumbnails[len(thumbnails) // 2]["url"] if thumbnails else None,
         "created_at": created_at.isoformat() if created_at else None,
         "updated_at": updated_at.isoformat() if updated_at else None,
-        "job": None if job is None else {
-            "state": job[0], "runner": job[1], "dag_run_id": job[2], "attempts": job[3],
+        "job": None
+        if job is None
+        else {
+            "state": job[0],
+            "runner": job[1],
+            "dag_run_id": job[2],
+            "attempts": job[3],
             "requested_at": job[4].isoformat() if job[4] else None,
             "started_at": job[5].isoformat() if job[5] else None,
             "finished_at": job[6].isoformat() if job[6] else None,

@@ -92,8 +92,9 @@ def grey_frames_at(path: str | Path, times: list[float], size: int = _HASH_SIZE)
             chosen = chosen or last
             if chosen is None:
                 raise ValueError(f"no frame could be decoded near {t:.2f} s of {path}")
-            img = chosen.reformat(width=size, height=size, format="gray",
-                                  interpolation="AREA").to_ndarray()
+            img = chosen.reformat(
+                width=size, height=size, format="gray", interpolation="AREA"
+            ).to_ndarray()
             rot = int(getattr(chosen, "rotation", 0) or 0) % 360
             if rot:
                 # Display rotation is counter-clockwise in degrees (ffmpeg's convention).
@@ -116,14 +117,16 @@ def match_fraction(a: list[int | None], b: list[int | None], max_hamming: int) -
     if not a or len(a) != len(b):
         return 0.0
     close = sum(
-        1 for x, y in zip(a, b, strict=True)
+        1
+        for x, y in zip(a, b, strict=True)
         if x is not None and y is not None and hamming(x, y) <= max_hamming
     )
     return close / len(a)
 
 
-def is_duplicate(a: list[int | None], b: list[int | None], *, max_hamming: int,
-                 min_fraction: float) -> bool:
+def is_duplicate(
+    a: list[int | None], b: list[int | None], *, max_hamming: int, min_fraction: float
+) -> bool:
     return match_fraction(a, b, max_hamming) >= min_fraction
 
 

@@ -31,7 +31,7 @@ def video_id_of(context: Mapping[str, Any]) -> int:
     if value in (None, 0, "") and context.get("dag_run") is not None:
         value = (getattr(context["dag_run"], "conf", None) or {}).get("video_id")
     if value in (None, 0, ""):
-        raise ValueError("video_transcode needs conf {\"video_id\": <id>}")
+        raise ValueError('video_transcode needs conf {"video_id": <id>}')
     return int(value)
 
 
@@ -111,8 +111,9 @@ def plan(context: Mapping[str, Any], video_id: int) -> list[dict[str, Any]]:
 
 
 @_guarded("transcode")
-def transcode(context: Mapping[str, Any], video_id: int, rendition: dict[str, Any]
-              ) -> dict[str, Any]:
+def transcode(
+    context: Mapping[str, Any], video_id: int, rendition: dict[str, Any]
+) -> dict[str, Any]:
     from fyplake.media.pipeline import step_transcode
 
     settings = _settings()
@@ -135,8 +136,9 @@ def audio(context: Mapping[str, Any], video_id: int) -> dict[str, Any]:
 
 
 @_guarded("store")
-def store(context: Mapping[str, Any], video_id: int, renditions: Any, thumbs: Any
-          ) -> dict[str, Any]:
+def store(
+    context: Mapping[str, Any], video_id: int, renditions: Any, thumbs: Any
+) -> dict[str, Any]:
     from fyplake.media.pipeline import step_store
 
     return step_store(video_id, list(renditions or []), list(thumbs or []), settings=_settings())

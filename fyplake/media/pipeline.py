@@ -86,8 +86,20 @@ def _video(conn: Any, video_id: int) -> dict[str, Any]:
     ).fetchone()
     if row is None:
         raise VideoNotFound(f"video {video_id} does not exist")
-    cols = ["id", "creator_id", "status", "status_reason", "duplicate_of", "sound_id",
-            "original_path", "content_sha256", "asset_prefix", "size_bytes", "probe", "filename"]
+    cols = [
+        "id",
+        "creator_id",
+        "status",
+        "status_reason",
+        "duplicate_of",
+        "sound_id",
+        "original_path",
+        "content_sha256",
+        "asset_prefix",
+        "size_bytes",
+        "probe",
+        "filename",
+    ]
     return dict(zip(cols, row, strict=True))
 
 
@@ -205,9 +217,19 @@ def step_validate(
                           width = %s, height = %s, rotation = %s, fps = %s, has_audio = %s,
                           duration_ms = %s, probe = %s, probed_at = now()
                     WHERE video_id = %s""",
-                (result.container, result.video_codec, result.audio_codec, result.width,
-                 result.height, result.rotation, result.fps, result.has_audio, result.duration_ms,
-                 json.dumps(result.as_dict()), video_id),
+                (
+                    result.container,
+                    result.video_codec,
+                    result.audio_codec,
+                    result.width,
+                    result.height,
+                    result.rotation,
+                    result.fps,
+                    result.has_audio,
+                    result.duration_ms,
+                    json.dumps(result.as_dict()),
+                    video_id,
+                ),
             )
             conn.execute(
                 "UPDATE videos SET duration_ms = %s, updated_at = now() WHERE id = %s",
@@ -242,8 +264,9 @@ def step_fingerprint(video_id: int, *, settings: Any = None) -> dict[str, Any]:
         if (skipped := _skip(video)) is not None:
             return {"duplicate_of": video["duplicate_of"], **skipped}
         info = _probe_of(video)
-        hashes = fp.frame_hashes(local_original(settings, video), info.duration_ms,
-                                 settings.media_fingerprint_frames)
+        hashes = fp.frame_hashes(
+            local_original(settings, video), info.duration_ms, settings.media_fingerprint_frames
+        )
         lo, hi = fp.duration_window(info.duration_ms)
         best: tuple[float, int] | None = None
         with conn.transaction():
@@ -266,16 +289,19 @@ def step_fingerprint(video_id: int, *, settings: Any = None) -> dict[str, Any]:
                 (video_id, fp.ALGORITHM, lo, hi),
             ).fetchall()
             for other_id, other_hashes in rows:
-                frac = fp.match_fraction(hashes, list(other_hashes),
-                                         settings.media_duplicate_max_hamming)
+                frac = fp.match_fraction(
+                    hashes, list(other_hashes), settings.media_duplicate_max_hamming
+                )
                 if frac >= settings.media_duplicate_min_fraction and (
                     best is None or frac > best[0]
                 ):
                     best = (frac, other_id)
             if best is not None:
                 frac, original = best
-                reason = (f"duplicate of video {original}: {round(frac * len(hashes))} of "
-                          f"{len(hashes)} sampled frames match")
+                reason = (
+                    f"duplicate of video {original}: {round(frac * len(hashes))} of "
+                    f"{len(hashes)} sampled frames match"
+                )
                 conn.execute(
                     """UPDATE videos SET status = 'duplicate', duplicate_of = %s,
                               status_reason = %s, updated_at = now()
@@ -303,8 +329,13 @@ def step_plan(video_id: int, *, settings: Any = None) -> list[dict[str, Any]]:
         if _skip(video) is not None:
             return []
         info = _probe_of(video)
-    plan = plan_ladder(info.width, info.height, settings.media_ladder,
-                       has_audio=info.has_audio, audio_kbps=settings.media_audio_kbps)
+    plan = plan_ladder(
+        info.width,
+        info.height,
+        settings.media_ladder,
+        has_audio=info.has_audio,
+        audio_kbps=settings.media_audio_kbps,
+    )
     return [r.as_dict() for r in plan]
 
 
@@ -322,8 +353,14 @@ def step_transcode(
     info = _probe_of(video)
     r = Rendition.from_dict(rendition)
     out_dir = work_dir(settings, video_id) / "hls" / r.name
-    out = transcode_rendition(local_original(settings, video), out_dir, r, fps=info.fps,
-                              settings=settings, threads=threads)
+    out = transcode_rendition(
+        local_original(settings, video),
+        out_dir,
+        r,
+        fps=info.fps,
+        settings=settings,
+        threads=threads,
+    )
     prefix = f"{video['asset_prefix']}/hls/{r.name}"
     store = open_store(settings)
     # Segments first, playlist last: a reader that sees the playlist finds every segment.
@@ -348,8 +385,11 @@ def step_thumbnails(video_id: int, *, settings: Any = None) -> list[dict[str, An
     info = _probe_of(video)
     out_dir = work_dir(settings, video_id) / "thumbs"
     thumbs = make_thumbnails(
-        local_original(settings, video), out_dir, info.duration_ms,
-        count=settings.media_thumbnail_count, short_side=settings.media_thumbnail_short_side,
+        local_original(settings, video),
+        out_dir,
+        info.duration_ms,
+        count=settings.media_thumbnail_count,
+        short_side=settings.media_thumbnail_short_side,
     )
     store = open_store(settings)
     result = []
@@ -408,12 +448,14 @@ def step_audio(video_id: int, *, settings: Any = None) -> dict[str, Any]:
             ).fetchall()
             for _other, sound_id, other_fp in rows:
                 m = audio.best_match(audio.from_bytes(other_fp), fp)
-                if m is not None and m.ber < settings.media_sound_max_ber and (
-                    match is None or m.ber < match[0].ber
+                if (
+                    m is not None
+                    and m.ber < settings.media_sound_max_ber
+                    and (match is None or m.ber < match[0].ber)
                 ):
                     match = (m, sound_id)
             if existing is not None and existing[0] is not None:
-                sound_id, created = existing[0], False   # a re-run keeps its first answer
+                sound_id, created = existing[0], False  # a re-run keeps its first answer
             elif match is not None:
                 sound_id, created = match[1], False
             elif video["sound_id"] is not None:
@@ -423,13 +465,17 @@ def step_audio(video_id: int, *, settings: Any = None) -> dict[str, Any]:
                 sound_id = conn.execute(
                     """INSERT INTO sounds (id, title, creator_id, audio_fingerprint)
                        VALUES (nextval('media_sound_id_seq'), %s, %s, %s) RETURNING id""",
-                    (f"original sound - creator {video['creator_id']}", video["creator_id"],
-                     fp_text),
+                    (
+                        f"original sound - creator {video['creator_id']}",
+                        video["creator_id"],
+                        fp_text,
+                    ),
                 ).fetchone()[0]
                 created = True
             ber = match[0].ber if match and match[1] == sound_id else (0.0 if created else None)
-            offset = match[0].offset_ms if match and match[1] == sound_id else (
-                0 if created else None)
+            offset = (
+                match[0].offset_ms if match and match[1] == sound_id else (0 if created else None)
+            )
             conn.execute(
                 """INSERT INTO audio_fingerprints (video_id, sound_id, algorithm, fingerprint,
                           hashes, duration_ms, audio_path, match_ber, match_offset_ms)
@@ -439,19 +485,35 @@ def step_audio(video_id: int, *, settings: Any = None) -> dict[str, Any]:
                        hashes = EXCLUDED.hashes, duration_ms = EXCLUDED.duration_ms,
                        audio_path = EXCLUDED.audio_path, match_ber = EXCLUDED.match_ber,
                        match_offset_ms = EXCLUDED.match_offset_ms""",
-                (video_id, sound_id, audio.ALGORITHM, audio.to_bytes(fp), keys, duration_ms,
-                 key, ber, offset),
+                (
+                    video_id,
+                    sound_id,
+                    audio.ALGORITHM,
+                    audio.to_bytes(fp),
+                    keys,
+                    duration_ms,
+                    key,
+                    ber,
+                    offset,
+                ),
             )
             conn.execute(
                 "UPDATE videos SET sound_id = %s, updated_at = now() WHERE id = %s",
                 (sound_id, video_id),
             )
-    return {"sound_id": sound_id, "created": created, "audio": key,
-            "match_ber": None if ber is None else round(float(ber), 4)}
+    return {
+        "sound_id": sound_id,
+        "created": created,
+        "audio": key,
+        "match_ber": None if ber is None else round(float(ber), 4),
+    }
 
 
 def step_store(
-    video_id: int, renditions: list[dict[str, Any]], thumbnails: list[dict[str, Any]], *,
+    video_id: int,
+    renditions: list[dict[str, Any]],
+    thumbnails: list[dict[str, Any]],
+    *,
     settings: Any = None,
 ) -> dict[str, Any]:
     """Write the master playlist; record renditions and thumbnails; set ``videos.url``."""
@@ -479,9 +541,19 @@ def step_store(
                               average_bandwidth, codecs, frame_rate, segment_count, duration_ms,
                               playlist_path)
                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                    (video_id, r["name"], r["width"], r["height"], r["bandwidth"],
-                     r["average_bandwidth"], r["codecs"], r.get("frame_rate"),
-                     r["segment_count"], r["duration_ms"], r["playlist_path"]),
+                    (
+                        video_id,
+                        r["name"],
+                        r["width"],
+                        r["height"],
+                        r["bandwidth"],
+                        r["average_bandwidth"],
+                        r["codecs"],
+                        r.get("frame_rate"),
+                        r["segment_count"],
+                        r["duration_ms"],
+                        r["playlist_path"],
+                    ),
                 )
             for t in thumbnails or []:
                 conn.execute(
@@ -492,8 +564,12 @@ def step_store(
             conn.execute(
                 "UPDATE videos SET url = %s, updated_at = now() WHERE id = %s", (url, video_id)
             )
-    return {"master": master_key, "url": url, "renditions": [r["name"] for r in renditions],
-            "thumbnails": len(thumbnails or [])}
+    return {
+        "master": master_key,
+        "url": url,
+        "renditions": [r["name"] for r in renditions],
+        "thumbnails": len(thumbnails or []),
+    }
 
 
 def step_mark_ready(video_id: int, *, settings: Any = None, cleanup: bool = True) -> dict[str, Any]:
@@ -539,20 +615,57 @@ def land_ready_video(conn: Any, video_id: int, settings: Any) -> str:
              FROM videos v LEFT JOIN sounds s ON s.id = v.sound_id WHERE v.id = %s""",
         (video_id,),
     ).fetchone()
-    (creator_id, duration_ms, title, description, hashtags, sound_id, language, created_at,
-     sound_title, sound_creator, sound_created) = row
+    (
+        creator_id,
+        duration_ms,
+        title,
+        description,
+        hashtags,
+        sound_id,
+        language,
+        created_at,
+        sound_title,
+        sound_creator,
+        sound_created,
+    ) = row
     root = landing_root(settings)
     if sound_id is not None and is_platform_id(sound_id):
-        write_records(root, "sounds", [{
-            "sound_id": sound_id, "title": sound_title, "creator_id": sound_creator,
-            "created_at": iso_utc(sound_created), "source": PLATFORM_SOURCE,
-        }], producer="upload", token=f"sound-{sound_id}")
-    path = write_records(root, "videos", [{
-        "video_id": video_id, "creator_id": creator_id, "duration_ms": duration_ms,
-        "title": title, "description": description, "hashtags": list(hashtags or []),
-        "sound_id": sound_id, "language": language, "status": "ready",
-        "created_at": iso_utc(created_at), "source": PLATFORM_SOURCE,
-    }], producer="upload", token=f"video-{video_id}")
+        write_records(
+            root,
+            "sounds",
+            [
+                {
+                    "sound_id": sound_id,
+                    "title": sound_title,
+                    "creator_id": sound_creator,
+                    "created_at": iso_utc(sound_created),
+                    "source": PLATFORM_SOURCE,
+                }
+            ],
+            producer="upload",
+            token=f"sound-{sound_id}",
+        )
+    path = write_records(
+        root,
+        "videos",
+        [
+            {
+                "video_id": video_id,
+                "creator_id": creator_id,
+                "duration_ms": duration_ms,
+                "title": title,
+                "description": description,
+                "hashtags": list(hashtags or []),
+                "sound_id": sound_id,
+                "language": language,
+                "status": "ready",
+                "created_at": iso_utc(created_at),
+                "source": PLATFORM_SOURCE,
+            }
+        ],
+        producer="upload",
+        token=f"video-{video_id}",
+    )
     return str(path)
 
 
@@ -562,8 +675,13 @@ def land_ready_video(conn: Any, video_id: int, settings: Any) -> str:
 
 
 def run_pipeline(
-    video_id: int, *, settings: Any = None, workers: int | None = None, retries: int = 1,
-    run_id: str | None = None, on_step: Any = None,
+    video_id: int,
+    *,
+    settings: Any = None,
+    workers: int | None = None,
+    retries: int = 1,
+    run_id: str | None = None,
+    on_step: Any = None,
 ) -> dict[str, Any]:
     """Run every step for ``video_id`` in this process, renditions in parallel threads.
 
@@ -590,9 +708,14 @@ def run_pipeline(
         with connect(settings) as conn:
             video = _video(conn, video_id)
         timings["total"] = round(time.monotonic() - t0, 3)
-        out = {"video_id": video_id, "status": video["status"], "reason": video["status_reason"],
-               "duplicate_of": video["duplicate_of"], "sound_id": video["sound_id"],
-               "timings": timings}
+        out = {
+            "video_id": video_id,
+            "status": video["status"],
+            "reason": video["status_reason"],
+            "duplicate_of": video["duplicate_of"],
+            "sound_id": video["sound_id"],
+            "timings": timings,
+        }
         out.update(extra or {})
         return out
 
@@ -615,12 +738,15 @@ def run_pipeline(
         plan = step_plan(video_id, settings=settings)
         n_workers = workers or default_workers(settings, len(plan))
         threads = default_threads(settings, n_workers)
-        with ThreadPoolExecutor(max_workers=n_workers) as pool, \
-                ThreadPoolExecutor(max_workers=2) as side:
+        with (
+            ThreadPoolExecutor(max_workers=n_workers) as pool,
+            ThreadPoolExecutor(max_workers=2) as side,
+        ):
             # Largest rendition first: it is the longest job.
             futures = [
-                pool.submit(attempt, f"transcode_{r['name']}", step_transcode, video_id, r,
-                            threads=threads)
+                pool.submit(
+                    attempt, f"transcode_{r['name']}", step_transcode, video_id, r, threads=threads
+                )
                 for r in plan
             ]
             thumbs_f = side.submit(attempt, "thumbnails", step_thumbnails, video_id)
@@ -630,10 +756,16 @@ def run_pipeline(
             sound = audio_f.result()
         timed("store", step_store, video_id, renditions, thumbs, settings=settings)
         timed("mark_ready", step_mark_ready, video_id, settings=settings)
-        return result({"renditions": [
-            {k: r[k] for k in ("name", "width", "height", "started_at", "finished_at")}
-            for r in renditions if not r.get("skipped")
-        ], "sound": sound})
+        return result(
+            {
+                "renditions": [
+                    {k: r[k] for k in ("name", "width", "height", "started_at", "finished_at")}
+                    for r in renditions
+                    if not r.get("skipped")
+                ],
+                "sound": sound,
+            }
+        )
     except Exception as exc:  # noqa: BLE001 - the outcome is recorded on the video
         what = exc.args[0] if exc.args else type(exc).__name__
         mark_failed(video_id, f"processing failed: {what}", settings=settings)

@@ -80,7 +80,11 @@ class MediaStore(ABC):
 
     @abstractmethod
     def put_file(
-        self, key: str, path: str | Path, *, content_type: str | None = None,
+        self,
+        key: str,
+        path: str | Path,
+        *,
+        content_type: str | None = None,
         cache_control: str | None = None,
     ) -> str:
         """Upload a local file to ``key`` (replacing it); returns the key."""
@@ -112,14 +116,19 @@ class MediaStore(ABC):
         """A URI for ``key`` that ffmpeg/boto3/humans understand (file:// or s3://)."""
 
     def put_bytes(
-        self, key: str, data: bytes, *, content_type: str | None = None,
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
         cache_control: str | None = None,
     ) -> str:
         with tempfile.NamedTemporaryFile(delete=False) as tmp:
             tmp.write(data)
         try:
-            return self.put_file(key, tmp.name, content_type=content_type,
-                                 cache_control=cache_control)
+            return self.put_file(
+                key, tmp.name, content_type=content_type, cache_control=cache_control
+            )
         finally:
             os.unlink(tmp.name)
 
@@ -220,8 +229,14 @@ class S3MediaStore(MediaStore):
     """An S3 bucket (or any S3-compatible server) under an optional key prefix."""
 
     def __init__(
-        self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
-        region: str | None = None, client: Any = None, **client_kwargs: Any,
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        client: Any = None,
+        **client_kwargs: Any,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -232,9 +247,12 @@ class S3MediaStore(MediaStore):
             except ImportError as exc:  # pragma: no cover - boto3 is a declared dependency
                 raise RuntimeError("S3 media storage needs boto3 (pip install boto3)") from exc
             client = boto3.client(
-                "s3", endpoint_url=endpoint_url, region_name=region,
-                config=Config(retries={"max_attempts": 5, "mode": "standard"},
-                              max_pool_connections=16),
+                "s3",
+                endpoint_url=endpoint_url,
+                region_name=region,
+                config=Config(
+                    retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=16
+                ),
                 **client_kwargs,
             )
         self.client = client
@@ -252,7 +270,7 @@ class S3MediaStore(MediaStore):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _unkey(self, full: str) -> str:
-        return full[len(self.prefix) + 1:] if self.prefix else full
+        return full[len(self.prefix) + 1 :] if self.prefix else full
 
     def put_file(self, key, path, *, content_type=None, cache_control=None) -> str:
         extra = {
@@ -269,7 +287,9 @@ class S3MediaStore(MediaStore):
             self.client.download_file(self.bucket, self._key(key), str(dest))
         except Exception as exc:
             if _is_not_found(exc):
-                raise FileNotFoundError(f"media object {key!r} not found in s3://{self.bucket}")
+                raise FileNotFoundError(
+                    f"media object {key!r} not found in s3://{self.bucket}"
+                ) from exc
             raise
         return dest
 
@@ -278,7 +298,9 @@ class S3MediaStore(MediaStore):
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except Exception as exc:
             if _is_not_found(exc):
-                raise FileNotFoundError(f"media object {key!r} not found in s3://{self.bucket}")
+                raise FileNotFoundError(
+                    f"media object {key!r} not found in s3://{self.bucket}"
+                ) from exc
             raise
 
     def exists(self, key) -> bool:
@@ -293,10 +315,14 @@ class S3MediaStore(MediaStore):
             meta = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
             if _is_not_found(exc):
-                raise FileNotFoundError(f"media object {key!r} not found in s3://{self.bucket}")
+                raise FileNotFoundError(
+                    f"media object {key!r} not found in s3://{self.bucket}"
+                ) from exc
             raise
         return ObjectInfo(
-            key, int(meta.get("ContentLength", 0)), meta.get("ContentType"),
+            key,
+            int(meta.get("ContentLength", 0)),
+            meta.get("ContentType"),
             meta.get("CacheControl"),
         )
 
@@ -314,7 +340,7 @@ class S3MediaStore(MediaStore):
     def delete_prefix(self, prefix) -> int:
         keys = self.list(prefix)
         for i in range(0, len(keys), 1000):
-            chunk = keys[i:i + 1000]
+            chunk = keys[i : i + 1000]
             self.client.delete_objects(
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": self._key(k)} for k in chunk], "Quiet": True},

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Thumbnail:
     t_ms: int
-    file: str      # file name inside the output folder
+    file: str  # file name inside the output folder
     width: int
     height: int
 
@@ -36,8 +36,13 @@ def _fit(width: int, height: int, short_side: int) -> tuple[int, int]:
 
 
 def make_thumbnails(
-    src: str | Path, out_dir: str | Path, duration_ms: int, *, count: int = 4,
-    short_side: int = 480, quality: int = 85,
+    src: str | Path,
+    out_dir: str | Path,
+    duration_ms: int,
+    *,
+    count: int = 4,
+    short_side: int = 480,
+    quality: int = 85,
 ) -> list[Thumbnail]:
     """Write ``thumb_<t_ms>.jpg`` files into ``out_dir`` (emptied first); return them."""
     import av

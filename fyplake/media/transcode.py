@@ -61,14 +61,14 @@ class RenditionOutput:
     name: str
     width: int
     height: int
-    bandwidth: int            # peak segment bitrate, bits/s (HLS BANDWIDTH)
-    average_bandwidth: int    # whole-stream bitrate, bits/s (HLS AVERAGE-BANDWIDTH)
-    codecs: str               # RFC 6381, e.g. "avc1.64001f,mp4a.40.2"
+    bandwidth: int  # peak segment bitrate, bits/s (HLS BANDWIDTH)
+    average_bandwidth: int  # whole-stream bitrate, bits/s (HLS AVERAGE-BANDWIDTH)
+    codecs: str  # RFC 6381, e.g. "avc1.64001f,mp4a.40.2"
     frame_rate: float
     segment_count: int
     duration_ms: int
     segment_durations: list[float]
-    playlist: str             # file name of the media playlist inside the rendition folder
+    playlist: str  # file name of the media playlist inside the rendition folder
     encode_seconds: float
     started_at: float
     finished_at: float
@@ -97,7 +97,11 @@ def parse_ladder(ladder: dict[str, int]) -> list[tuple[str, int, int]]:
 
 
 def plan_ladder(
-    width: int, height: int, ladder: dict[str, int], *, has_audio: bool = True,
+    width: int,
+    height: int,
+    ladder: dict[str, int],
+    *,
+    has_audio: bool = True,
     audio_kbps: int = 128,
 ) -> list[Rendition]:
     """The renditions for a ``width`` x ``height`` (displayed) source, largest first."""
@@ -129,8 +133,15 @@ def _gop(fps: float, segment_s: float) -> int:
 
 
 def ffmpeg_args(
-    src: str | Path, out_dir: str | Path, rendition: Rendition, *, fps: float,
-    segment_s: float, preset: str, threads: int, max_fps: float,
+    src: str | Path,
+    out_dir: str | Path,
+    rendition: Rendition,
+    *,
+    fps: float,
+    segment_s: float,
+    preset: str,
+    threads: int,
+    max_fps: float,
 ) -> list[str]:
     """The ffmpeg arguments that make one HLS rendition of ``src`` in ``out_dir``."""
     out_dir = Path(out_dir)
@@ -142,36 +153,68 @@ def ffmpeg_args(
     vf.append("format=yuv420p")
     kbps = rendition.video_kbps
     args = [
-        "-i", str(src),
-        "-map", "0:v:0",
+        "-i",
+        str(src),
+        "-map",
+        "0:v:0",
     ]
     if rendition.audio_kbps:
         args += ["-map", "0:a:0"]
     args += [
-        "-vf", ",".join(vf),
-        "-c:v", "libx264", "-preset", preset, "-profile:v", "high",
-        "-b:v", f"{kbps}k", "-maxrate", f"{int(kbps * 1.5)}k", "-bufsize", f"{kbps * 2}k",
-        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-        "-force_key_frames", f"expr:gte(t,n_forced*{segment_s:g})",
-        "-threads", str(threads),
+        "-vf",
+        ",".join(vf),
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-profile:v",
+        "high",
+        "-b:v",
+        f"{kbps}k",
+        "-maxrate",
+        f"{int(kbps * 1.5)}k",
+        "-bufsize",
+        f"{kbps * 2}k",
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{segment_s:g})",
+        "-threads",
+        str(threads),
     ]
     if rendition.audio_kbps:
         args += ["-c:a", "aac", "-b:a", f"{rendition.audio_kbps}k", "-ac", "2", "-ar", "48000"]
     args += [
-        "-map_metadata", "-1",
-        "-f", "hls",
-        "-hls_time", f"{segment_s:g}",
-        "-hls_playlist_type", "vod",
-        "-hls_flags", "independent_segments",
-        "-hls_segment_type", "mpegts",
-        "-hls_segment_filename", str(out_dir / "seg_%05d.ts"),
+        "-map_metadata",
+        "-1",
+        "-f",
+        "hls",
+        "-hls_time",
+        f"{segment_s:g}",
+        "-hls_playlist_type",
+        "vod",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_segment_filename",
+        str(out_dir / "seg_%05d.ts"),
         str(out_dir / "index.m3u8"),
     ]
     return args
 
 
 def transcode_rendition(
-    src: str | Path, out_dir: str | Path, rendition: Rendition, *, fps: float, settings: Any,
+    src: str | Path,
+    out_dir: str | Path,
+    rendition: Rendition,
+    *,
+    fps: float,
+    settings: Any,
     threads: int | None = None,
 ) -> RenditionOutput:
     """Encode one rendition of ``src`` into ``out_dir`` (emptied first, so a re-run is clean)."""
@@ -181,7 +224,11 @@ def transcode_rendition(
     out_dir.mkdir(parents=True)
     started = time.time()
     args = ffmpeg_args(
-        src, out_dir, rendition, fps=fps, segment_s=settings.media_segment_s,
+        src,
+        out_dir,
+        rendition,
+        fps=fps,
+        segment_s=settings.media_segment_s,
         preset=settings.media_x264_preset,
         threads=threads if threads is not None else default_threads(settings, 1),
         max_fps=settings.media_output_max_fps,
@@ -217,7 +264,7 @@ def parse_media_playlist(path: str | Path) -> list[tuple[float, str]]:
     for line in Path(path).read_text().splitlines():
         line = line.strip()
         if line.startswith("#EXTINF:"):
-            pending = float(line[len("#EXTINF:"):].split(",", 1)[0])
+            pending = float(line[len("#EXTINF:") :].split(",", 1)[0])
         elif line and not line.startswith("#") and pending is not None:
             entries.append((pending, line))
             pending = None
@@ -244,11 +291,20 @@ def describe_rendition(
     peak = max(peak, avg)
     codecs, fps = _stream_codecs(out_dir / entries[0][1], has_audio=bool(rendition.audio_kbps))
     return RenditionOutput(
-        name=rendition.name, width=rendition.width, height=rendition.height,
-        bandwidth=int(math.ceil(peak)), average_bandwidth=int(math.ceil(avg)), codecs=codecs,
-        frame_rate=fps, segment_count=len(entries), duration_ms=int(round(total_s * 1000)),
-        segment_durations=[round(d, 3) for d, _ in entries], playlist="index.m3u8",
-        encode_seconds=round(finished - started, 3), started_at=started, finished_at=finished,
+        name=rendition.name,
+        width=rendition.width,
+        height=rendition.height,
+        bandwidth=int(math.ceil(peak)),
+        average_bandwidth=int(math.ceil(avg)),
+        codecs=codecs,
+        frame_rate=fps,
+        segment_count=len(entries),
+        duration_ms=int(round(total_s * 1000)),
+        segment_durations=[round(d, 3) for d, _ in entries],
+        playlist="index.m3u8",
+        encode_seconds=round(finished - started, 3),
+        started_at=started,
+        finished_at=finished,
     )
 
 
@@ -270,8 +326,9 @@ def _stream_codecs(segment: Path, *, has_audio: bool) -> tuple[str, float]:
     return ",".join(codecs), fps
 
 
-def master_playlist(renditions: list[dict[str, Any]] | list[RenditionOutput], *,
-                    uri_of=None) -> str:
+def master_playlist(
+    renditions: list[dict[str, Any]] | list[RenditionOutput], *, uri_of=None
+) -> str:
     """The HLS master playlist over ``renditions`` (dicts or outputs), largest picture first.
 
     ``uri_of(name)`` gives each media playlist's URI relative to the master (default

@@ -68,8 +68,9 @@ def _suffix(filename: str | None) -> str:
     return suffix if suffix and len(suffix) <= 6 and suffix[1:].isalnum() else ".mp4"
 
 
-def _spool(source: str | Path | BinaryIO | bytes, limit: int, tmp_dir: Path
-           ) -> tuple[Path, str, int, bool]:
+def _spool(
+    source: str | Path | BinaryIO | bytes, limit: int, tmp_dir: Path
+) -> tuple[Path, str, int, bool]:
     """Copy ``source`` to a temp file; returns (path, sha256, size, over_limit)."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="upload-", suffix=".part")
@@ -141,15 +142,25 @@ def submit_upload(
             status, reason = "processing", None
             if over:
                 status = "failed"
-                reason = (f"invalid upload: the file is larger than the upload limit of "
-                          f"{settings.upload_max_bytes / (1024 * 1024):.1f} MiB")
+                reason = (
+                    f"invalid upload: the file is larger than the upload limit of "
+                    f"{settings.upload_max_bytes / (1024 * 1024):.1f} MiB"
+                )
             with conn.transaction():
                 video_id = conn.execute(
                     """INSERT INTO videos (creator_id, title, description, hashtags, sound_id,
                                            language, status, status_reason)
                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-                    (creator_id, title, description, list(hashtags), sound_id, language,
-                     status, reason),
+                    (
+                        creator_id,
+                        title,
+                        description,
+                        list(hashtags),
+                        sound_id,
+                        language,
+                        status,
+                        reason,
+                    ),
                 ).fetchone()[0]
                 if over:
                     conn.execute(
@@ -181,8 +192,9 @@ def submit_upload(
             run_id = trigger_airflow(video_id, settings=settings)
             _mark_triggered(video_id, run_id, settings=settings)
         except Exception as exc:  # noqa: BLE001 - the drain picks it up later
-            logger.warning("could not trigger %s for video %s (left queued): %s",
-                           DAG_ID, video_id, exc)
+            logger.warning(
+                "could not trigger %s for video %s (left queued): %s", DAG_ID, video_id, exc
+            )
     return int(video_id)
 
 
@@ -208,10 +220,13 @@ def trigger_airflow(video_id: int, *, settings: Any = None, client: Any = None) 
         headers = {}
         if settings.media_trigger_username:
             password = settings.media_trigger_password
-            resp = client.post(f"{base}/auth/token", json={
-                "username": settings.media_trigger_username,
-                "password": password.get_secret_value() if password else "",
-            })
+            resp = client.post(
+                f"{base}/auth/token",
+                json={
+                    "username": settings.media_trigger_username,
+                    "password": password.get_secret_value() if password else "",
+                },
+            )
             resp.raise_for_status()
             headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
         run_id = f"upload__{int(video_id)}__{int(time.time())}"
@@ -243,7 +258,10 @@ def _mark_triggered(video_id: int, run_id: str | None, *, settings: Any) -> None
 
 
 def claim_pending(
-    *, settings: Any = None, limit: int = 20, ack_timeout_s: float = ACK_TIMEOUT_S,
+    *,
+    settings: Any = None,
+    limit: int = 20,
+    ack_timeout_s: float = ACK_TIMEOUT_S,
     runner: str = "airflow",
 ) -> list[int]:
     """Claim queued jobs (and triggered ones never acknowledged) for triggering; returns ids.
@@ -279,8 +297,9 @@ def claim_pending(
     from fyplake.media.pipeline import mark_failed
 
     for (video_id,) in stale:
-        mark_failed(video_id, f"transcode never started after {MAX_ATTEMPTS} triggers",
-                    settings=settings)
+        mark_failed(
+            video_id, f"transcode never started after {MAX_ATTEMPTS} triggers", settings=settings
+        )
     return sorted(int(r[0]) for r in rows)
 
 
@@ -334,13 +353,16 @@ def run_inline(video_id: int, *, settings: Any = None, on_step: Any = None) -> d
 
     settings = _settings(settings)
     if not claim_job(video_id, settings=settings):
-        raise RuntimeError(f"the transcode of video {video_id} is not queued "
-                           "(another runner has it, or it is finished)")
+        raise RuntimeError(
+            f"the transcode of video {video_id} is not queued "
+            "(another runner has it, or it is finished)"
+        )
     return run_pipeline(video_id, settings=settings, on_step=on_step)
 
 
-def wait_for(video_id: int, *, settings: Any = None, timeout_s: float = 600,
-             poll_s: float = 1.0) -> str:
+def wait_for(
+    video_id: int, *, settings: Any = None, timeout_s: float = 600, poll_s: float = 1.0
+) -> str:
     """Poll until the video leaves ``processing``; returns the status (or ``processing``)."""
     from fyplake.media.pipeline import _video, connect
 

@@ -40,7 +40,7 @@ def valkey_url_from(conn) -> str:  # noqa: ANN001
 
 
 def endpoint_env() -> dict[str, str]:
-    """FYP_* variables for the endpoints defined as Airflow Connections (absent ones are left out)."""
+    """FYP_* variables for the endpoints defined as Airflow Connections (absent ones left out)."""
     from infra.airflow_env import CONN_POSTGRES, CONN_S3, CONN_SPARK, CONN_VALKEY
 
     env: dict[str, str] = {}
@@ -49,8 +49,10 @@ def endpoint_env() -> dict[str, str]:
     if (conn := _get(CONN_VALKEY)) is not None:
         env["FYP_VALKEY_URL"] = valkey_url_from(conn)
     if (conn := _get(CONN_SPARK)) is not None and conn.host:
-        master = conn.host if ("://" in conn.host or conn.host.startswith("local")) else (
-            f"{conn.conn_type}://{conn.host}" + (f":{conn.port}" if conn.port else "")
+        master = (
+            conn.host
+            if ("://" in conn.host or conn.host.startswith("local"))
+            else (f"{conn.conn_type}://{conn.host}" + (f":{conn.port}" if conn.port else ""))
         )
         env["FYP_SPARK_MASTER"] = master
     if (conn := _get(CONN_S3)) is not None:

@@ -25,11 +25,10 @@ MARKER = "FYP_DAGRUN "
 
 
 def _run_report(dag_id: str, logical_date: str) -> dict:
-    from sqlalchemy import select
-
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     when = dt.datetime.fromisoformat(logical_date)
     with create_session() as session:
@@ -39,8 +38,13 @@ def _run_report(dag_id: str, logical_date: str) -> dict:
             .order_by(DagRun.id.desc())
         ).first()
         if dr is None:
-            return {"dag_id": dag_id, "logical_date": logical_date, "run_id": None,
-                    "state": "failed", "tasks": []}
+            return {
+                "dag_id": dag_id,
+                "logical_date": logical_date,
+                "run_id": None,
+                "state": "failed",
+                "tasks": [],
+            }
         tis = session.scalars(
             select(TaskInstance).where(
                 TaskInstance.dag_id == dag_id, TaskInstance.run_id == dr.run_id
@@ -54,12 +58,19 @@ def _run_report(dag_id: str, logical_date: str) -> dict:
                 "map_index": ti.map_index,
                 "duration_s": round(ti.duration, 2) if ti.duration is not None else None,
             }
-            for ti in sorted(tis, key=lambda t: (t.start_date or dt.datetime.max.replace(
-                tzinfo=dt.UTC), t.task_id))
+            for ti in sorted(
+                tis,
+                key=lambda t: (t.start_date or dt.datetime.max.replace(tzinfo=dt.UTC), t.task_id),
+            )
         ]
         state = dr.state.value if hasattr(dr.state, "value") else str(dr.state)
-        return {"dag_id": dag_id, "logical_date": logical_date, "run_id": dr.run_id,
-                "state": state, "tasks": tasks}
+        return {
+            "dag_id": dag_id,
+            "logical_date": logical_date,
+            "run_id": dr.run_id,
+            "state": state,
+            "tasks": tasks,
+        }
 
 
 def main(argv: list[str] | None = None) -> int:

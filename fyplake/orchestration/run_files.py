@@ -8,6 +8,6 @@ from fyplake.config import Settings
 
 
 def run_dir(settings: Settings, dag_id: str, run_id: str) -> Path:
-    """``$FYP_HOME/runs/<dag_id>/<run_id>``, the run id made file-safe (``:`` and ``+`` -> ``_``)."""
+    """``$FYP_HOME/runs/<dag_id>/<run_id>``, the run id file-safe (``:`` and ``+`` -> ``_``)."""
     safe = str(run_id).replace(":", "_").replace("+", "_")
     return Path(settings.home) / "runs" / dag_id / safe

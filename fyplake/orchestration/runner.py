@@ -25,7 +25,6 @@ DAILY_DAGS = {"fyp_nightly", "fyp_maintenance"}
 HOURLY_DAGS = {"fyp_hourly"}
 
 
-
 @dataclass
 class DagRunResult:
     dag_id: str
@@ -69,7 +68,9 @@ def logical_date_for(dag_id: str, when: str | None) -> str:
         try:
             when_dt = dt.datetime.fromisoformat(when)
         except ValueError:
-            raise ValueError(f"--date must be YYYY-MM-DD or YYYY-MM-DDTHH:MM, got {when!r}") from None
+            raise ValueError(
+                f"--date must be YYYY-MM-DD or YYYY-MM-DDTHH:MM, got {when!r}"
+            ) from None
         if when_dt.tzinfo is None:
             when_dt = when_dt.replace(tzinfo=dt.UTC)
         date_only = len(when) <= 10
@@ -158,13 +159,21 @@ def run_dags(
                 if echo:
                     sys.stderr.write(line)
                 if line.startswith(MARKER):
-                    report = json.loads(line[len(MARKER):])
+                    report = json.loads(line[len(MARKER) :])
             proc.wait()
         state = report.get("state") or "failed"
         if proc.returncode != 0 and state == "success":
             state = "failed"
-        results.append(DagRunResult(dag_id, logical, report.get("run_id"), state, str(log_path),
-                                    report.get("tasks") or []))
+        results.append(
+            DagRunResult(
+                dag_id,
+                logical,
+                report.get("run_id"),
+                state,
+                str(log_path),
+                report.get("tasks") or [],
+            )
+        )
         if state != "success":
             break
     return results

@@ -94,7 +94,9 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
 
         try:
             result = run_job(
-                self.job, job_module(self.job).run, parse_ds(ds),
+                self.job,
+                job_module(self.job).run,
+                parse_ds(ds),
                 params={k: str(v) for k, v in self.job_params.items()},
             )
         finally:

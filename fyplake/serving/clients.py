@@ -46,9 +46,7 @@ def valkey_client(
     )
 
 
-def async_valkey_client(
-    url: str, timeout: float, max_connections: int = 64
-) -> redis.asyncio.Redis:
+def async_valkey_client(url: str, timeout: float, max_connections: int = 64) -> redis.asyncio.Redis:
     """The API's client: one pool, short timeouts, one quick retry, so a Valkey outage turns
     into a fast 503 rather than a hung request, and recovery needs no restart."""
     import redis.asyncio as aioredis

@@ -37,8 +37,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 METRICS = keys.COUNTER_METRICS
-_COLUMNS = {"views": "view_count", "likes": "like_count", "comments": "comment_count",
-            "shares": "share_count"}
+_COLUMNS = {
+    "views": "view_count",
+    "likes": "like_count",
+    "comments": "comment_count",
+    "shares": "share_count",
+}
 Hook = Callable[[str, str], None]
 
 
@@ -152,8 +156,12 @@ def _apply_batch(
     pipe.unlink(batch_key)
     pipe.srem(keys.COUNTERS_PENDING, batch_id)
     pipe.execute()
-    logger.info("counter batch %s: %s (%d videos)", batch_id,
-                "applied" if row is not None else "already applied", len(deltas))
+    logger.info(
+        "counter batch %s: %s (%d videos)",
+        batch_id,
+        "applied" if row is not None else "already applied",
+        len(deltas),
+    )
 
 
 AppliedLookup = Callable[[list[str]], Awaitable[set[str]]]

@@ -76,8 +76,11 @@ class EventRecorder:
             return await asyncio.to_thread(append_events, records, s)
         if self._committer is None:
             self._committer = GroupCommitter(
-                landing_root(s), "events", "api",
-                window_s=s.event_commit_window_ms / 1000, max_bytes=s.event_commit_max_bytes,
+                landing_root(s),
+                "events",
+                "api",
+                window_s=s.event_commit_window_ms / 1000,
+                max_bytes=s.event_commit_max_bytes,
             )
         return await self._committer.append(records_to_jsonl(records).encode())
 

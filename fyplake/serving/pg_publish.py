@@ -34,8 +34,12 @@ class UpsertResult:
     skipped: int = 0  # rows whose parent row is missing
 
     def as_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "rows": self.rows, "upserted": self.upserted,
-                "skipped": self.skipped}
+        return {
+            "table": self.table,
+            "rows": self.rows,
+            "upserted": self.upserted,
+            "skipped": self.skipped,
+        }
 
 
 def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
@@ -75,8 +79,9 @@ def _copy_upsert(
         result.rows += len(batch)
         result.upserted += upserted
         result.skipped += len(batch) - upserted
-    logger.info("%s: %d rows, %d upserted, %d skipped", table, result.rows, result.upserted,
-                result.skipped)
+    logger.info(
+        "%s: %d rows, %d upserted, %d skipped", table, result.rows, result.upserted, result.skipped
+    )
     return result
 
 
@@ -142,8 +147,18 @@ def upsert_videos(
         temp_ddl="id BIGINT, creator_id BIGINT, duration_ms BIGINT, title TEXT, "
         "description TEXT, hashtags TEXT[], sound_id BIGINT, language TEXT, status TEXT, "
         "created_at TIMESTAMPTZ",
-        columns=("id", "creator_id", "duration_ms", "title", "description", "hashtags",
-                 "sound_id", "language", "status", "created_at"),
+        columns=(
+            "id",
+            "creator_id",
+            "duration_ms",
+            "title",
+            "description",
+            "hashtags",
+            "sound_id",
+            "language",
+            "status",
+            "created_at",
+        ),
         merge_sql="""
             INSERT INTO videos (id, creator_id, duration_ms, title, description, hashtags,
                                 sound_id, language, status, created_at)
@@ -183,8 +198,13 @@ def _vector_rows(
 
 
 def _embedding_upsert(
-    conn: psycopg.Connection, rows: Iterable[Sequence[Any]], *, table: str, key: str,
-    parent: str, chunk: int,
+    conn: psycopg.Connection,
+    rows: Iterable[Sequence[Any]],
+    *,
+    table: str,
+    key: str,
+    parent: str,
+    chunk: int,
 ) -> UpsertResult:
     from pgvector.psycopg import register_vector
 
@@ -226,8 +246,17 @@ def upsert_user_embeddings(
 
 
 CREATOR_STATS_COLUMNS = (
-    "date", "creator_id", "videos_watched", "views", "unique_viewers", "watch_ms_total",
-    "mean_completion", "like_rate", "share_rate", "comment_rate", "new_followers",
+    "date",
+    "creator_id",
+    "videos_watched",
+    "views",
+    "unique_viewers",
+    "watch_ms_total",
+    "mean_completion",
+    "like_rate",
+    "share_rate",
+    "comment_rate",
+    "new_followers",
     "followers_total",
 )
 
@@ -239,11 +268,15 @@ def upsert_creator_stats(
     cols = CREATOR_STATS_COLUMNS
     numeric = ", ".join(f"{c} DOUBLE PRECISION" for c in cols[2:])
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[2:])
-    bigints = {"videos_watched", "views", "unique_viewers", "watch_ms_total", "new_followers",
-               "followers_total"}
-    select = ", ".join(
-        f"coalesce({c}, 0)::bigint" if c in bigints else c for c in cols[2:]
-    )
+    bigints = {
+        "videos_watched",
+        "views",
+        "unique_viewers",
+        "watch_ms_total",
+        "new_followers",
+        "followers_total",
+    }
+    select = ", ".join(f"coalesce({c}, 0)::bigint" if c in bigints else c for c in cols[2:])
     return _copy_upsert(
         conn,
         rows,

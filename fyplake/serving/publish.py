@@ -157,8 +157,9 @@ def publish_dataset(
             )
         previous = store.commit(version, written, sources.names if sources else ())
     except BaseException:
-        logger.exception("%s: publish of version %d failed; previous version keeps serving",
-                         dataset, version)
+        logger.exception(
+            "%s: publish of version %d failed; previous version keeps serving", dataset, version
+        )
         try:
             store.abort(version)
         except Exception:  # noqa: BLE001 - the TTL removes it anyway

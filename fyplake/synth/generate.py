@@ -85,8 +85,13 @@ def generate_world(
     """
     shaped = {k: knobs.pop(k) for k in list(knobs) if k in SHAPE_KNOBS}
     params = WorldParams(
-        users=users, videos=videos, days=days, seed=seed, start_date=start_date,
-        **resolve_shape(shape, events_per_user_day=events_per_user_day, **shaped), **knobs,
+        users=users,
+        videos=videos,
+        days=days,
+        seed=seed,
+        start_date=start_date,
+        **resolve_shape(shape, events_per_user_day=events_per_user_day, **shaped),
+        **knobs,
     )
     return generate(params, lake_root=lake_root, progress=progress)
 

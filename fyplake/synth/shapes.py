@@ -32,17 +32,29 @@ class Shape:
 
 SHAPES: dict[str, Shape] = {
     "default": Shape("the world the engine was first built on: sparse interests, Zipf 0.9"),
-    "sparse": Shape("short histories: most users have a handful of events",
-                    {"events_per_user_day": 2.0, "activity_shape": 0.4}),
-    "niche": Shape("near-single-topic users and videos, flat popularity",
-                   {"topic_concentration": 0.15, "second_topic_share": 0.1,
-                    "popularity_skew": 0.3}),
-    "viral": Shape("broad interests, heavy skew, half the videos new in the last 2 days",
-                   {"topic_concentration": 4.0, "second_topic_share": 0.8,
-                    "second_topic_weight": 0.45, "popularity_skew": 1.4,
-                    "new_video_share": 0.5, "new_video_days": 2}),
-    "heavy": Shape("long histories: evenly active users with many events each",
-                   {"events_per_user_day": 40.0, "activity_shape": 3.0}),
+    "sparse": Shape(
+        "short histories: most users have a handful of events",
+        {"events_per_user_day": 2.0, "activity_shape": 0.4},
+    ),
+    "niche": Shape(
+        "near-single-topic users and videos, flat popularity",
+        {"topic_concentration": 0.15, "second_topic_share": 0.1, "popularity_skew": 0.3},
+    ),
+    "viral": Shape(
+        "broad interests, heavy skew, half the videos new in the last 2 days",
+        {
+            "topic_concentration": 4.0,
+            "second_topic_share": 0.8,
+            "second_topic_weight": 0.45,
+            "popularity_skew": 1.4,
+            "new_video_share": 0.5,
+            "new_video_days": 2,
+        },
+    ),
+    "heavy": Shape(
+        "long histories: evenly active users with many events each",
+        {"events_per_user_day": 40.0, "activity_shape": 3.0},
+    ),
 }
 
 

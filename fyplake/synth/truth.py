@@ -74,48 +74,62 @@ def write_ground_truth(w: World, root: str | Path) -> list[Path]:
     n_users = len(w.user_signup_ms)
     is_creator = np.zeros(n_users, bool)
     is_creator[w.creator_user] = True
-    users = pa.table({
-        "user_id": pa.array(np.arange(1, n_users + 1), pa.int64()),
-        "age_band": pa.array(np.array(catalog.AGE_BANDS)[w.user_age]),
-        "country": pa.array(np.array([c[0] for c in catalog.COUNTRIES])[w.user_country]),
-        "language": pa.array(np.array(catalog.LANGUAGES)[w.user_lang]),
-        "signup_time": pa.array(w.user_signup_ms, pa.int64()).cast(_TS),
-        "is_creator": pa.array(is_creator),
-        "activity": pa.array(w.user_activity, pa.float32()),
-        "patience": pa.array(w.user_patience, pa.float32()),
-        "topic_vector": _vectors(w.user_theta),
-        "top_topic": _names(w.user_theta.argmax(axis=1)),
-    })
-    videos = pa.table({
-        "video_id": pa.array(np.arange(1, len(w.video_created_ms) + 1), pa.int64()),
-        "creator_id": pa.array(w.creator_user[w.video_creator] + 1, pa.int64()),
-        "created_at": pa.array(w.video_created_ms, pa.int64()).cast(_TS),
-        "language": pa.array(np.array(catalog.LANGUAGES)[w.video_lang]),
-        "duration_ms": pa.array(w.video_duration_ms, pa.int32()),
-        "sound_id": _nullable_ids(w.video_sound),
-        "primary_topic": _names(w.video_primary),
-        "secondary_topic": _names(w.video_secondary),
-        "topic_vector": _vectors(w.video_topic_matrix()),
-        "quality": pa.array(w.video_quality, pa.float32()),
-        "popularity": pa.array(w.video_popularity, pa.float32()),
-    })
-    creators = pa.table({
-        "creator_id": pa.array(w.creator_user + 1, pa.int64()),
-        "quality": pa.array(w.creator_quality, pa.float32()),
-        "productivity": pa.array(w.creator_productivity, pa.float32()),
-        "niche_vector": _vectors(w.creator_niche),
-        "top_topic": _names(w.creator_niche.argmax(axis=1)),
-        "videos": pa.array(np.bincount(w.video_creator, minlength=len(w.creator_user)), pa.int32()),
-    })
-    sounds = pa.table({
-        "sound_id": pa.array(np.arange(1, len(w.sound_created_ms) + 1), pa.int64()),
-        "topic": _names(w.sound_topic),
-        "is_original": pa.array(w.sound_original),
-        "popularity": pa.array(w.sound_popularity, pa.float32()),
-    })
+    users = pa.table(
+        {
+            "user_id": pa.array(np.arange(1, n_users + 1), pa.int64()),
+            "age_band": pa.array(np.array(catalog.AGE_BANDS)[w.user_age]),
+            "country": pa.array(np.array([c[0] for c in catalog.COUNTRIES])[w.user_country]),
+            "language": pa.array(np.array(catalog.LANGUAGES)[w.user_lang]),
+            "signup_time": pa.array(w.user_signup_ms, pa.int64()).cast(_TS),
+            "is_creator": pa.array(is_creator),
+            "activity": pa.array(w.user_activity, pa.float32()),
+            "patience": pa.array(w.user_patience, pa.float32()),
+            "topic_vector": _vectors(w.user_theta),
+            "top_topic": _names(w.user_theta.argmax(axis=1)),
+        }
+    )
+    videos = pa.table(
+        {
+            "video_id": pa.array(np.arange(1, len(w.video_created_ms) + 1), pa.int64()),
+            "creator_id": pa.array(w.creator_user[w.video_creator] + 1, pa.int64()),
+            "created_at": pa.array(w.video_created_ms, pa.int64()).cast(_TS),
+            "language": pa.array(np.array(catalog.LANGUAGES)[w.video_lang]),
+            "duration_ms": pa.array(w.video_duration_ms, pa.int32()),
+            "sound_id": _nullable_ids(w.video_sound),
+            "primary_topic": _names(w.video_primary),
+            "secondary_topic": _names(w.video_secondary),
+            "topic_vector": _vectors(w.video_topic_matrix()),
+            "quality": pa.array(w.video_quality, pa.float32()),
+            "popularity": pa.array(w.video_popularity, pa.float32()),
+        }
+    )
+    creators = pa.table(
+        {
+            "creator_id": pa.array(w.creator_user + 1, pa.int64()),
+            "quality": pa.array(w.creator_quality, pa.float32()),
+            "productivity": pa.array(w.creator_productivity, pa.float32()),
+            "niche_vector": _vectors(w.creator_niche),
+            "top_topic": _names(w.creator_niche.argmax(axis=1)),
+            "videos": pa.array(
+                np.bincount(w.video_creator, minlength=len(w.creator_user)), pa.int32()
+            ),
+        }
+    )
+    sounds = pa.table(
+        {
+            "sound_id": pa.array(np.arange(1, len(w.sound_created_ms) + 1), pa.int64()),
+            "topic": _names(w.sound_topic),
+            "is_original": pa.array(w.sound_original),
+            "popularity": pa.array(w.sound_popularity, pa.float32()),
+        }
+    )
     paths = []
-    for name, table in (("users", users), ("videos", videos), ("creators", creators),
-                        ("sounds", sounds)):
+    for name, table in (
+        ("users", users),
+        ("videos", videos),
+        ("creators", creators),
+        ("sounds", sounds),
+    ):
         path = root / f"{name}.parquet"
         _write_parquet(table, path)
         paths.append(path)

@@ -39,8 +39,14 @@ DEFAULT_START_DATE = date(2026, 11, 1)
 #: Knobs that shape the world (``shapes.SHAPES`` presets set them; ``fyp generate`` has a flag for
 #: each). The first two existed before the shapes and are always recorded.
 SHAPE_KNOBS: tuple[str, ...] = (
-    "events_per_user_day", "activity_shape", "topic_concentration", "second_topic_share",
-    "second_topic_weight", "popularity_skew", "new_video_share", "new_video_days",
+    "events_per_user_day",
+    "activity_shape",
+    "topic_concentration",
+    "second_topic_share",
+    "second_topic_weight",
+    "popularity_skew",
+    "new_video_share",
+    "new_video_days",
 )
 #: Fields recorded only when they differ from the default shape (see ``WorldParams.as_dict``).
 SHAPE_FIELDS: frozenset[str] = frozenset(
@@ -127,8 +133,13 @@ class WorldParams:
         if self.new_video_days is not None and self.new_video_days < 1:
             raise ValueError("new_video_days must be at least 1")
         # 1 and 1.0 are the same knob value, so they must hash to the same world id.
-        for name in ("topic_concentration", "second_topic_share", "second_topic_weight",
-                     "popularity_skew", "activity_shape"):
+        for name in (
+            "topic_concentration",
+            "second_topic_share",
+            "second_topic_weight",
+            "popularity_skew",
+            "activity_shape",
+        ):
             object.__setattr__(self, name, float(getattr(self, name)))
         if self.new_video_days is not None:
             object.__setattr__(self, "new_video_days", int(self.new_video_days))

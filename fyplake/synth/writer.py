@@ -67,10 +67,14 @@ def iso_times(ms: np.ndarray) -> pa.Array:
     rem = ms - days * DAY_MS
     return _join(
         dates.take(pa.array(day_idx)),
-        _HH.take(pa.array(rem // HOUR_MS)), ":",
-        _MM.take(pa.array(rem // 60_000 % 60)), ":",
-        _MM.take(pa.array(rem // 1000 % 60)), ".",
-        _MS.take(pa.array(rem % 1000)), "Z",
+        _HH.take(pa.array(rem // HOUR_MS)),
+        ":",
+        _MM.take(pa.array(rem // 60_000 % 60)),
+        ":",
+        _MM.take(pa.array(rem // 1000 % 60)),
+        ".",
+        _MS.take(pa.array(rem % 1000)),
+        "Z",
     )
 
 
@@ -92,43 +96,49 @@ class LandingWriter:
 
     # --- dimension records -----------------------------------------------------------------------
     def write_entities(self, w: World) -> None:
-        users = pd.DataFrame({
-            "user_id": np.arange(1, len(w.user_signup_ms) + 1),
-            "age_band": np.array(catalog.AGE_BANDS)[w.user_age],
-            "country": np.array([c[0] for c in catalog.COUNTRIES])[w.user_country],
-            "language": np.array(catalog.LANGUAGES)[w.user_lang],
-            "signup_time": iso_times(w.user_signup_ms).to_numpy(zero_copy_only=False),
-            "is_creator": np.isin(np.arange(len(w.user_signup_ms)), w.creator_user),
-            "source": SOURCE,
-        })
+        users = pd.DataFrame(
+            {
+                "user_id": np.arange(1, len(w.user_signup_ms) + 1),
+                "age_band": np.array(catalog.AGE_BANDS)[w.user_age],
+                "country": np.array([c[0] for c in catalog.COUNTRIES])[w.user_country],
+                "language": np.array(catalog.LANGUAGES)[w.user_lang],
+                "signup_time": iso_times(w.user_signup_ms).to_numpy(zero_copy_only=False),
+                "is_creator": np.isin(np.arange(len(w.user_signup_ms)), w.creator_user),
+                "source": SOURCE,
+            }
+        )
         self._write_dimension("users", users, w.user_signup_ms)
 
         sound = pd.array(np.where(w.video_sound >= 0, w.video_sound + 1, 0), dtype="Int64")
         sound[w.video_sound < 0] = pd.NA
-        videos = pd.DataFrame({
-            "video_id": np.arange(1, len(w.video_created_ms) + 1),
-            "creator_id": w.creator_user[w.video_creator] + 1,
-            "duration_ms": w.video_duration_ms,
-            "title": w.video_title,
-            "description": w.video_description,
-            "hashtags": w.video_hashtags,
-            "sound_id": sound,
-            "language": np.array(catalog.LANGUAGES)[w.video_lang],
-            "status": "ready",
-            "created_at": iso_times(w.video_created_ms).to_numpy(zero_copy_only=False),
-            "source": SOURCE,
-        })
+        videos = pd.DataFrame(
+            {
+                "video_id": np.arange(1, len(w.video_created_ms) + 1),
+                "creator_id": w.creator_user[w.video_creator] + 1,
+                "duration_ms": w.video_duration_ms,
+                "title": w.video_title,
+                "description": w.video_description,
+                "hashtags": w.video_hashtags,
+                "sound_id": sound,
+                "language": np.array(catalog.LANGUAGES)[w.video_lang],
+                "status": "ready",
+                "created_at": iso_times(w.video_created_ms).to_numpy(zero_copy_only=False),
+                "source": SOURCE,
+            }
+        )
         self._write_dimension("videos", videos, w.video_created_ms)
 
         creator = pd.array(w.sound_creator_user + 1, dtype="Int64")
         creator[w.sound_creator_user < 0] = pd.NA
-        sounds = pd.DataFrame({
-            "sound_id": np.arange(1, len(w.sound_created_ms) + 1),
-            "title": w.sound_title,
-            "creator_id": creator,
-            "created_at": iso_times(w.sound_created_ms).to_numpy(zero_copy_only=False),
-            "source": SOURCE,
-        })
+        sounds = pd.DataFrame(
+            {
+                "sound_id": np.arange(1, len(w.sound_created_ms) + 1),
+                "title": w.sound_title,
+                "creator_id": creator,
+                "created_at": iso_times(w.sound_created_ms).to_numpy(zero_copy_only=False),
+                "source": SOURCE,
+            }
+        )
         self._write_dimension("sounds", sounds, w.sound_created_ms)
 
     def _write_dimension(self, entity: str, df: pd.DataFrame, created_ms: np.ndarray) -> None:
@@ -173,12 +183,22 @@ class LandingWriter:
             empty,
         )
         lines = _join(
-            '{"event_id":"', self.id_prefix, _num(col(ids)),
-            '","event_type":"', _TYPES.take(pa.array(etype)),
-            '","user_id":', _num(col(b.user) + 1),
-            ',"video_id":', video, creator, watch,
-            ',"event_time":"', iso_times(col(b.time_ms)),
-            f'","source":"{SOURCE}"', comment, "}\n",
+            '{"event_id":"',
+            self.id_prefix,
+            _num(col(ids)),
+            '","event_type":"',
+            _TYPES.take(pa.array(etype)),
+            '","user_id":',
+            _num(col(b.user) + 1),
+            ',"video_id":',
+            video,
+            creator,
+            watch,
+            ',"event_time":"',
+            iso_times(col(b.time_ms)),
+            f'","source":"{SOURCE}"',
+            comment,
+            "}\n",
         )
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
             lines.offset : lines.offset + n + 1

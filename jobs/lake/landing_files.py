@@ -156,8 +156,6 @@ def consumed_fingerprints(
     return {r["path"]: (int(r["size"]), int(r["mtime_ms"])) for r in rows}
 
 
-def unconsumed(
-    files: list[LandingFile], consumed: dict[str, tuple[int, int]]
-) -> list[LandingFile]:
+def unconsumed(files: list[LandingFile], consumed: dict[str, tuple[int, int]]) -> list[LandingFile]:
     """Files never consumed, or changed since (size or mtime differ from the log)."""
     return [f for f in files if consumed.get(f.rel_path) != f.fingerprint]

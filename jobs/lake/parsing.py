@@ -102,9 +102,7 @@ def split_lines(files: DataFrame) -> DataFrame:
     body = F.when(value.endswith("\n"), F.expr("substring(value, 1, length(value) - 1)")).otherwise(
         value
     )
-    lines = F.when(value == "", F.array().cast("array<string>")).otherwise(
-        F.split(body, "\n", -1)
-    )
+    lines = F.when(value == "", F.array().cast("array<string>")).otherwise(F.split(body, "\n", -1))
     arrival = F.to_timestamp(
         F.concat(
             F.regexp_extract("file_path", _LANDING_RE, 2),
@@ -268,14 +266,14 @@ def check_event_references(
     video's duration. ``users``: ``user_id``; ``videos``: ``video_id, duration_ms`` (all known)."""
     known_users = users.select("user_id").distinct()
     u = known_users.select(F.col("user_id"), F.lit(True).alias("_user_known"))
-    c = known_users.select(F.col("user_id").alias("creator_id"), F.lit(True).alias("_creator_known"))
+    c = known_users.select(
+        F.col("user_id").alias("creator_id"), F.lit(True).alias("_creator_known")
+    )
     v = videos.select(
         "video_id", F.col("duration_ms").alias("_duration_ms"), F.lit(True).alias("_video_known")
     ).dropDuplicates(["video_id"])
     joined = (
-        events.join(u, "user_id", "left")
-        .join(v, "video_id", "left")
-        .join(c, "creator_id", "left")
+        events.join(u, "user_id", "left").join(v, "video_id", "left").join(c, "creator_id", "left")
     )
     is_follow = F.col("event_type") == "follow"
     limit = F.col("_duration_ms") * F.lit(max_watch_multiple)
@@ -336,15 +334,19 @@ def mark_duplicates(events: DataFrame, bronze_ids: DataFrame) -> DataFrame:
         F.col("_bronze_file").isNull() | (F.col("_bronze_file") == F.col("landing_file"))
     )
     first_file = F.coalesce(F.col("_bronze_file"), F.col("_first_file"))
-    return ranked.transform(
-        add_reason,
-        F.col("event_id").isNotNull() & ~original,
-        _reason(
-            R.DUPLICATE_EVENT,
-            F.concat(F.lit("event_id="), F.col("event_id"), F.lit(" already from "), first_file),
-        ),
-    ).withColumn(IN_BRONZE, F.col("_bronze_file").isNotNull()).drop(
-        "_bronze_file", "_rank", "_first_file"
+    return (
+        ranked.transform(
+            add_reason,
+            F.col("event_id").isNotNull() & ~original,
+            _reason(
+                R.DUPLICATE_EVENT,
+                F.concat(
+                    F.lit("event_id="), F.col("event_id"), F.lit(" already from "), first_file
+                ),
+            ),
+        )
+        .withColumn(IN_BRONZE, F.col("_bronze_file").isNotNull())
+        .drop("_bronze_file", "_rank", "_first_file")
     )
 
 
@@ -360,8 +362,14 @@ def check_dimension_values(records: DataFrame, entity: str) -> DataFrame:
     checked = records.transform(
         add_reason,
         reserved,
-        _reason(R.RESERVED_ID, F.concat(F.lit(f"{key}="), F.col(key),
-                                        F.lit(" is in the range the platform allocates uploads from"))),
+        _reason(
+            R.RESERVED_ID,
+            F.concat(
+                F.lit(f"{key}="),
+                F.col(key),
+                F.lit(" is in the range the platform allocates uploads from"),
+            ),
+        ),
     )
     if entity != "videos":
         return checked

@@ -67,9 +67,9 @@ def file_counts(records: DataFrame, with_event_dates: bool) -> DataFrame:
     ]
     if with_event_dates:
         aggs.append(
-            F.array_sort(
-                F.collect_set(F.when(accepted, F.to_date("event_time")))
-            ).alias("event_dates")
+            F.array_sort(F.collect_set(F.when(accepted, F.to_date("event_time")))).alias(
+                "event_dates"
+            )
         )
     else:
         aggs.append(F.lit(None).cast("array<date>").alias("event_dates"))
@@ -259,8 +259,10 @@ def creator_daily_stats(history: DataFrame, follows: DataFrame) -> DataFrame:
     new = follows.groupBy(F.to_date("followed_at").alias("date"), "creator_id").agg(
         F.count(F.lit(1)).alias("new_followers")
     )
-    cumulative = Window.partitionBy("creator_id").orderBy("date").rowsBetween(
-        Window.unboundedPreceding, Window.currentRow
+    cumulative = (
+        Window.partitionBy("creator_id")
+        .orderBy("date")
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
     both = views.join(new, ["date", "creator_id"], "full").where(F.col("creator_id").isNotNull())
     return both.select(

@@ -50,8 +50,10 @@ def pool_stats(
     new = features.where(
         (F.col("status") == "ready") & (F.col("age_days") <= F.lit(float(window_days)))
     ).select("video_id", "created_at")
-    seen = events.join(new.select("video_id"), "video_id", "left_semi").groupBy("video_id").agg(
-        F.count(F.lit(1)).alias("impressions"), F.sum("completion").alias("completion_sum")
+    seen = (
+        events.join(new.select("video_id"), "video_id", "left_semi")
+        .groupBy("video_id")
+        .agg(F.count(F.lit(1)).alias("impressions"), F.sum("completion").alias("completion_sum"))
     )
     return (
         new.join(seen, "video_id", "left")
@@ -143,7 +145,11 @@ def assign_audience(
     spark = user_emb.sparkSession
     need = (
         decided.where(F.col("target_impressions") > F.col("impressions"))
-        .select("video_id", "impressions", (F.col("target_impressions") - F.col("impressions")).alias("need"))
+        .select(
+            "video_id",
+            "impressions",
+            (F.col("target_impressions") - F.col("impressions")).alias("need"),
+        )
         .join(video_emb.select("video_id", "embedding"), "video_id")
         .toPandas()
     )
@@ -176,7 +182,11 @@ def assign_audience(
             s = u @ m[lo : lo + block].T  # (users, videos)
             for j in range(s.shape[1]):
                 kj = int(min(k[lo + j], len(u_ids)))
-                top = np.argpartition(-s[:, j], kj - 1)[:kj] if kj < len(u_ids) else np.arange(len(u_ids))
+                top = (
+                    np.argpartition(-s[:, j], kj - 1)[:kj]
+                    if kj < len(u_ids)
+                    else np.arange(len(u_ids))
+                )
                 yield pa.RecordBatch.from_arrays(
                     [
                         pa.array(u_ids[top], pa.int64()),
@@ -266,7 +276,9 @@ def simulate_discovery(
         "videos": float(n),
         "good_videos": float(good.sum()),
         "good_graduated_share": float((grad_round[good] > 0).mean()) if good.any() else 0.0,
-        "good_median_rounds_to_graduate": float(np.median(g_rounds)) if len(g_rounds) else float("nan"),
+        "good_median_rounds_to_graduate": float(np.median(g_rounds))
+        if len(g_rounds)
+        else float("nan"),
         "bad_graduated_share": float((grad_round[bad] > 0).mean()) if bad.any() else 0.0,
         "bad_faded_share": float(faded[bad].mean()) if bad.any() else 0.0,
         "impressions_on_bad_share": float(imp[bad].sum() / max(1, imp.sum())),

@@ -94,7 +94,11 @@ def positive_pairs(events: DataFrame, min_completion: float) -> DataFrame:
 
 
 def most_popular(
-    train_pos: DataFrame, users: DataFrame, watched: DataFrame, ready: DataFrame, k: int,
+    train_pos: DataFrame,
+    users: DataFrame,
+    watched: DataFrame,
+    ready: DataFrame,
+    k: int,
     extra: int = 100,
 ) -> DataFrame:
     """The ready videos with the most engaged users in ``train_pos`` (user_id, video_id), minus
@@ -108,8 +112,10 @@ def most_popular(
     top = pop.withColumn(
         "_r", F.row_number().over(Window.orderBy(F.col("score").desc(), F.col("video_id")))
     ).where(F.col("_r") <= k + extra)
-    cands = users.select("user_id").crossJoin(F.broadcast(top.select("video_id", "score"))).join(
-        watched, ["user_id", "video_id"], "left_anti"
+    cands = (
+        users.select("user_id")
+        .crossJoin(F.broadcast(top.select("video_id", "score")))
+        .join(watched, ["user_id", "video_id"], "left_anti")
     )
     return _top(cands, k)
 
@@ -129,8 +135,10 @@ def item_cooccurrence(
 def _top(scores: DataFrame, k: int) -> DataFrame:
     """The ``k`` best (user_id, video_id, score) per user (ties: smaller video id first)."""
     w = Window.partitionBy("user_id").orderBy(F.col("score").desc(), F.col("video_id"))
-    return scores.withColumn("rank", F.row_number().over(w)).where(F.col("rank") <= k).select(
-        "user_id", "video_id", "rank", F.col("score").cast("double").alias("score")
+    return (
+        scores.withColumn("rank", F.row_number().over(w))
+        .where(F.col("rank") <= k)
+        .select("user_id", "video_id", "rank", F.col("score").cast("double").alias("score"))
     )
 
 
@@ -139,7 +147,9 @@ def backfill(recs: DataFrame, popular: DataFrame, k: int) -> DataFrame:
     model's own videos first): a user missing from ``recs`` gets the popular list."""
     both = recs.select("user_id", "video_id", "rank", "score").unionByName(
         popular.select(
-            "user_id", "video_id", (F.col("rank") + F.lit(k)).alias("rank"),
+            "user_id",
+            "video_id",
+            (F.col("rank") + F.lit(k)).alias("rank"),
             F.lit(None).cast("double").alias("score"),
         )
     )
@@ -169,8 +179,10 @@ def top_k_masked(
         return np.full((n_rows, k), -1, np.int64), np.full((n_rows, k), -np.inf)
     if len(excl_rows):
         scores[excl_rows, excl_cols] = -np.inf
-    part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < n_cols else np.tile(
-        np.arange(n_cols), (n_rows, 1)
+    part = (
+        np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        if kk < n_cols
+        else np.tile(np.arange(n_cols), (n_rows, 1))
     )
     ps = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -ps), axis=1)
@@ -229,21 +241,36 @@ def als(
     if min(n_users, n_items) < 2:
         return Baseline(None, {"skipped": f"{n_users} user(s), {n_items} video(s) with a positive"})
     r = min(rank, n_users, n_items)
-    idx_u = rated.select("user_id").distinct().withColumn(
-        "_u", (F.row_number().over(Window.orderBy("user_id")) - 1).cast("int")
+    idx_u = (
+        rated.select("user_id")
+        .distinct()
+        .withColumn("_u", (F.row_number().over(Window.orderBy("user_id")) - 1).cast("int"))
     )
-    idx_i = rated.select("video_id").distinct().withColumn(
-        "_i", (F.row_number().over(Window.orderBy("video_id")) - 1).cast("int")
+    idx_i = (
+        rated.select("video_id")
+        .distinct()
+        .withColumn("_i", (F.row_number().over(Window.orderBy("video_id")) - 1).cast("int"))
     )
-    fit = rated.join(idx_u, "user_id").join(idx_i, "video_id").select(
-        "_u", "_i", F.col("rating").cast("float").alias("rating")
+    fit = (
+        rated.join(idx_u, "user_id")
+        .join(idx_i, "video_id")
+        .select("_u", "_i", F.col("rating").cast("float").alias("rating"))
     )
     blocks = max(2, min(8, spark.sparkContext.defaultParallelism))
     model = ALS(
-        rank=r, maxIter=max_iter, regParam=reg, alpha=alpha, implicitPrefs=True,
-        userCol="_u", itemCol="_i", ratingCol="rating", seed=seed,
-        numUserBlocks=blocks, numItemBlocks=blocks,
-        intermediateStorageLevel="MEMORY_AND_DISK", finalStorageLevel="MEMORY_AND_DISK",
+        rank=r,
+        maxIter=max_iter,
+        regParam=reg,
+        alpha=alpha,
+        implicitPrefs=True,
+        userCol="_u",
+        itemCol="_i",
+        ratingCol="rating",
+        seed=seed,
+        numUserBlocks=blocks,
+        numItemBlocks=blocks,
+        intermediateStorageLevel="MEMORY_AND_DISK",
+        finalStorageLevel="MEMORY_AND_DISK",
     ).fit(fit)
     items = (
         model.itemFactors.join(idx_i, F.col("id") == F.col("_i"))
@@ -257,15 +284,18 @@ def als(
         return Baseline(None, {"skipped": "no ready video has ALS factors", "rank": r})
     flat = items.column("features").combine_chunks().flatten()
     vecs = np.asarray(flat.to_numpy(zero_copy_only=False), np.float32).reshape(len(item_ids), r)
-    seen = watched.join(users.select("user_id"), "user_id", "left_semi").groupBy("user_id").agg(
-        F.collect_list("video_id").alias("watched")
+    seen = (
+        watched.join(users.select("user_id"), "user_id", "left_semi")
+        .groupBy("user_id")
+        .agg(F.collect_list("video_id").alias("watched"))
     )
     rows = (
         model.userFactors.join(idx_u, F.col("id") == F.col("_u"))
         .join(users.select("user_id"), "user_id", "left_semi")
         .join(seen, "user_id", "left")
         .select(
-            "user_id", "features",
+            "user_id",
+            "features",
             F.coalesce("watched", F.array().cast("array<bigint>")).alias("watched"),
         )
     )
@@ -278,8 +308,17 @@ def als(
                 yield from _dot_top_k(batch, ids, mat, k, block)
 
     recs = rows.mapInArrow(kernel, RECS_SCHEMA)
-    return Baseline(recs, {"rank": r, "users_fit": n_users, "videos_fit": n_items,
-                           "reg": reg, "alpha": alpha, "iterations": max_iter})
+    return Baseline(
+        recs,
+        {
+            "rank": r,
+            "users_fit": n_users,
+            "videos_fit": n_items,
+            "reg": reg,
+            "alpha": alpha,
+            "iterations": max_iter,
+        },
+    )
 
 
 def _dot_top_k(
@@ -345,7 +384,7 @@ def ndcg_at_k(top: np.ndarray, relevant: Any, k: int) -> np.ndarray:
     n_rel = np.diff(rel.indptr)
     gains = np.zeros(top.shape, np.float64)
     for i in range(top.shape[0]):
-        cols = rel.indices[rel.indptr[i]:rel.indptr[i + 1]]
+        cols = rel.indices[rel.indptr[i] : rel.indptr[i + 1]]
         gains[i] = np.isin(top[i], cols) & (top[i] >= 0)
     disc = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
     dcg = gains @ disc
@@ -353,9 +392,7 @@ def ndcg_at_k(top: np.ndarray, relevant: Any, k: int) -> np.ndarray:
     return np.where(n_rel > 0, dcg / ideal, 0.0)
 
 
-def validation_split(
-    user: np.ndarray, key: np.ndarray, fraction: float
-) -> np.ndarray:
+def validation_split(user: np.ndarray, key: np.ndarray, fraction: float) -> np.ndarray:
     """Bool per pair: held out for validation. Per user with at least 2 pairs, the
     max(1, floor(fraction x n)) pairs with the largest ``key`` (time: the latest; random: a
     seeded draw); ties: later position."""
@@ -372,9 +409,19 @@ def validation_split(
 
 
 def choose_lambda(
-    user: np.ndarray, item: np.ndarray, key: np.ndarray, n_items: int, allowed: np.ndarray | None,
-    k: int, *, fraction: float, seed: int, grid: Sequence[float] = EASE_LAMBDA_GRID,
-    extend: int = EASE_EXTEND, max_users: int = EASE_VALIDATION_USERS, dtype=np.float64,
+    user: np.ndarray,
+    item: np.ndarray,
+    key: np.ndarray,
+    n_items: int,
+    allowed: np.ndarray | None,
+    k: int,
+    *,
+    fraction: float,
+    seed: int,
+    grid: Sequence[float] = EASE_LAMBDA_GRID,
+    extend: int = EASE_EXTEND,
+    max_users: int = EASE_VALIDATION_USERS,
+    dtype=np.float64,
 ) -> tuple[float, dict[float, float]]:
     """EASE's lambda by validation inside the training split: hold out each user's last (or a
     random, by ``key``) ``fraction`` of positives, fit on the rest for each lambda of ``grid``
@@ -450,11 +497,14 @@ def ease(
     if n_items == 0:
         return Baseline(None, {**info, "skipped": "no training positive"})
     if n_items > max_items:
-        return Baseline(None, {**info, "limit": "items",
-                               "skipped": f"catalogue of {n_items} videos > {max_items}"})
+        return Baseline(
+            None,
+            {**info, "limit": "items", "skipped": f"catalogue of {n_items} videos > {max_items}"},
+        )
     if n_pairs > max_pairs:
-        return Baseline(None, {**info, "limit": "pairs",
-                               "skipped": f"{n_pairs} training pairs > {max_pairs}"})
+        return Baseline(
+            None, {**info, "limit": "pairs", "skipped": f"{n_pairs} training pairs > {max_pairs}"}
+        )
     dtype = np.float64 if n_items <= 5_000 else np.float32
     tab = pairs.select("user_id", "video_id", "t").toArrow()
     user = np.asarray(tab.column("user_id").to_numpy(), np.int64)
@@ -485,9 +535,11 @@ def ease(
     want = np.asarray(users.select("user_id").distinct().toArrow().column(0).to_numpy(), np.int64)
     want = np.intersect1d(want, users_all)
     rows = np.searchsorted(users_all, want)
-    seen = watched.join(users.select("user_id"), "user_id", "left_semi").select(
-        "user_id", "video_id"
-    ).toArrow()
+    seen = (
+        watched.join(users.select("user_id"), "user_id", "left_semi")
+        .select("user_id", "video_id")
+        .toArrow()
+    )
     su = np.asarray(seen.column("user_id").to_numpy(), np.int64)
     sv = np.asarray(seen.column("video_id").to_numpy(), np.int64)
     pos = np.minimum(np.searchsorted(item_ids, sv), len(item_ids) - 1)

@@ -72,12 +72,23 @@ CANDIDATE_SCHEMA = T.StructType(
 class CandidateConfig:
     quotas: dict[str, int] = field(
         default_factory=lambda: {
-            FOLLOWED: 200, HASHTAG: 300, SOUND: 200, TRENDING: 300, EMBEDDING: 200, COWATCH: 200
+            FOLLOWED: 200,
+            HASHTAG: 300,
+            SOUND: 200,
+            TRENDING: 300,
+            EMBEDDING: 200,
+            COWATCH: 200,
         }
     )
     overfetch: float = 1.5
     priority: tuple[str, ...] = (
-        EXPLORATION, FOLLOWED, HASHTAG, SOUND, COWATCH, EMBEDDING, TRENDING
+        EXPLORATION,
+        FOLLOWED,
+        HASHTAG,
+        SOUND,
+        COWATCH,
+        EMBEDDING,
+        TRENDING,
     )
 
     @classmethod
@@ -136,14 +147,22 @@ def candidate_inputs(
     )
     aff = affinities.groupBy("user_id").agg(
         F.collect_list(
-            F.when(F.col("kind") == "hashtag", F.struct("key", F.col("score").cast("double").alias("score")))
+            F.when(
+                F.col("kind") == "hashtag",
+                F.struct("key", F.col("score").cast("double").alias("score")),
+            )
         ).alias("hashtags"),
         F.collect_list(
-            F.when(F.col("kind") == "sound", F.struct("key", F.col("score").cast("double").alias("score")))
+            F.when(
+                F.col("kind") == "sound",
+                F.struct("key", F.col("score").cast("double").alias("score")),
+            )
         ).alias("sounds"),
     )
     exp = assignments.groupBy("user_id").agg(
-        F.collect_list(F.struct("video_id", F.col("score").cast("double").alias("score"))).alias("explore")
+        F.collect_list(F.struct("video_id", F.col("score").cast("double").alias("score"))).alias(
+            "explore"
+        )
     )
     kv = "array<struct<key:string,score:double>>"
     return (
@@ -266,8 +285,13 @@ def combine(
 
 
 def generate_batch(
-    batch: pa.RecordBatch, cat: Catalog, lists: SourceLists, cfg: CandidateConfig, dim: int,
-    block: int = 256, full: np.ndarray | None = None,
+    batch: pa.RecordBatch,
+    cat: Catalog,
+    lists: SourceLists,
+    cfg: CandidateConfig,
+    dim: int,
+    block: int = 256,
+    full: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Candidates of every user row of ``batch``: (row, idx, source code, score, mask), grouped
     by row in row order. Rows where ``full`` is False only get their exploration assignments
@@ -276,7 +300,9 @@ def generate_batch(
     uvec = user_vectors(batch, "embedding", dim)
     has_vec = np.abs(uvec).sum(axis=1) > 0
     f_off, _, f_vals = list_column(batch, "followed")
-    followed = np.asarray(f_vals.to_numpy(zero_copy_only=False), np.int64) if len(f_vals) else _EMPTY_I
+    followed = (
+        np.asarray(f_vals.to_numpy(zero_copy_only=False), np.int64) if len(f_vals) else _EMPTY_I
+    )
     h_off, _, h_vals = list_column(batch, "hashtags")
     h_keys = h_vals.field("key").to_pylist() if len(h_vals) else []
     h_w = field_values(h_vals, "score", np.float64)
@@ -287,7 +313,11 @@ def generate_batch(
     e_idx = cat.index(field_values(e_vals, "video_id", np.int64))
     e_score = field_values(e_vals, "score", np.float64)
     w_off, _, w_vals = list_column(batch, "watched")
-    watched = cat.index(np.asarray(w_vals.to_numpy(zero_copy_only=False), np.int64)) if len(w_vals) else _EMPTY_I
+    watched = (
+        cat.index(np.asarray(w_vals.to_numpy(zero_copy_only=False), np.int64))
+        if len(w_vals)
+        else _EMPTY_I
+    )
     hist_off, history = history_column(batch)
     quota, prio = cfg.quota_by_code, cfg.priority_by_code
     f_fol, f_tag, f_snd = cfg.fetch(FOLLOWED), cfg.fetch(HASHTAG), cfg.fetch(SOUND)
@@ -310,8 +340,17 @@ def generate_batch(
         for i in range(lo, hi):
             if full is not None and not full[i]:
                 idx, src, score, mask = combine(
-                    [(SOURCE_CODE[EXPLORATION], e_idx[e_off[i]:e_off[i + 1]], e_score[e_off[i]:e_off[i + 1]])],
-                    watched[w_off[i]:w_off[i + 1]], quota, prio, seen,
+                    [
+                        (
+                            SOURCE_CODE[EXPLORATION],
+                            e_idx[e_off[i] : e_off[i + 1]],
+                            e_score[e_off[i] : e_off[i + 1]],
+                        )
+                    ],
+                    watched[w_off[i] : w_off[i + 1]],
+                    quota,
+                    prio,
+                    seen,
                 )
                 rows.append(np.full(len(idx), i, np.int64))
                 out_idx.append(idx)
@@ -320,20 +359,43 @@ def generate_batch(
                 out_mask.append(mask)
                 continue
             parts = [
-                (SOURCE_CODE[FOLLOWED], *followed_source(followed[f_off[i]:f_off[i + 1]], lists, f_fol)),
-                (SOURCE_CODE[HASHTAG], *keyed_source(h_keys[h_off[i]:h_off[i + 1]], h_w[h_off[i]:h_off[i + 1]], lists.hashtag, f_tag)),
-                (SOURCE_CODE[SOUND], *keyed_source(s_keys[s_off[i]:s_off[i + 1]], s_w[s_off[i]:s_off[i + 1]], lists.sound, f_snd)),
+                (
+                    SOURCE_CODE[FOLLOWED],
+                    *followed_source(followed[f_off[i] : f_off[i + 1]], lists, f_fol),
+                ),
+                (
+                    SOURCE_CODE[HASHTAG],
+                    *keyed_source(
+                        h_keys[h_off[i] : h_off[i + 1]],
+                        h_w[h_off[i] : h_off[i + 1]],
+                        lists.hashtag,
+                        f_tag,
+                    ),
+                ),
+                (
+                    SOURCE_CODE[SOUND],
+                    *keyed_source(
+                        s_keys[s_off[i] : s_off[i + 1]],
+                        s_w[s_off[i] : s_off[i + 1]],
+                        lists.sound,
+                        f_snd,
+                    ),
+                ),
                 (SOURCE_CODE[TRENDING], *trend),
-                (SOURCE_CODE[EXPLORATION], e_idx[e_off[i]:e_off[i + 1]], e_score[e_off[i]:e_off[i + 1]]),
+                (
+                    SOURCE_CODE[EXPLORATION],
+                    e_idx[e_off[i] : e_off[i + 1]],
+                    e_score[e_off[i] : e_off[i + 1]],
+                ),
             ]
             if nn_idx is not None and has_vec[i]:
                 parts.append((SOURCE_CODE[EMBEDDING], nn_idx[i - lo], nn_score[i - lo]))
             if f_cow > 0 and hist_off[i + 1] > hist_off[i]:
-                c_idx, c_score = cat.cowatch(history[hist_off[i]:hist_off[i + 1]])
+                c_idx, c_score = cat.cowatch(history[hist_off[i] : hist_off[i + 1]])
                 top = np.lexsort((c_idx, -c_score))[:f_cow]
                 parts.append((SOURCE_CODE[COWATCH], c_idx[top], c_score[top]))
             idx, src, score, mask = combine(
-                parts, watched[w_off[i]:w_off[i + 1]], quota, prio, seen
+                parts, watched[w_off[i] : w_off[i + 1]], quota, prio, seen
             )
             rows.append(np.full(len(idx), i, np.int64))
             out_idx.append(idx)
@@ -341,8 +403,13 @@ def generate_batch(
             out_score.append(score)
             out_mask.append(mask)
     cat_ = lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
-    return (cat_(rows, np.int64), cat_(out_idx, np.int64), cat_(out_src, np.int64),
-            cat_(out_score, np.float64), cat_(out_mask, np.int64))
+    return (
+        cat_(rows, np.int64),
+        cat_(out_idx, np.int64),
+        cat_(out_src, np.int64),
+        cat_(out_score, np.float64),
+        cat_(out_mask, np.int64),
+    )
 
 
 def history_column(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:

@@ -97,8 +97,15 @@ def build_catalog(
     feats = (
         features.where(F.col("status") == "ready")
         .join(video_emb.select("video_id", "embedding"), "video_id", "left")
-        .select("video_id", "creator_id", "quality", "creator_score", "freshness",
-                "popularity", "embedding")
+        .select(
+            "video_id",
+            "creator_id",
+            "quality",
+            "creator_score",
+            "freshness",
+            "popularity",
+            "embedding",
+        )
         .orderBy("video_id")
         .toPandas()
     )
@@ -149,13 +156,20 @@ def _add_neighbours(cat: Catalog, neighbours: DataFrame) -> None:
 
 
 def build_lists(
-    cat: Catalog, hashtag_top: DataFrame, sound_top: DataFrame, creator_top: DataFrame,
+    cat: Catalog,
+    hashtag_top: DataFrame,
+    sound_top: DataFrame,
+    creator_top: DataFrame,
     trending: DataFrame,
 ) -> SourceLists:
     """Collect the per-key lists as catalogue positions (not-ready videos drop out)."""
     tags = hashtag_top.select(F.col("hashtag").alias("k"), "rank", "video_id", "score").toPandas()
-    sounds = sound_top.select(F.col("sound_id").cast("string").alias("k"), "rank", "video_id", "score").toPandas()
-    creators = creator_top.select(F.col("creator_id").alias("k"), "rank", "video_id", "score").toPandas()
+    sounds = sound_top.select(
+        F.col("sound_id").cast("string").alias("k"), "rank", "video_id", "score"
+    ).toPandas()
+    creators = creator_top.select(
+        F.col("creator_id").alias("k"), "rank", "video_id", "score"
+    ).toPandas()
     trend = trending.select("rank", "video_id", "score").toPandas()
     trend["k"] = 0
     return SourceLists(

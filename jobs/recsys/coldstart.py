@@ -25,7 +25,9 @@ SEGMENT = ["age_band", "country", "language"]
 
 def segments(users: DataFrame) -> DataFrame:
     """Distinct demographic segments of the users (null parts become 'unknown')."""
-    return users.select(*[F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in SEGMENT]).distinct()
+    return users.select(
+        *[F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in SEGMENT]
+    ).distinct()
 
 
 def demographic_pools(
@@ -58,9 +60,9 @@ def demographic_pools(
     segs = segments(users)
     langs = segs.select("language").distinct()
     # language candidates: what the language engaged with, plus the global top
-    lang_cands = lang_x.select("language", "video_id").unionByName(
-        langs.crossJoin(glob_top)
-    ).distinct()
+    lang_cands = (
+        lang_x.select("language", "video_id").unionByName(langs.crossJoin(glob_top)).distinct()
+    )
     p_lang = (
         lang_cands.join(lang_x, ["language", "video_id"], "left")
         .join(lang_tot, "language", "left")
@@ -74,9 +76,7 @@ def demographic_pools(
     lang_top = top_per_key(p_lang, ["language"], "p_l", 2 * n).select("language", "video_id")
     seg_tot = seg_x.groupBy(*SEGMENT).agg(F.sum("x_s").alias("tot_s"))
     seg_cands = (
-        seg_x.select(*SEGMENT, "video_id")
-        .unionByName(segs.join(lang_top, "language"))
-        .distinct()
+        seg_x.select(*SEGMENT, "video_id").unionByName(segs.join(lang_top, "language")).distinct()
     )
     scored = (
         seg_cands.join(seg_x, [*SEGMENT, "video_id"], "left")
@@ -98,7 +98,9 @@ def diverse_pool(features: DataFrame, videos: DataFrame, n: int) -> DataFrame:
     spans as many topics as the catalogue has.
     """
     ready = features.where(F.col("status") == "ready").select("video_id", "base_score")
-    tagged = ready.join(videos.select("video_id", F.explode("hashtags").alias("hashtag")), "video_id")
+    tagged = ready.join(
+        videos.select("video_id", F.explode("hashtags").alias("hashtag")), "video_id"
+    )
     tag_order = (
         tagged.groupBy("hashtag")
         .agg(F.count(F.lit(1)).alias("_videos"))
@@ -112,7 +114,11 @@ def diverse_pool(features: DataFrame, videos: DataFrame, n: int) -> DataFrame:
     )
     first = top_per_key(
         per_tag.withColumn("_neg", -(F.col("_round") * F.lit(1_000_000) + F.col("_tag_rank"))),
-        ["video_id"], "_neg", 1, tie="hashtag", rank="_dup",
+        ["video_id"],
+        "_neg",
+        1,
+        tie="hashtag",
+        rank="_dup",
     )
     ordered = first.withColumn(
         "rank", F.row_number().over(Window.orderBy(F.col("_round"), F.col("_tag_rank")))

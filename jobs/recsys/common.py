@@ -35,7 +35,7 @@ def half_life_decay(age: Column, half_life_days: float) -> Column:
 def top_per_key(
     df: DataFrame, keys: list[str], score: str, n: int, tie: str = "video_id", rank: str = "rank"
 ) -> DataFrame:
-    """The ``n`` best rows per key by ``score`` (ties: smaller ``tie`` first), with a 1-based rank."""
+    """The ``n`` best rows per key by ``score`` (ties: smaller ``tie`` first), ranked from 1."""
     w = Window.partitionBy(*keys).orderBy(F.col(score).desc(), F.col(tie).asc())
     return df.withColumn(rank, F.row_number().over(w)).where(F.col(rank) <= n)
 
@@ -70,11 +70,11 @@ def sign_vector(token: Column, dim: int, seed: int) -> Column:
     scale = 1.0 / math.sqrt(dim)
     return F.transform(
         F.sequence(F.lit(0), F.lit(dim - 1)),
-        lambda i: F.when(
-            F.xxhash64(token, i, F.lit(seed)).bitwiseAND(F.lit(1)) == 0, F.lit(scale)
-        )
-        .otherwise(F.lit(-scale))
-        .cast("float"),
+        lambda i: (
+            F.when(F.xxhash64(token, i, F.lit(seed)).bitwiseAND(F.lit(1)) == 0, F.lit(scale))
+            .otherwise(F.lit(-scale))
+            .cast("float")
+        ),
     )
 
 

@@ -68,10 +68,13 @@ def item_neighbours(recent: DataFrame, ready: DataFrame, k: int) -> DataFrame:
     )
     sim = (
         pairs.join(n_item.withColumnRenamed("n", "ni"), "video_id")
-        .join(n_item.select(F.col("video_id").alias("neighbour_id"), F.col("n").alias("nj")),
-              "neighbour_id")
+        .join(
+            n_item.select(F.col("video_id").alias("neighbour_id"), F.col("n").alias("nj")),
+            "neighbour_id",
+        )
         .select(
-            "video_id", "neighbour_id",
+            "video_id",
+            "neighbour_id",
             (F.col("c") / F.sqrt(F.col("ni") * F.col("nj"))).alias("sim"),
         )
     )

@@ -100,14 +100,20 @@ def als_item_factors(
         logger.warning(
             "ALS skipped: %d user(s) and %d video(s) with a positive rating, it needs at least "
             "%d of each; video vectors are content-only (cf_weight 0) until there is more "
-            "engagement", n_users, n_videos, ALS_MIN_SIDE,
+            "engagement",
+            n_users,
+            n_videos,
+            ALS_MIN_SIDE,
         )
         return empty
     k = min(rank, n_users, n_videos)
     if k < rank:
         logger.info(
             "ALS rank %d instead of %d: only %d users and %d videos with a positive rating",
-            k, rank, n_users, n_videos,
+            k,
+            rank,
+            n_users,
+            n_videos,
         )
     users = positive.select("user_id").distinct()
     videos = positive.select("video_id").distinct()
@@ -130,11 +136,11 @@ def als_item_factors(
     )
     model = als.fit(fit)
     cf = F.concat("features", zeros(rank - k)) if k < rank else F.col("features")
-    factors = model.itemFactors.select(
-        F.col("id").cast("bigint").alias("video_id"), cf.alias("cf")
-    )
+    factors = model.itemFactors.select(F.col("id").cast("bigint").alias("video_id"), cf.alias("cf"))
     never_positive = (
-        rated.select("video_id").distinct().join(videos, "video_id", "left_anti")
+        rated.select("video_id")
+        .distinct()
+        .join(videos, "video_id", "left_anti")
         .select("video_id", zeros(rank).alias("cf"))
     )
     return factors.unionByName(never_positive)
@@ -150,19 +156,35 @@ def video_tokens(videos: DataFrame) -> DataFrame:
         F.array(
             F.transform(
                 F.coalesce("hashtags", F.array().cast("array<string>")),
-                lambda h: tok(F.concat(F.lit("tag:"), F.lower(h)).alias("t"), F.lit(TOKEN_WEIGHTS["tag"]).alias("b")),
+                lambda h: tok(
+                    F.concat(F.lit("tag:"), F.lower(h)).alias("t"),
+                    F.lit(TOKEN_WEIGHTS["tag"]).alias("b"),
+                ),
             ),
             F.when(
                 F.col("sound_id").isNotNull(),
-                F.array(tok(F.concat(F.lit("sound:"), F.col("sound_id").cast("string")).alias("t"), F.lit(TOKEN_WEIGHTS["sound"]).alias("b"))),
+                F.array(
+                    tok(
+                        F.concat(F.lit("sound:"), F.col("sound_id").cast("string")).alias("t"),
+                        F.lit(TOKEN_WEIGHTS["sound"]).alias("b"),
+                    )
+                ),
             ).otherwise(F.array().cast("array<struct<t:string,b:double>>")),
             F.array(
-                tok(F.concat(F.lit("creator:"), F.col("creator_id").cast("string")).alias("t"), F.lit(TOKEN_WEIGHTS["creator"]).alias("b")),
-                tok(F.concat(F.lit("lang:"), F.coalesce("language", F.lit("unknown"))).alias("t"), F.lit(TOKEN_WEIGHTS["lang"]).alias("b")),
+                tok(
+                    F.concat(F.lit("creator:"), F.col("creator_id").cast("string")).alias("t"),
+                    F.lit(TOKEN_WEIGHTS["creator"]).alias("b"),
+                ),
+                tok(
+                    F.concat(F.lit("lang:"), F.coalesce("language", F.lit("unknown"))).alias("t"),
+                    F.lit(TOKEN_WEIGHTS["lang"]).alias("b"),
+                ),
             ),
             F.transform(
                 words,
-                lambda w: tok(F.concat(F.lit("word:"), w).alias("t"), F.lit(TOKEN_WEIGHTS["word"]).alias("b")),
+                lambda w: tok(
+                    F.concat(F.lit("word:"), w).alias("t"), F.lit(TOKEN_WEIGHTS["word"]).alias("b")
+                ),
             ),
         )
     )
@@ -176,9 +198,11 @@ def video_tokens(videos: DataFrame) -> DataFrame:
     idf = df.crossJoin(F.broadcast(n_docs)).select(
         "token", F.log((F.col("_n") + 1.0) / (F.col("_df") + 1.0)).alias("idf")
     )
-    return raw.join(idf, "token").select(
-        "video_id", "token", (F.col("b") * F.col("idf")).alias("tw")
-    ).where(F.col("tw") > 0)
+    return (
+        raw.join(idf, "token")
+        .select("video_id", "token", (F.col("b") * F.col("idf")).alias("tw"))
+        .where(F.col("tw") > 0)
+    )
 
 
 def video_embeddings(
@@ -225,7 +249,12 @@ def video_embeddings(
         tokens.join(cf_unit, "video_id").select(
             "token", "cf", (F.col("tw") * F.col("lam")).alias("w")
         ),
-        key="token", vec="cf", weight="w", dim=als_rank, key_type="string", shrink=1.0,
+        key="token",
+        vec="cf",
+        weight="w",
+        dim=als_rank,
+        key_type="string",
+        shrink=1.0,
     ).select("token", F.col("cf").alias("tv"))
     zero_cf = F.array_repeat(F.lit(0.0).cast("float"), als_rank)
     tok_full = tokens.join(tok_vec, "token", "left").withColumn("tv", F.coalesce("tv", zero_cf))
@@ -288,13 +317,21 @@ def blend_vectors(df: DataFrame, *, als_rank: int, dim: int, hash_weight: float)
                 continue
             cf = vectors(b.column(1), n, als_rank)
             has_cf = ~np.asarray(b.column(1).is_null().to_numpy(zero_copy_only=False))
-            lam = np.where(has_cf, np.nan_to_num(b.column(2).to_numpy(zero_copy_only=False).astype(np.float64)), 0.0)
+            lam = np.where(
+                has_cf,
+                np.nan_to_num(b.column(2).to_numpy(zero_copy_only=False).astype(np.float64)),
+                0.0,
+            )
             content = vectors(b.column(3), n, dim)
-            block = unit_rows(lam[:, None] * cf + (1.0 - lam[:, None]) * unit_rows(content[:, :als_rank]))
+            block = unit_rows(
+                lam[:, None] * cf + (1.0 - lam[:, None]) * unit_rows(content[:, :als_rank])
+            )
             if hash_dim > 0:
                 emb = np.hstack(
-                    [math.sqrt(1.0 - hash_weight) * block,
-                     math.sqrt(hash_weight) * unit_rows(content[:, als_rank:])]
+                    [
+                        math.sqrt(1.0 - hash_weight) * block,
+                        math.sqrt(hash_weight) * unit_rows(content[:, als_rank:]),
+                    ]
                 )
             else:
                 emb = block

@@ -43,9 +43,9 @@ def split_holdout(
             "_test", F.col("_rn") > cnt - n_test
         )
     elif method == "random":
-        u = F.xxhash64(F.lit(int(seed)), F.col("event_id")).bitwiseAND(F.lit((1 << 52) - 1)) / F.lit(
-            float(1 << 52)
-        )
+        u = F.xxhash64(F.lit(int(seed)), F.col("event_id")).bitwiseAND(
+            F.lit((1 << 52) - 1)
+        ) / F.lit(float(1 << 52))
         tagged = watch.withColumn("_test", u < F.lit(fraction))
     else:
         raise ValueError(f"holdout must be 'time' or 'random', got {method!r}")
@@ -64,7 +64,9 @@ def user_cutoffs(test: DataFrame) -> DataFrame:
 
 def positives(events: DataFrame, min_completion: float) -> DataFrame:
     """Distinct (user_id, video_id) the user engaged with (``cowatch.is_positive``)."""
-    return events.where(cowatch.is_positive(min_completion)).select("user_id", "video_id").distinct()
+    return (
+        events.where(cowatch.is_positive(min_completion)).select("user_id", "video_id").distinct()
+    )
 
 
 def _idcg(m: F.Column) -> F.Column:
@@ -199,9 +201,9 @@ def candidate_recall(
         .groupBy("user_id", "source")
         .agg(
             F.count(F.lit(1)).alias("hits"),
-            F.sum(
-                F.when(F.col("only") | (F.col("source") == overall), 1).otherwise(0)
-            ).alias("only_hits"),
+            F.sum(F.when(F.col("only") | (F.col("source") == overall), 1).otherwise(0)).alias(
+                "only_hits"
+            ),
         )
     )
     names = spark.createDataFrame([(s,) for s in (*sources, overall)], "source string")
@@ -210,7 +212,8 @@ def candidate_recall(
         .join(per_source, ["user_id", "source"], "left")
         .fillna(0, subset=["hits", "only_hits"])
         .select(
-            "source", "user_id",
+            "source",
+            "user_id",
             (F.col("hits") / F.col("n_rel")).alias("recall"),
             (F.col("only_hits") / F.col("n_rel")).alias("marginal"),
         )
@@ -252,7 +255,9 @@ def coverage_novelty(
     )
 
 
-def ground_truth_scores(recs: DataFrame, gt_users: DataFrame, gt_videos: DataFrame, k: int) -> DataFrame:
+def ground_truth_scores(
+    recs: DataFrame, gt_users: DataFrame, gt_videos: DataFrame, k: int
+) -> DataFrame:
     """Per model: gt_affinity (mean dot(user topics, video topics) / the user's top topic
     weight; 1.0 = every video on the user's favourite topic) and gt_quality (mean hidden video
     quality) over the top-k."""
@@ -273,6 +278,13 @@ def ground_truth_scores(recs: DataFrame, gt_users: DataFrame, gt_videos: DataFra
 
 def metric_rows(model: str, k: int, values: dict[str, float]) -> list[tuple[str, str, int, float]]:
     return [
-        (model, name, k, float(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else float("nan"))
+        (
+            model,
+            name,
+            k,
+            float(v)
+            if v is not None and not (isinstance(v, float) and math.isnan(v))
+            else float("nan"),
+        )
         for name, v in values.items()
     ]

@@ -70,7 +70,9 @@ def with_engagement(
     engagement x decay to every impression."""
     decay_from = now_epoch if decay_from_epoch is None else decay_from_epoch
     flag = lambda c: F.coalesce(F.col(c), F.lit(False)).cast("double")  # noqa: E731
-    completion = F.least(F.lit(1.0), F.greatest(F.lit(0.0), F.coalesce("completion_rate", F.lit(0.0))))
+    completion = F.least(
+        F.lit(1.0), F.greatest(F.lit(0.0), F.coalesce("completion_rate", F.lit(0.0)))
+    )
     engagement = (
         F.lit(e_completion) * F.col("completion")
         + F.lit(e_like) * flag("liked")
@@ -82,9 +84,7 @@ def with_engagement(
         events.withColumn("completion", completion)
         .withColumn("engagement", engagement)
         .withColumn("age_days", age_days("event_time", now_epoch))
-        .withColumn(
-            "decay", half_life_decay(age_days("event_time", decay_from), half_life_days)
-        )
+        .withColumn("decay", half_life_decay(age_days("event_time", decay_from), half_life_days))
         .withColumn("weight", F.col("engagement") * F.col("decay"))
     )
 
@@ -106,7 +106,9 @@ def video_engagement(
         F.sum(flag("shared")).alias("shares"),
         F.sum(flag("skipped")).alias("skips"),
         F.sum(
-            F.when(viewed, half_life_decay(F.col("age_days"), freshness_half_life_days)).otherwise(0.0)
+            F.when(viewed, half_life_decay(F.col("age_days"), freshness_half_life_days)).otherwise(
+                0.0
+            )
         ).alias("recent_views"),
         F.sum(positive * half_life_decay(F.col("age_days"), trending_half_life_days)).alias(
             "trending_engagement"
@@ -222,8 +224,16 @@ def video_features(
         .fillna(
             0,
             subset=[
-                "impressions", "views", "completion_sum", "completion_sq", "likes", "comments",
-                "shares", "skips", "recent_views", "trending_engagement",
+                "impressions",
+                "views",
+                "completion_sum",
+                "completion_sq",
+                "likes",
+                "comments",
+                "shares",
+                "skips",
+                "recent_views",
+                "trending_engagement",
             ],
         )
         .transform(lambda d: smooth_rates(d, prior_strength=prior_strength))
@@ -251,9 +261,24 @@ def video_features(
         .withColumn("ds", F.lit(ds))
     )
     return out.select(
-        "ds", "video_id", "creator_id", "status", "created_at", "age_days", "impressions",
-        "views", "completion_rate", "like_rate", "comment_rate", "share_rate", "quality",
-        "creator_score", "freshness", "popularity", "trending_score", "base_score",
+        "ds",
+        "video_id",
+        "creator_id",
+        "status",
+        "created_at",
+        "age_days",
+        "impressions",
+        "views",
+        "completion_rate",
+        "like_rate",
+        "comment_rate",
+        "share_rate",
+        "quality",
+        "creator_score",
+        "freshness",
+        "popularity",
+        "trending_score",
+        "base_score",
     )
 
 
@@ -267,11 +292,15 @@ def user_affinities(events: DataFrame, videos: DataFrame, top_k: int) -> DataFra
         "user_id", F.lit("hashtag").alias("kind"), F.explode("hashtags").alias("key"), "weight"
     )
     sounds = joined.where(F.col("sound_id").isNotNull()).select(
-        "user_id", F.lit("sound").alias("kind"), F.col("sound_id").cast("string").alias("key"),
+        "user_id",
+        F.lit("sound").alias("kind"),
+        F.col("sound_id").cast("string").alias("key"),
         "weight",
     )
     creators = joined.select(
-        "user_id", F.lit("creator").alias("kind"), F.col("creator_id").cast("string").alias("key"),
+        "user_id",
+        F.lit("creator").alias("kind"),
+        F.col("creator_id").cast("string").alias("key"),
         "weight",
     )
     scored = (
@@ -297,12 +326,16 @@ def key_top_lists(
     ready = ready_videos(features).select("video_id", F.col("base_score").alias("score"))
     meta = ready.join(videos.select("video_id", "creator_id", "sound_id", "hashtags"), "video_id")
     hashtag = top_per_key(
-        meta.select(F.explode("hashtags").alias("hashtag"), "video_id", "score"), ["hashtag"],
-        "score", n,
+        meta.select(F.explode("hashtags").alias("hashtag"), "video_id", "score"),
+        ["hashtag"],
+        "score",
+        n,
     ).select("hashtag", "rank", "video_id", "score")
     sound = top_per_key(
         meta.where(F.col("sound_id").isNotNull()).select("sound_id", "video_id", "score"),
-        ["sound_id"], "score", n,
+        ["sound_id"],
+        "score",
+        n,
     ).select("sound_id", "rank", "video_id", "score")
     creator = top_per_key(
         meta.select("creator_id", "video_id", "score"), ["creator_id"], "score", n
@@ -314,7 +347,6 @@ def trending(features: DataFrame, n: int) -> DataFrame:
     """The ``n`` ready videos with the highest trending score (decayed recent engagement x
     quality), rank 1 first; videos nobody engaged with recently are not trending."""
     ready = ready_videos(features).where(F.col("trending_score") > 0)
-    return (
-        top_per_key(ready.withColumn("_all", F.lit(1)), ["_all"], "trending_score", n)
-        .select("rank", "video_id", F.col("trending_score").alias("score"))
+    return top_per_key(ready.withColumn("_all", F.lit(1)), ["_all"], "trending_score", n).select(
+        "rank", "video_id", F.col("trending_score").alias("score")
     )

@@ -53,8 +53,21 @@ def run_stage(
         if len(outputs) == 1 and len(frames) > 1:
             faults.maybe_fail(f"{job}.partial_write", settings)  # test hook, off unless FYP_FAULTS
     record_run(
-        spark, settings, ds=ds, job=job, run_id=run_id, started_at=started,
-        inputs=reads.versions, outputs=outputs, params=run_params,
+        spark,
+        settings,
+        ds=ds,
+        job=job,
+        run_id=run_id,
+        started_at=started,
+        inputs=reads.versions,
+        outputs=outputs,
+        params=run_params,
     )
-    return {"job": job, "ds": ds.isoformat(), "run_id": run_id, "inputs": reads.versions,
-            "outputs": outputs, **extra}
+    return {
+        "job": job,
+        "ds": ds.isoformat(),
+        "run_id": run_id,
+        "inputs": reads.versions,
+        "outputs": outputs,
+        **extra,
+    }

@@ -32,7 +32,9 @@ SILVER_SPECS = {
 class Reads:
     """Collects the versions a job read (table name -> Delta version, -1 = absent)."""
 
-    def __init__(self, spark: SparkSession, settings: Settings, pinned: dict[str, int] | None = None):
+    def __init__(
+        self, spark: SparkSession, settings: Settings, pinned: dict[str, int] | None = None
+    ):
         self.spark, self.settings = spark, settings
         self.pinned = dict(pinned or {})
         self.versions: dict[str, int] = {}
@@ -64,7 +66,9 @@ def write_gold(
 
 def run_id_for(ds: dt.date, inputs: dict[str, int], params: dict[str, Any]) -> str:
     """Deterministic: the same ds, input versions and parameters give the same run id."""
-    blob = json.dumps({"ds": ds.isoformat(), "inputs": inputs, "params": params}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {"ds": ds.isoformat(), "inputs": inputs, "params": params}, sort_keys=True, default=str
+    )
     return f"{ds:%Y%m%d}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
 
 

@@ -170,8 +170,9 @@ class FeatureBuilder:
     side: VideoSide
     vocab: dict[str, list[str]]
 
-    def user_codes(self, n_eng: np.ndarray, seg_keys: list[str], uvec: np.ndarray,
-                   extra: dict | None) -> dict[str, Any]:
+    def user_codes(
+        self, n_eng: np.ndarray, seg_keys: list[str], uvec: np.ndarray, extra: dict | None
+    ) -> dict[str, Any]:
         """Per batch of users: history length, vector presence, demographic codes, and each
         kind's affinities as sorted (row * vocabulary size + key id) -> share."""
         n = len(n_eng)
@@ -192,8 +193,11 @@ class FeatureBuilder:
                 continue
             off, kinds, keys, shares = lists
             rows = np.repeat(np.arange(n), np.diff(off))
-            sel = [(r, vocab.get(k), s) for r, kd, k, s in zip(rows, kinds, keys, shares, strict=True)
-                   if kd == kind and k in vocab]
+            sel = [
+                (r, vocab.get(k), s)
+                for r, kd, k, s in zip(rows, kinds, keys, shares, strict=True)
+                if kd == kind and k in vocab
+            ]
             if not sel:
                 aff[kind] = (np.zeros(0, np.int64), np.zeros(0), size)
                 continue
@@ -208,8 +212,16 @@ class FeatureBuilder:
             "aff": aff,
         }
 
-    def matrix(self, x: np.ndarray, cat: Catalog, idx: np.ndarray, rows: np.ndarray,
-               codes: dict[str, Any], cscore: np.ndarray, nsrc: np.ndarray | None) -> np.ndarray:
+    def matrix(
+        self,
+        x: np.ndarray,
+        cat: Catalog,
+        idx: np.ndarray,
+        rows: np.ndarray,
+        codes: dict[str, Any],
+        cscore: np.ndarray,
+        nsrc: np.ndarray | None,
+    ) -> np.ndarray:
         """(n, len(LEARNED_FEATURES)) float32: ``x`` (the kernel's ``feature_matrix``) and the
         extra columns. ``rows``: each candidate's user row in the batch."""
         n = len(idx)
@@ -269,8 +281,16 @@ class BoundRanker(FeatureBuilder):
             self.__dict__["_booster"] = b
         return b
 
-    def log_scores(self, x: np.ndarray, cat: Catalog, idx: np.ndarray, rows: np.ndarray,
-                   codes: dict[str, Any], cscore: np.ndarray, nsrc: np.ndarray | None) -> np.ndarray:
+    def log_scores(
+        self,
+        x: np.ndarray,
+        cat: Catalog,
+        idx: np.ndarray,
+        rows: np.ndarray,
+        codes: dict[str, Any],
+        cscore: np.ndarray,
+        nsrc: np.ndarray | None,
+    ) -> np.ndarray:
         """The model's prediction (a log score: the kernel ranks by exp of it)."""
         m = self.matrix(x, cat, idx, rows, codes, cscore, nsrc)
         return np.asarray(
@@ -290,9 +310,13 @@ class Model:
     info: dict = field(default_factory=dict, compare=False)
 
     def bind(self, cat: Catalog, video_features: DataFrame, videos: DataFrame) -> BoundRanker:
-        return BoundRanker(VideoSide.build(cat, video_features, videos), self.vocab,
-                           booster_raw=bytes(self.booster_raw), model_id=self.model_id,
-                           base=self.base)
+        return BoundRanker(
+            VideoSide.build(cat, video_features, videos),
+            self.vocab,
+            booster_raw=bytes(self.booster_raw),
+            model_id=self.model_id,
+            base=self.base,
+        )
 
     def predict(self, m: np.ndarray) -> np.ndarray:
         import xgboost as xgb
@@ -338,21 +362,30 @@ def demographic_vocab(users: DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def training_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
-                   ccfg: CandidateConfig, cfg: ranking.RankConfig, dim: int,
-                   fb: FeatureBuilder, block_users: int = 256,
-                   base: tuple[float, ...] = ()) -> pa.RecordBatch:
+def training_batch(
+    batch: pa.RecordBatch,
+    cat: Catalog,
+    lists: SourceLists,
+    ccfg: CandidateConfig,
+    cfg: ranking.RankConfig,
+    dim: int,
+    fb: FeatureBuilder,
+    block_users: int = 256,
+    base: tuple[float, ...] = (),
+) -> pa.RecordBatch:
     """The candidates of ``candidate_inputs`` rows (with ``ranking.with_affinity``) and their
     ``LEARNED_FEATURES``, computed as the rank kernel computes them (same candidate kernel,
     same ``CandidateContext``, same ``feature_matrix`` + ``FeatureBuilder.matrix``). Exploration
     candidates are left out: the ranker never scores them."""
-    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, _w_off, _watched, hist = \
-        ranking._user_side(batch, cat, dim)
+    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, _w_off, _watched, hist = ranking._user_side(
+        batch, cat, dim
+    )
     n = len(uid)
     row, cidx, src, cscore, mask = generate_batch(batch, cat, lists, ccfg, dim)
     ok = (cidx >= 0) & (src != SOURCE_CODE[EXPLORATION])
-    ctx = ranking.CandidateContext(n, row, cidx, fat_row, fat_c, fat_n, cat,
-                                   ranking._with_cowatch(cfg), hist, ok)
+    ctx = ranking.CandidateContext(
+        n, row, cidx, fat_row, fat_c, fat_n, cat, ranking._with_cowatch(cfg), hist, ok
+    )
     codes = fb.user_codes(n_eng, seg_keys, uvec, {"affinity": ranking.affinity_lists(batch)})
     nsrc = ranking.n_sources(mask)
     out_rows, out_feats = [], []
@@ -363,12 +396,22 @@ def training_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
         if len(sl) == 0:
             continue
         cw = None if ctx.cand_cw is None else ctx.cand_cw[sl]
-        x = ranking.feature_matrix(cat, cidx[sl], row[sl] - lo, uvec[lo:hi], src[sl],
-                                   ctx.fatigue[sl], cw, cfg.cowatch_scale)
+        x = ranking.feature_matrix(
+            cat,
+            cidx[sl],
+            row[sl] - lo,
+            uvec[lo:hi],
+            src[sl],
+            ctx.fatigue[sl],
+            cw,
+            cfg.cowatch_scale,
+        )
         out_feats.append(fb.matrix(x, cat, cidx[sl], row[sl], codes, cscore[sl], nsrc[sl]))
         out_rows.append(sl)
     sel = np.concatenate(out_rows) if out_rows else np.zeros(0, np.int64)
-    feats = np.concatenate(out_feats) if out_feats else np.zeros((0, len(LEARNED_FEATURES)), np.float32)
+    feats = (
+        np.concatenate(out_feats) if out_feats else np.zeros((0, len(LEARNED_FEATURES)), np.float32)
+    )
     width = len(LEARNED_FEATURES)
     names = pa.array(list(ranking.SOURCES), pa.string())
     values = pa.array(feats.reshape(-1), pa.float32())
@@ -385,9 +428,16 @@ def training_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
     )
 
 
-def candidate_features(rows: DataFrame, cat: Catalog, lists: SourceLists, ccfg: CandidateConfig,
-                       cfg: ranking.RankConfig, dim: int, fb: FeatureBuilder,
-                       base: tuple[float, ...] = ()) -> DataFrame:
+def candidate_features(
+    rows: DataFrame,
+    cat: Catalog,
+    lists: SourceLists,
+    ccfg: CandidateConfig,
+    cfg: ranking.RankConfig,
+    dim: int,
+    fb: FeatureBuilder,
+    base: tuple[float, ...] = (),
+) -> DataFrame:
     """``training_batch`` over every batch of ``rows``: user_id, video_id, source, features."""
     bc = rows.sparkSession.sparkContext.broadcast((cat, lists, fb))
 
@@ -426,8 +476,13 @@ def training_window(ds: dt.date, p: RecParams) -> tuple[dt.date, float, float]:
     return as_of, as_of_epoch(as_of), as_of_epoch(ds)
 
 
-def training_data(watch: DataFrame, prep, p: RecParams, gold: dict[str, DataFrame],  # noqa: ANN001
-                  ds: dt.date) -> TrainingData:
+def training_data(
+    watch: DataFrame,
+    prep,
+    p: RecParams,
+    gold: dict[str, DataFrame],  # noqa: ANN001
+    ds: dt.date,
+) -> TrainingData:
     """Labelled candidates for ``ds``: ``prep`` is silver prepared as of T' (``training_window``),
     ``gold`` the engine's gold frames of T' (lake partitions or ``gold_as_of``); labels come
     from ``watch`` in (T', ds] only."""
@@ -435,12 +490,15 @@ def training_data(watch: DataFrame, prep, p: RecParams, gold: dict[str, DataFram
 
     as_of, start, end = training_window(ds, p)
     assert prep.ds == as_of, (prep.ds, as_of)
-    win = (dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None),
-           dt.datetime.fromtimestamp(end, dt.UTC).replace(tzinfo=None))
+    win = (
+        dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None),
+        dt.datetime.fromtimestamp(end, dt.UTC).replace(tzinfo=None),
+    )
     lab = labels(watch, start, end, p.ranker_label_completion).where(F.col("label") > 0)
     n_eng = prep.events.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"))
     users = (
-        lab.select("user_id").distinct()
+        lab.select("user_id")
+        .distinct()
         .join(n_eng.where(F.col("n") >= p.cold_start_min), "user_id", "left_semi")
         .join(prep.users.select("user_id"), "user_id", "left_semi")
         .cache()
@@ -452,7 +510,11 @@ def training_data(watch: DataFrame, prep, p: RecParams, gold: dict[str, DataFram
     if n_users > p.ranker_sample_users:
         users = users.where(_bucket("user_id", p.seed) < F.lit(p.ranker_sample_users / n_users))
     cat = catalogue.build_catalog(
-        gold["video_features"], gold["video_embeddings"], None, None, p.embedding_dim,
+        gold["video_features"],
+        gold["video_embeddings"],
+        None,
+        None,
+        p.embedding_dim,
         gold["video_neighbours"],
     )
     lists = catalogue.build_lists(
@@ -460,14 +522,23 @@ def training_data(watch: DataFrame, prep, p: RecParams, gold: dict[str, DataFram
     )
     only = _restrict(prep, users)
     rows = pipeline._inputs(  # the same user rows the nightly's candidate stage reads
-        only, p, user_emb=gold["user_embeddings"], user_affinities=gold["user_affinities"],
+        only,
+        p,
+        user_emb=gold["user_embeddings"],
+        user_affinities=gold["user_affinities"],
         assignments=gold["exploration_assignments"],
     )
     rows = ranking.with_affinity(rows, gold["user_affinities"])
     fb = FeatureBuilder(VideoSide.build(cat, gold["video_features"], prep.videos), vocab)
     cands = candidate_features(
-        rows, cat, lists, CandidateConfig.from_params(p), ranking.RankConfig.from_params(p),
-        p.embedding_dim, fb, base_weights(p),
+        rows,
+        cat,
+        lists,
+        CandidateConfig.from_params(p),
+        ranking.RankConfig.from_params(p),
+        p.embedding_dim,
+        fb,
+        base_weights(p),
     )
     all_lab = labels(watch, start, end, p.ranker_label_completion)
     rnd = F.xxhash64("user_id", "video_id", F.lit(p.seed))
@@ -505,16 +576,20 @@ def gold_as_of(silver, as_of: dt.date, p: RecParams) -> tuple[Any, dict[str, Dat
     prep = pipeline.prepare(silver, as_of, p)
     out = pipeline.stage_features(prep, p)
     out.update(pipeline.stage_embeddings(prep, p))
-    out.update(pipeline.stage_exploration(
-        prep, p, out["video_features"], out["video_embeddings"], out["user_embeddings"]
-    ))
+    out.update(
+        pipeline.stage_exploration(
+            prep, p, out["video_features"], out["video_embeddings"], out["user_embeddings"]
+        )
+    )
     return prep, out
 
 
 # --- training, validation, storage ------------------------------------------------------------
 
 
-def ndcg_at(labels_: np.ndarray, scores: np.ndarray, groups: np.ndarray, k: int = NDCG_K) -> np.ndarray:
+def ndcg_at(
+    labels_: np.ndarray, scores: np.ndarray, groups: np.ndarray, k: int = NDCG_K
+) -> np.ndarray:
     """nDCG@k per group (gain 2^label - 1, log2 discount; ties broken by row order), for rows
     sorted by group."""
     bounds = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1], True])
@@ -543,7 +618,10 @@ def validate(model_predict, val: Any, p: RecParams) -> dict[str, float]:  # noqa
     on the same rows, and the paired difference model minus the fallback formula."""
     x, y, g = val
     nf = len(ranking.FEATURES)
-    out: dict[str, float] = {"validation_users": float(len(np.unique(g))), "validation_rows": float(len(y))}
+    out: dict[str, float] = {
+        "validation_users": float(len(np.unique(g))),
+        "validation_rows": float(len(y)),
+    }
     if len(y) == 0:
         return out
     per = {"model": ndcg_at(y, model_predict(x), g)}
@@ -558,7 +636,11 @@ def validate(model_predict, val: Any, p: RecParams) -> dict[str, float]:  # noqa
 
 def _collect(df: DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, labels, user ids) of labelled rows, sorted by user."""
-    pdf = df.select("user_id", "video_id", "label", "features").orderBy("user_id", "video_id").toPandas()
+    pdf = (
+        df.select("user_id", "video_id", "label", "features")
+        .orderBy("user_id", "video_id")
+        .toPandas()
+    )
     if len(pdf) == 0:
         return np.zeros((0, len(LEARNED_FEATURES)), np.float32), np.zeros(0), np.zeros(0, np.int64)
     x = np.stack(pdf["features"].to_numpy()).astype(np.float32)
@@ -583,12 +665,18 @@ def spark_ranker(p: RecParams):  # noqa: ANN201
 
     params = xgb_params(p)
     return SparkXGBRanker(
-        features_col="features", label_col="label", qid_col="user_id",
+        features_col="features",
+        label_col="label",
+        qid_col="user_id",
         base_margin_col="base_margin",
-        num_workers=p.ranker_workers, n_estimators=p.ranker_rounds,
-        objective=params["objective"], max_depth=params["max_depth"],
-        learning_rate=params["learning_rate"], eval_metric=params["eval_metric"],
-        tree_method=params["tree_method"], random_state=p.seed,
+        num_workers=p.ranker_workers,
+        n_estimators=p.ranker_rounds,
+        objective=params["objective"],
+        max_depth=params["max_depth"],
+        learning_rate=params["learning_rate"],
+        eval_metric=params["eval_metric"],
+        tree_method=params["tree_method"],
+        random_state=p.seed,
     )
 
 
@@ -626,8 +714,10 @@ def fit(data: TrainingData, p: RecParams, ds: dt.date) -> TrainResult:
     if counts["users"] < p.ranker_min_users:
         reason = f"{counts['users']} labelled users < rec_ranker_min_users {p.ranker_min_users}"
     elif counts["positives"] < min_pos:
-        reason = (f"{counts['positives']} positive candidates < {min_pos} "
-                  f"({p.ranker_min_positives_per_feature:g} per feature)")
+        reason = (
+            f"{counts['positives']} positive candidates < {min_pos} "
+            f"({p.ranker_min_positives_per_feature:g} per feature)"
+        )
     elif counts["validation_users"] == 0 or counts["validation_users"] == counts["users"]:
         reason = "no users on one side of the validation split"
     if reason:
@@ -642,17 +732,27 @@ def fit(data: TrainingData, p: RecParams, ds: dt.date) -> TrainResult:
     rows.unpersist()
     accepted = metrics.get("ndcg_diff", -1.0) >= 0.0
     status = "accepted" if accepted else "rejected"
-    reason = None if accepted else (
-        f"validation nDCG@{NDCG_K} {metrics.get('ndcg_model', 0):.4f} below the "
-        f"{p.ranker_fallback} formula's {metrics.get(f'ndcg_{p.ranker_fallback}', 0):.4f}"
+    reason = (
+        None
+        if accepted
+        else (
+            f"validation nDCG@{NDCG_K} {metrics.get('ndcg_model', 0):.4f} below the "
+            f"{p.ranker_fallback} formula's {metrics.get(f'ndcg_{p.ranker_fallback}', 0):.4f}"
+        )
     )
     logger.info("learned ranker %s: %s %s", model.model_id, status, json.dumps(metrics))
     return TrainResult(status, reason, data, model, spark_model, counts, metrics)
 
 
 def model_id_for(ds: dt.date, data: TrainingData, p: RecParams, raw: bytes) -> str:
-    blob = json.dumps({"ds": ds.isoformat(), "as_of": data.as_of.isoformat(),
-                       "params": p.as_dict()}, sort_keys=True, default=str).encode() + raw
+    blob = (
+        json.dumps(
+            {"ds": ds.isoformat(), "as_of": data.as_of.isoformat(), "params": p.as_dict()},
+            sort_keys=True,
+            default=str,
+        ).encode()
+        + raw
+    )
     return f"{ds:%Y%m%d}-{hashlib.sha1(blob).hexdigest()[:10]}"
 
 
@@ -665,8 +765,9 @@ def save(result: TrainResult, path: str) -> None:
     result.spark_model.write().overwrite().save(path)
 
 
-def load(path: str, model_id: str, vocab: dict[str, list[str]],
-         base: tuple[float, ...] = ()) -> Model:
+def load(
+    path: str, model_id: str, vocab: dict[str, list[str]], base: tuple[float, ...] = ()
+) -> Model:
     """The model saved at ``path`` (estimator format) as a ``Model``."""
     from xgboost.spark import SparkXGBRankerModel
 
@@ -674,8 +775,9 @@ def load(path: str, model_id: str, vocab: dict[str, list[str]],
     return Model(model_id, raw, vocab, tuple(base))
 
 
-def models_row(result: TrainResult, ds: dt.date, p: RecParams, inputs: dict[str, int],
-               path: str | None) -> tuple:
+def models_row(
+    result: TrainResult, ds: dt.date, p: RecParams, inputs: dict[str, int], path: str | None
+) -> tuple:
     """The gold.models row (declared column order)."""
     d = result.data
     return (
@@ -693,11 +795,20 @@ def models_row(result: TrainResult, ds: dt.date, p: RecParams, inputs: dict[str,
         int(result.counts.get("positives", 0)),
         json.dumps(result.metrics, sort_keys=True),
         json.dumps(inputs, sort_keys=True),
-        json.dumps({"xgboost": xgb_params(p), "rounds": p.ranker_rounds,
-                    "workers": p.ranker_workers, "vocab": d.vocab,
-                    "base": p.ranker_base, "base_weights": list(base_weights(p)),
-                    "negatives": p.ranker_negatives, "sample_users": p.ranker_sample_users,
-                    "label_completion": p.ranker_label_completion}, sort_keys=True),
+        json.dumps(
+            {
+                "xgboost": xgb_params(p),
+                "rounds": p.ranker_rounds,
+                "workers": p.ranker_workers,
+                "vocab": d.vocab,
+                "base": p.ranker_base,
+                "base_weights": list(base_weights(p)),
+                "negatives": p.ranker_negatives,
+                "sample_users": p.ranker_sample_users,
+                "label_completion": p.ranker_label_completion,
+            },
+            sort_keys=True,
+        ),
         path,
         dt.datetime.now(dt.UTC).replace(tzinfo=None),
     )
@@ -719,11 +830,14 @@ def latest_model(models: DataFrame, ds: dt.date) -> tuple[Model | None, str]:
         if tuple(r["features"]) != LEARNED_FEATURES:
             return None, f"model {r['model_id']} has another feature set"
         params = json.loads(r["params"])
-        model = load(r["path"], r["model_id"], params.get("vocab", {}), params.get("base_weights", ()))
+        model = load(
+            r["path"], r["model_id"], params.get("vocab", {}), params.get("base_weights", ())
+        )
         return model, f"model {r['model_id']} of {r['ds']}"
     latest = rows[0]
     return None, f"no accepted ranker as of {ds} (latest {latest['ds']}: {latest['status']}" + (
-        f", {latest['reason']})" if latest["reason"] else ")")
+        f", {latest['reason']})" if latest["reason"] else ")"
+    )
 
 
 def train_ranker(source, ds: dt.date, p: RecParams) -> Model | None:  # noqa: ANN001
@@ -736,8 +850,13 @@ def train_ranker(source, ds: dt.date, p: RecParams) -> Model | None:  # noqa: AN
     return res.model if res.status == "accepted" else None
 
 
-def train(source, ds: dt.date, p: RecParams, gold: dict[str, DataFrame] | None = None,  # noqa: ANN001
-          prep=None) -> TrainResult:  # noqa: ANN001
+def train(
+    source,
+    ds: dt.date,
+    p: RecParams,
+    gold: dict[str, DataFrame] | None = None,  # noqa: ANN001
+    prep=None,
+) -> TrainResult:  # noqa: ANN001
     """``train_ranker`` with the whole result; ``gold``/``prep``: the engine's frames as of T'
     when the caller has them (the job reads them from the lake)."""
     from jobs.recsys import pipeline
@@ -763,15 +882,19 @@ def too_little_history(watch: DataFrame, ds: dt.date, p: RecParams) -> TrainResu
     as_of, start, end = training_window(ds, p)
     n_eng = events_as_of(watch, as_of).groupBy("user_id").agg(F.count(F.lit(1)).alias("n"))
     n = (
-        labels(watch, start, end, p.ranker_label_completion).where(F.col("label") > 0)
-        .select("user_id").distinct()
+        labels(watch, start, end, p.ranker_label_completion)
+        .where(F.col("label") > 0)
+        .select("user_id")
+        .distinct()
         .join(n_eng.where(F.col("n") >= p.cold_start_min), "user_id", "left_semi")
         .count()
     )
     if n >= p.ranker_min_users:
         return None
-    win = (dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None),
-           dt.datetime.fromtimestamp(end, dt.UTC).replace(tzinfo=None))
+    win = (
+        dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None),
+        dt.datetime.fromtimestamp(end, dt.UTC).replace(tzinfo=None),
+    )
     reason = f"{n} labelled users < rec_ranker_min_users {p.ranker_min_users}"
     logger.warning("learned ranker for %s not trained: %s", ds, reason)
     data = TrainingData(None, {}, as_of, *win, n, reason)
@@ -782,7 +905,14 @@ def _raw_watch(prep) -> DataFrame:  # noqa: ANN001
     """The silver.watch_history columns the engine reads, back from prepared events (its
     ``completion`` is the clipped completion_rate)."""
     return prep.events.select(
-        "user_id", "video_id", "creator_id", "event_time", "liked", "shared", "commented",
-        "skipped", F.col("completion").alias("completion_rate"),
+        "user_id",
+        "video_id",
+        "creator_id",
+        "event_time",
+        "liked",
+        "shared",
+        "commented",
+        "skipped",
+        F.col("completion").alias("completion_rate"),
         F.to_date("event_time").alias("event_date"),
     )

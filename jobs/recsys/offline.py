@@ -94,7 +94,8 @@ def evaluate(
     eval_users = _pin(truth.select("user_id").distinct())
     n_eval = eval_users.count()
     feeds = _pin(
-        out["feeds"].select("model", "user_id", "video_id", "rank")
+        out["feeds"]
+        .select("model", "user_id", "video_id", "rank")
         .where(F.col("rank") <= k)
         .join(eval_users, "user_id", "left_semi")
     )
@@ -117,12 +118,27 @@ def evaluate(
             baselines.item_cooccurrence(recent, out["video_neighbours"], watched, k)
         ),
         "als": lambda: baselines.als(
-            pairs, eval_users, watched, ready, k, rank=p.als_rank, max_iter=p.als_max_iter,
-            reg=p.als_reg, alpha=p.als_alpha, seed=p.seed,
+            pairs,
+            eval_users,
+            watched,
+            ready,
+            k,
+            rank=p.als_rank,
+            max_iter=p.als_max_iter,
+            reg=p.als_reg,
+            alpha=p.als_alpha,
+            seed=p.seed,
         ),
         "ease": lambda: baselines.ease(
-            pairs, eval_users, watched, ready, k, validation=holdout, fraction=fraction,
-            seed=seed, max_items=ease_max_items,
+            pairs,
+            eval_users,
+            watched,
+            ready,
+            k,
+            validation=holdout,
+            fraction=fraction,
+            seed=seed,
+            max_items=ease_max_items,
         ),
     }
     personal: dict[str, baselines.Baseline] = {}
@@ -158,13 +174,17 @@ def evaluate(
             vals[d.pop("model")].update(d)
     # the same metrics by how much history a user had: cold start, blend, personalised
     n_eng = prep.events.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"))
-    bucket = _pin(eval_users.join(n_eng, "user_id", "left").fillna(0, subset=["n"]).select(
-        "user_id",
-        F.when(F.col("n") < p.cold_start_min, "cold")
-        .when(F.col("n") < p.cold_start_full, "blend")
-        .otherwise("warm")
-        .alias("segment"),
-    ))
+    bucket = _pin(
+        eval_users.join(n_eng, "user_id", "left")
+        .fillna(0, subset=["n"])
+        .select(
+            "user_id",
+            F.when(F.col("n") < p.cold_start_min, "cold")
+            .when(F.col("n") < p.cold_start_full, "blend")
+            .otherwise("warm")
+            .alias("segment"),
+        )
+    )
     order = {"cold": 0, "blend": 1, "warm": 2}
     per = evaluation.ranking_metrics(recs, truth, k, segments=bucket).collect()
     for r in sorted(per, key=lambda r: order[r["segment"]]):
@@ -177,8 +197,7 @@ def evaluate(
         rows += evaluation.metric_rows(name, k, vals[name])
     # the engine minus each other model, per user over the same users
     paired = {
-        r["model"]: r.asDict()
-        for r in evaluation.paired_differences(per_user, ENGINE).collect()
+        r["model"]: r.asDict() for r in evaluation.paired_differences(per_user, ENGINE).collect()
     }
     others = [m for m in models if m != ENGINE and vals[m].get("ndcg") is not None]
     best = max(others, key=lambda m: (vals[m]["ndcg"], m), default=None)
@@ -186,7 +205,8 @@ def evaluate(
     for name in sorted(paired, key=_model_order):
         d = paired[name]
         rows += evaluation.metric_rows(
-            f"{PAIRED}{name}", k,
+            f"{PAIRED}{name}",
+            k,
             {"users": d["users"], "ndcg_diff": d["ndcg"], "ndcg_diff_se": d["ndcg_se"]},
         )
     for name, base in personal.items():
@@ -240,12 +260,18 @@ def candidate_recall_rows(
     Returns (rows, sources whose marginal recall is ~0: "adds nothing measurable")."""
     only = dataclasses.replace(prep, users=prep.users.join(eval_users, "user_id", "left_semi"))
     cands = stage_candidates(
-        only, p,
-        video_features=out["video_features"], user_affinities=out["user_affinities"],
-        hashtag_top=out["hashtag_top"], sound_top=out["sound_top"],
-        creator_top=out["creator_top"], trending=out["trending"],
-        video_emb=out["video_embeddings"], user_emb=out["user_embeddings"],
-        assignments=out["exploration_assignments"], neighbours=out["video_neighbours"],
+        only,
+        p,
+        video_features=out["video_features"],
+        user_affinities=out["user_affinities"],
+        hashtag_top=out["hashtag_top"],
+        sound_top=out["sound_top"],
+        creator_top=out["creator_top"],
+        trending=out["trending"],
+        video_emb=out["video_embeddings"],
+        user_emb=out["user_embeddings"],
+        assignments=out["exploration_assignments"],
+        neighbours=out["video_neighbours"],
     )
     values: dict[str, float] = {}
     flagged = []
@@ -267,14 +293,20 @@ def candidate_recall_rows(
     return evaluation.metric_rows(CANDIDATES, 0, values), flagged
 
 
-def bandit_report(watch: DataFrame, p: RecParams, *, rounds: int, min_impressions: int = 50) -> list:
+def bandit_report(
+    watch: DataFrame, p: RecParams, *, rounds: int, min_impressions: int = 50
+) -> list:
     """Replay the exploration policy (and the fixed-threshold baseline) on the observed
     completion rates of videos with enough impressions: how fast good new videos are found."""
     rates = (
         watch.groupBy("video_id")
         .agg(
             F.count(F.lit(1)).alias("n"),
-            F.avg(F.least(F.lit(1.0), F.greatest(F.lit(0.0), F.coalesce("completion_rate", F.lit(0.0))))).alias("rate"),
+            F.avg(
+                F.least(
+                    F.lit(1.0), F.greatest(F.lit(0.0), F.coalesce("completion_rate", F.lit(0.0)))
+                )
+            ).alias("rate"),
         )
         .where(F.col("n") >= min_impressions)
         .select("rate")

@@ -43,7 +43,13 @@ class RecParams:
         }
     )
     source_priority: tuple[str, ...] = (
-        EXPLORATION, FOLLOWED, HASHTAG, SOUND, COWATCH, EMBEDDING, TRENDING
+        EXPLORATION,
+        FOLLOWED,
+        HASHTAG,
+        SOUND,
+        COWATCH,
+        EMBEDDING,
+        TRENDING,
     )
     overfetch: float = 1.5
     # quality: weights of the smoothed rate lifts (design table: High = 1.0, Medium = 0.6)

@@ -65,7 +65,10 @@ def prepare(silver: Silver, ds: dt.date, p: RecParams, cache: bool = True) -> Pr
             "as of the end of %s the latest impression is %.0f days old (%s UTC): engagement "
             "weights decay from it, not from the as-of date (from which they would all be "
             "2^-%.0f); trending and popularity, recent activity as of the as-of date, fade out",
-            ds, idle_days, f"{latest:%Y-%m-%d %H:%M}", idle_days / p.user_half_life_days,
+            ds,
+            idle_days,
+            f"{latest:%Y-%m-%d %H:%M}",
+            idle_days / p.user_half_life_days,
         )
     events = features.with_engagement(
         known,
@@ -78,8 +81,19 @@ def prepare(silver: Silver, ds: dt.date, p: RecParams, cache: bool = True) -> Pr
         e_share=p.e_share,
         e_skip=p.e_skip,
     ).select(
-        "user_id", "video_id", "creator_id", "event_time", "completion", "liked", "shared",
-        "commented", "skipped", "engagement", "age_days", "decay", "weight",
+        "user_id",
+        "video_id",
+        "creator_id",
+        "event_time",
+        "completion",
+        "liked",
+        "shared",
+        "commented",
+        "skipped",
+        "engagement",
+        "age_days",
+        "decay",
+        "weight",
     )
     users = silver.users.where(
         F.col("signup_time").isNull() | (F.col("signup_time").cast("double") < F.lit(now))
@@ -173,19 +187,28 @@ def stage_embeddings(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
     neighbours = cowatch.item_neighbours(recent_positives(prep, p), ready, p.cowatch_neighbours)
     return {
         "video_embeddings": vemb.select(
-            F.lit(prep.ds).alias("ds"), "video_id", "embedding",
-            F.lit(version).alias("model_version"), "cf_weight",
+            F.lit(prep.ds).alias("ds"),
+            "video_id",
+            "embedding",
+            F.lit(version).alias("model_version"),
+            "cf_weight",
         ),
         "user_embeddings": uemb.select(
-            F.lit(prep.ds).alias("ds"), "user_id", "embedding",
-            F.lit(version).alias("model_version"), "engagements",
+            F.lit(prep.ds).alias("ds"),
+            "user_id",
+            "embedding",
+            F.lit(version).alias("model_version"),
+            "engagements",
         ),
         "video_neighbours": neighbours.withColumn("ds", F.lit(prep.ds)),
     }
 
 
 def stage_exploration(
-    prep: Prepared, p: RecParams, video_features: DataFrame, video_emb: DataFrame,
+    prep: Prepared,
+    p: RecParams,
+    video_features: DataFrame,
+    video_emb: DataFrame,
     user_emb: DataFrame,
 ) -> dict[str, DataFrame]:
     pool = bandit.pool_stats(
@@ -207,14 +230,28 @@ def stage_exploration(
         fade_probability=p.bandit_fade_probability,
     ).cache()
     assigned = bandit.assign_audience(
-        decided, video_emb, user_emb, prep.watched, per_user_cap=p.explore_slots,
+        decided,
+        video_emb,
+        user_emb,
+        prep.watched,
+        per_user_cap=p.explore_slots,
         dim=p.embedding_dim,
     )
     ds_col = F.lit(prep.ds).alias("ds")
     return {
         "exploration_pool": decided.select(
-            ds_col, "video_id", "created_at", "impressions", "completion_sum", "alpha", "beta",
-            "reference", "p_better", "sampled", "state", "target_impressions",
+            ds_col,
+            "video_id",
+            "created_at",
+            "impressions",
+            "completion_sum",
+            "alpha",
+            "beta",
+            "reference",
+            "p_better",
+            "sampled",
+            "state",
+            "target_impressions",
         ),
         "exploration_assignments": assigned.select(ds_col, "user_id", "video_id", "score"),
     }
@@ -271,7 +308,9 @@ def stage_candidates(
     """gold.candidates: ds, user_id, video_id, source, score, sources."""
     cat = _catalog(p, video_features, video_emb, neighbours=neighbours)
     lists = catalogue.build_lists(cat, hashtag_top, sound_top, creator_top, trending)
-    rows = _inputs(prep, p, user_emb=user_emb, user_affinities=user_affinities, assignments=assignments)
+    rows = _inputs(
+        prep, p, user_emb=user_emb, user_affinities=user_affinities, assignments=assignments
+    )
     cands = candidates.generate_candidates(
         rows, cat, lists, candidates.CandidateConfig.from_params(p), p.embedding_dim
     )
@@ -328,14 +367,20 @@ def stage_recommend(
     get a ``model`` column (offline comparison). ``model``: the ``learned.Model`` of the
     ``learned`` ranker (``learned.train_ranker``)."""
     cat = _catalog(
-        p, gold["video_features"], gold["video_embeddings"], gold["coldstart_pools"],
+        p,
+        gold["video_features"],
+        gold["video_embeddings"],
+        gold["coldstart_pools"],
         gold["video_neighbours"],
     )
     lists = catalogue.build_lists(
         cat, gold["hashtag_top"], gold["sound_top"], gold["creator_top"], gold["trending"]
     )
     rows = _inputs(
-        prep, p, user_emb=gold["user_embeddings"], user_affinities=gold["user_affinities"],
+        prep,
+        p,
+        user_emb=gold["user_embeddings"],
+        user_affinities=gold["user_affinities"],
         assignments=gold["exploration_assignments"],
     )
     cfg = (
@@ -354,7 +399,10 @@ def stage_recommend(
 
 
 def build_all(
-    silver: Silver, ds: dt.date, p: RecParams, variants: dict[str, str] | None = None,
+    silver: Silver,
+    ds: dt.date,
+    p: RecParams,
+    variants: dict[str, str] | None = None,
     model: Any = None,
 ) -> dict[str, DataFrame]:
     """Every stage in memory (evaluation, tests): the gold frames by table name, the feeds

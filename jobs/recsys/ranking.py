@@ -167,8 +167,12 @@ def cold_start_share(n: int, lo: int, hi: int) -> float:
     return (n - lo) / (hi - lo)
 
 
-def interleave(lists: list[tuple[np.ndarray, np.ndarray, int]], shares: list[float], n: int,
-               skip: set[int] | None = None) -> tuple[list[int], list[float], list[int]]:
+def interleave(
+    lists: list[tuple[np.ndarray, np.ndarray, int]],
+    shares: list[float],
+    n: int,
+    skip: set[int] | None = None,
+) -> tuple[list[int], list[float], list[int]]:
     """Deterministic mix of ranked lists by target shares: at each position take the next unused
     item of the list furthest below its share (ties: earlier list). Returns (items, scores,
     list index of each item)."""
@@ -220,8 +224,14 @@ def similarity(cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.nda
 
 
 def feature_matrix(
-    cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
-    fatigue: np.ndarray, cowatch: np.ndarray | None = None, cowatch_scale: float = 3.0,
+    cat: Catalog,
+    idx: np.ndarray,
+    seg: np.ndarray,
+    user_vecs: np.ndarray,
+    src: np.ndarray,
+    fatigue: np.ndarray,
+    cowatch: np.ndarray | None = None,
+    cowatch_scale: float = 3.0,
 ) -> np.ndarray:
     """``FEATURES`` of each flat candidate, (n, len(FEATURES)) float64: the one place they are
     computed, for the formula (``log_scores``), the learned ranker's scoring and its training
@@ -244,8 +254,14 @@ def feature_matrix(
 
 
 def log_scores(
-    cat: Catalog, idx: np.ndarray, seg: np.ndarray, user_vecs: np.ndarray, src: np.ndarray,
-    fatigue: np.ndarray, weights: tuple[float, ...], cowatch: np.ndarray | None = None,
+    cat: Catalog,
+    idx: np.ndarray,
+    seg: np.ndarray,
+    user_vecs: np.ndarray,
+    src: np.ndarray,
+    fatigue: np.ndarray,
+    weights: tuple[float, ...],
+    cowatch: np.ndarray | None = None,
     cowatch_scale: float = 3.0,
 ) -> np.ndarray:
     """The formula's log score: ``feature_matrix`` dotted with ``weights``."""
@@ -260,8 +276,12 @@ def static_log_score(cat: Catalog, weights: tuple[float, ...]) -> np.ndarray:
     cached = getattr(cat, "_static", None)
     if cached is None or cached[0] != key:
         w = np.asarray(weights, np.float64)
-        static = (w[1] * cat.log_quality + w[2] * cat.log_creator + w[3] * cat.log_freshness
-                  + w[4] * cat.log1p_pop)
+        static = (
+            w[1] * cat.log_quality
+            + w[2] * cat.log_creator
+            + w[3] * cat.log_freshness
+            + w[4] * cat.log1p_pop
+        )
         cached = (key, static)
         object.__setattr__(cat, "_static", cached)
     return cached[1]
@@ -297,8 +317,9 @@ def rank_block(
         e = np.zeros(0, np.int64)
         return e, np.zeros(0), e
     if log_score is None:
-        log_score = log_scores(cat, idx, seg, user_vecs, src, fatigue, cfg.weights, cowatch,
-                               cfg.cowatch_scale)
+        log_score = log_scores(
+            cat, idx, seg, user_vecs, src, fatigue, cfg.weights, cowatch, cfg.cowatch_scale
+        )
     # the learned model's raw prediction is unbounded: keep exp() finite and positive
     score = np.exp(np.clip(log_score, -700.0, 700.0))
     creator = cat.creator[idx]
@@ -333,9 +354,19 @@ class CandidateContext:
     co-engagement score (``user_cowatch``). The rank kernel and the learned ranker's training
     rows both build it, so their features come from the same arrays."""
 
-    def __init__(self, n: int, cand_row: np.ndarray, cidx: np.ndarray, fat_row: np.ndarray,
-                 fat_creator: np.ndarray, fat_n: np.ndarray, cat: Catalog, cfg: RankConfig,
-                 history: tuple[np.ndarray, np.ndarray] | None, want: np.ndarray | None = None):
+    def __init__(
+        self,
+        n: int,
+        cand_row: np.ndarray,
+        cidx: np.ndarray,
+        fat_row: np.ndarray,
+        fat_creator: np.ndarray,
+        fat_n: np.ndarray,
+        cat: Catalog,
+        cfg: RankConfig,
+        history: tuple[np.ndarray, np.ndarray] | None,
+        want: np.ndarray | None = None,
+    ):
         self.bounds = np.searchsorted(cand_row, np.arange(n + 1))
         self.fatigue = np.zeros(len(cidx))
         if len(fat_creator) and (want is None or want.any()):
@@ -383,8 +414,18 @@ def rank_users(
     ok = cidx >= 0
     explore_mask = ok & (src == SOURCE_CODE[EXPLORATION])
     rank_mask = ok & ~explore_mask
-    ctx = CandidateContext(n, cand_row, cidx, fat_row, fat_creator, fat_n, cat,
-                           cfg if not use_model else _with_cowatch(cfg), history, rank_mask)
+    ctx = CandidateContext(
+        n,
+        cand_row,
+        cidx,
+        fat_row,
+        fat_creator,
+        fat_n,
+        cat,
+        cfg if not use_model else _with_cowatch(cfg),
+        history,
+        rank_mask,
+    )
     bounds, fatigue, user_cw, cand_cw = ctx.bounds, ctx.fatigue, ctx.user_cw, ctx.cand_cw
     codes = model.user_codes(n_eng, seg_keys, uvec, extra) if use_model else None
     out_u, out_r, out_v, out_s, out_src = [], [], [], [], []
@@ -395,13 +436,36 @@ def rank_users(
         cw = None if cand_cw is None else cand_cw[sl]
         ls = None
         if use_model and len(sl):
-            x = feature_matrix(cat, cidx[sl], cand_row[sl] - lo, uvec[lo:hi], src[sl],
-                               fatigue[sl], cw, cfg.cowatch_scale)
-            ls = model.log_scores(x, cat, cidx[sl], cand_row[sl], codes, cscore[sl],
-                                  None if extra is None else extra["n_sources"][sl])
+            x = feature_matrix(
+                cat,
+                cidx[sl],
+                cand_row[sl] - lo,
+                uvec[lo:hi],
+                src[sl],
+                fatigue[sl],
+                cw,
+                cfg.cowatch_scale,
+            )
+            ls = model.log_scores(
+                x,
+                cat,
+                cidx[sl],
+                cand_row[sl],
+                codes,
+                cscore[sl],
+                None if extra is None else extra["n_sources"][sl],
+            )
         order, adj, _pos = rank_block(
-            cat, cidx[sl], cand_row[sl] - lo, hi - lo, uvec[lo:hi], src[sl], fatigue[sl], cfg,
-            cowatch=cw, log_score=ls,
+            cat,
+            cidx[sl],
+            cand_row[sl] - lo,
+            hi - lo,
+            uvec[lo:hi],
+            src[sl],
+            fatigue[sl],
+            cfg,
+            cowatch=cw,
+            log_score=ls,
         )
         rows = sl[order]
         rb = np.searchsorted(cand_row[rows], np.arange(lo, hi + 1))
@@ -410,9 +474,19 @@ def rank_users(
             ex = np.arange(bounds[i], bounds[i + 1])
             ex = ex[explore_mask[ex]]
             items, scores, srcs = _assemble(
-                uid[i], int(n_eng[i]), seg_keys[i], cidx[p_rows], adj[rb[i - lo] : rb[i - lo + 1]],
-                src[p_rows], cidx[ex], cscore[ex], watched_idx[w_off[i] : w_off[i + 1]], cat, cfg,
-                uvec[i], user_cw[i] if user_cw else None,
+                uid[i],
+                int(n_eng[i]),
+                seg_keys[i],
+                cidx[p_rows],
+                adj[rb[i - lo] : rb[i - lo + 1]],
+                src[p_rows],
+                cidx[ex],
+                cscore[ex],
+                watched_idx[w_off[i] : w_off[i + 1]],
+                cat,
+                cfg,
+                uvec[i],
+                user_cw[i] if user_cw else None,
             )
             k = len(items)
             out_u.append(np.full(k, uid[i], np.int64))
@@ -421,8 +495,13 @@ def rank_users(
             out_s.append(np.asarray(scores, np.float64))
             out_src.append(np.asarray(srcs, np.int64))
     cc = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
-    return (cc(out_u, np.int64), cc(out_r, np.int32), cc(out_v, np.int64),
-            cc(out_s, np.float64), cc(out_src, np.int64))
+    return (
+        cc(out_u, np.int64),
+        cc(out_r, np.int32),
+        cc(out_v, np.int64),
+        cc(out_s, np.float64),
+        cc(out_src, np.int64),
+    )
 
 
 def _with_cowatch(cfg: RankConfig) -> RankConfig:
@@ -436,8 +515,12 @@ def _with_cowatch(cfg: RankConfig) -> RankConfig:
 
 
 def user_cowatch(
-    n: int, bounds: np.ndarray, cidx: np.ndarray, history: tuple[np.ndarray, np.ndarray] | None,
-    cat: Catalog, cfg: RankConfig,
+    n: int,
+    bounds: np.ndarray,
+    cidx: np.ndarray,
+    history: tuple[np.ndarray, np.ndarray] | None,
+    cat: Catalog,
+    cfg: RankConfig,
 ) -> tuple[list | None, np.ndarray | None]:
     """Each user's co-engagement scores (``Catalog.cowatch`` of their history, divided by the
     history length ** ``cowatch_norm``) and the score of each flat candidate; (None, None) when
@@ -472,8 +555,11 @@ def _user_side(batch: pa.RecordBatch, cat: Catalog, dim: int):
     fat_c = field_values(f_vals, "creator_id", np.int64)
     fat_n = field_values(f_vals, "impressions", np.float64)
     w_off, _, w_vals = list_column(batch, "watched")
-    watched = cat.index(np.asarray(w_vals.to_numpy(zero_copy_only=False), np.int64)) if len(w_vals) \
+    watched = (
+        cat.index(np.asarray(w_vals.to_numpy(zero_copy_only=False), np.int64))
+        if len(w_vals)
         else np.zeros(0, np.int64)
+    )
     return uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, history_column(batch)
 
 
@@ -481,8 +567,13 @@ def _feed_batch(out: tuple) -> pa.RecordBatch:
     u, r, v, s, src = out
     names = pa.array(list(OUT_SOURCES), pa.string())
     return pa.RecordBatch.from_arrays(
-        [pa.array(u, pa.int64()), pa.array(r, pa.int32()), pa.array(v, pa.int64()),
-         pa.array(s, pa.float64()), names.take(pa.array(src, pa.int64()))],
+        [
+            pa.array(u, pa.int64()),
+            pa.array(r, pa.int32()),
+            pa.array(v, pa.int64()),
+            pa.array(s, pa.float64()),
+            names.take(pa.array(src, pa.int64())),
+        ],
         names=[f.name for f in FEED_SCHEMA.fields],
     )
 
@@ -495,8 +586,12 @@ def affinity_lists(batch: pa.RecordBatch) -> tuple[np.ndarray, list, list, np.nd
     off, _, vals = list_column(batch, "affinity")
     if len(vals) == 0:
         return off, [], [], np.zeros(0)
-    return (off, vals.field("kind").to_pylist(), vals.field("key").to_pylist(),
-            field_values(vals, "share", np.float64))
+    return (
+        off,
+        vals.field("kind").to_pylist(),
+        vals.field("key").to_pylist(),
+        field_values(vals, "share", np.float64),
+    )
 
 
 def n_sources(mask: np.ndarray) -> np.ndarray:
@@ -505,10 +600,13 @@ def n_sources(mask: np.ndarray) -> np.ndarray:
     return bits.sum(axis=1).astype(np.float64)
 
 
-def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int,
-               model=None) -> pa.RecordBatch:  # noqa: ANN001
+def rank_batch(
+    batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int, model=None
+) -> pa.RecordBatch:  # noqa: ANN001
     """The ranking kernel over ``user_rows`` (candidates given in the ``cands`` column)."""
-    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, hist = _user_side(batch, cat, dim)
+    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, hist = _user_side(
+        batch, cat, dim
+    )
     c_off, _, c_vals = list_column(batch, "cands")
     cand_row = np.repeat(np.arange(batch.num_rows), np.diff(c_off))
     cidx = cat.index(field_values(c_vals, "video_id", np.int64))
@@ -519,46 +617,109 @@ def rank_batch(batch: pa.RecordBatch, cat: Catalog, cfg: RankConfig, dim: int,
     if model is not None and cfg.learned:
         has_n = len(c_vals) and c_vals.type.get_field_index("n_sources") >= 0
         extra = {
-            "n_sources": field_values(c_vals, "n_sources", np.float64) if has_n
+            "n_sources": field_values(c_vals, "n_sources", np.float64)
+            if has_n
             else np.ones(len(cidx)),
             "affinity": affinity_lists(batch),
         }
-    return _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, cand_row, cidx, src, cscore,
-                                  fat_row, fat_c, fat_n, w_off, watched, cat, cfg, history=hist,
-                                  model=model, extra=extra))
+    return _feed_batch(
+        rank_users(
+            uid,
+            n_eng,
+            seg_keys,
+            uvec,
+            cand_row,
+            cidx,
+            src,
+            cscore,
+            fat_row,
+            fat_c,
+            fat_n,
+            w_off,
+            watched,
+            cat,
+            cfg,
+            history=hist,
+            model=model,
+            extra=extra,
+        )
+    )
 
 
-def recommend_batch(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
-                    ccfg: CandidateConfig, cfg: RankConfig, dim: int,
-                    model=None) -> pa.RecordBatch:  # noqa: ANN001
+def recommend_batch(
+    batch: pa.RecordBatch,
+    cat: Catalog,
+    lists: SourceLists,
+    ccfg: CandidateConfig,
+    cfg: RankConfig,
+    dim: int,
+    model=None,
+) -> pa.RecordBatch:  # noqa: ANN001
     """Candidate generation and ranking fused over ``candidate_inputs`` rows."""
     return recommend_variants(batch, cat, lists, ccfg, {"": cfg}, dim, model)[""]
 
 
-def recommend_variants(batch: pa.RecordBatch, cat: Catalog, lists: SourceLists,
-                       ccfg: CandidateConfig, cfgs: dict[str, RankConfig], dim: int,
-                       model=None) -> dict[str, pa.RecordBatch]:  # noqa: ANN001
+def recommend_variants(
+    batch: pa.RecordBatch,
+    cat: Catalog,
+    lists: SourceLists,
+    ccfg: CandidateConfig,
+    cfgs: dict[str, RankConfig],
+    dim: int,
+    model=None,
+) -> dict[str, pa.RecordBatch]:  # noqa: ANN001
     """One candidate generation, ranked by several configurations (offline comparison);
     ``model`` scores the configurations with ``learned`` set."""
-    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, hist = _user_side(batch, cat, dim)
+    uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, hist = _user_side(
+        batch, cat, dim
+    )
     lo_min = min(c.cold_start_min for c in cfgs.values())
-    row, cidx, src, cscore, mask = generate_batch(batch, cat, lists, ccfg, dim, full=n_eng >= lo_min)
+    row, cidx, src, cscore, mask = generate_batch(
+        batch, cat, lists, ccfg, dim, full=n_eng >= lo_min
+    )
     extra = None
     if model is not None and any(c.learned for c in cfgs.values()):
         extra = {"n_sources": n_sources(mask), "affinity": affinity_lists(batch)}
     return {
-        name: _feed_batch(rank_users(uid, n_eng, seg_keys, uvec, row, cidx, src, cscore,
-                                     fat_row, fat_c, fat_n, w_off, watched, cat, cfg, history=hist,
-                                     model=model if cfg.learned else None, extra=extra))
+        name: _feed_batch(
+            rank_users(
+                uid,
+                n_eng,
+                seg_keys,
+                uvec,
+                row,
+                cidx,
+                src,
+                cscore,
+                fat_row,
+                fat_c,
+                fat_n,
+                w_off,
+                watched,
+                cat,
+                cfg,
+                history=hist,
+                model=model if cfg.learned else None,
+                extra=extra,
+            )
+        )
         for name, cfg in cfgs.items()
     }
 
 
 def _assemble(
-    user_id: int, n_eng: int, segment: str,
-    p_idx: np.ndarray, p_score: np.ndarray, p_src: np.ndarray,
-    ex_idx: np.ndarray, ex_score: np.ndarray, watched: np.ndarray,
-    cat: Catalog, cfg: RankConfig, uvec: np.ndarray | None = None,
+    user_id: int,
+    n_eng: int,
+    segment: str,
+    p_idx: np.ndarray,
+    p_score: np.ndarray,
+    p_src: np.ndarray,
+    ex_idx: np.ndarray,
+    ex_score: np.ndarray,
+    watched: np.ndarray,
+    cat: Catalog,
+    cfg: RankConfig,
+    uvec: np.ndarray | None = None,
     cowatch: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[list[int], list[float], list[int]]:
     """One user's feed: personalised list, cold-start mix, exploration slots.
@@ -601,7 +762,9 @@ def _assemble(
             pool = (pool[0][order], pool[1][order])
         d_idx, d_score = cat.diverse
         if len(d_idx):
-            perm = np.random.default_rng([cfg.seed, int(user_id) & 0x7FFFFFFF]).permutation(len(d_idx))
+            perm = np.random.default_rng([cfg.seed, int(user_id) & 0x7FFFFFFF]).permutation(
+                len(d_idx)
+            )
             d_idx, d_score = d_idx[perm], d_score[perm]
         lists = [
             (p_idx, p_score, 0),
@@ -701,17 +864,19 @@ def with_affinity(rows: DataFrame, affinities: DataFrame) -> DataFrame:
         affinities.join(tot, ["user_id", "kind"])
         .where(F.col("_tot") > 0)
         .groupBy("user_id")
-        .agg(F.collect_list(F.struct(
-            "kind", "key", (F.col("score") / F.col("_tot")).cast("double").alias("share")
-        )).alias("affinity"))
+        .agg(
+            F.collect_list(
+                F.struct(
+                    "kind", "key", (F.col("score") / F.col("_tot")).cast("double").alias("share")
+                )
+            ).alias("affinity")
+        )
     )
     empty = F.array().cast("array<struct<kind:string,key:string,share:double>>")
-    return (rows.join(aff, "user_id", "left")
-            .withColumn("affinity", F.coalesce("affinity", empty)))
+    return rows.join(aff, "user_id", "left").withColumn("affinity", F.coalesce("affinity", empty))
 
 
-def rank_feeds(rows: DataFrame, cat: Catalog, cfg: RankConfig, dim: int,
-               model=None) -> DataFrame:  # noqa: ANN001
+def rank_feeds(rows: DataFrame, cat: Catalog, cfg: RankConfig, dim: int, model=None) -> DataFrame:  # noqa: ANN001
     """Run the kernel over ``user_rows``: user_id, rank, video_id, score, source. ``model``
     (a ``learned.BoundRanker``, with ``cfg.learned``) is broadcast with the catalogue."""
     bc = rows.sparkSession.sparkContext.broadcast((cat, model))
@@ -726,8 +891,13 @@ def rank_feeds(rows: DataFrame, cat: Catalog, cfg: RankConfig, dim: int,
 
 
 def recommend(
-    rows: DataFrame, cat: Catalog, lists: SourceLists, ccfg: CandidateConfig,
-    cfg: RankConfig | dict[str, RankConfig], dim: int, model=None,  # noqa: ANN001
+    rows: DataFrame,
+    cat: Catalog,
+    lists: SourceLists,
+    ccfg: CandidateConfig,
+    cfg: RankConfig | dict[str, RankConfig],
+    dim: int,
+    model=None,  # noqa: ANN001
 ) -> DataFrame:
     """Candidates and feeds in one pass over ``candidates.candidate_inputs`` rows (no candidate
     rows are materialised): user_id, rank, video_id, score, source. Given a dict of
@@ -737,8 +907,11 @@ def recommend(
     bc = rows.sparkSession.sparkContext.broadcast((cat, lists, model))
     cfgs = cfg if isinstance(cfg, dict) else {"": cfg}
     multi = isinstance(cfg, dict)
-    schema = T.StructType([T.StructField("model", T.StringType()), *FEED_SCHEMA.fields]) if multi \
+    schema = (
+        T.StructType([T.StructField("model", T.StringType()), *FEED_SCHEMA.fields])
+        if multi
         else FEED_SCHEMA
+    )
 
     def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         c, lst, m = bc.value

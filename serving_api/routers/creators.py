@@ -14,8 +14,12 @@ from serving_api.models import CreatorAnalyticsOut, CreatorDayOut, CreatorTotals
 router = APIRouter(prefix="/v1/creators", tags=["creators"], responses=INVALID)
 
 
-@router.get("/{creator_id}/analytics", response_model=CreatorAnalyticsOut,
-            responses={**NOT_FOUND, **UNAVAILABLE}, summary="A creator's daily engagement")
+@router.get(
+    "/{creator_id}/analytics",
+    response_model=CreatorAnalyticsOut,
+    responses={**NOT_FOUND, **UNAVAILABLE},
+    summary="A creator's daily engagement",
+)
 async def creator_analytics(
     services: ServicesDep,
     creator_id: Annotated[int, Path(gt=0, lt=2**53)],
@@ -38,8 +42,9 @@ async def creator_analytics(
         )
         rows = await cur.fetchall()
         if not rows:
-            found = await (await conn.execute(
-                "SELECT 1 FROM users WHERE id = %s", (creator_id,))).fetchone()
+            found = await (
+                await conn.execute("SELECT 1 FROM users WHERE id = %s", (creator_id,))
+            ).fetchone()
             if found is None:
                 raise ApiError(404, "creator_not_found", f"no creator {creator_id}")
     day_models = [CreatorDayOut(**r) for r in rows]

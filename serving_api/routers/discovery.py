@@ -31,7 +31,11 @@ def _published(page: ListPage) -> VideoListOut:
 
 
 async def _list_or_fallback(
-    services: Services, name: str, limit: int | None, cursor: str | None, where: str,
+    services: Services,
+    name: str,
+    limit: int | None,
+    cursor: str | None,
+    where: str,
     value: object,
 ) -> VideoListOut:
     """The published list; if it is not published, ready videos from Postgres by views."""
@@ -44,33 +48,47 @@ async def _list_or_fallback(
             return _published(page)
     offset = c.offset if c is not None and c.lists_version == 0 else 0
     if not where:
-        return VideoListOut(name=name, items=[], next_cursor=None, source="published",
-                            lists_version=None)
+        return VideoListOut(
+            name=name, items=[], next_cursor=None, source="published", lists_version=None
+        )
     async with services.pg.connection() as conn:
         cur = await conn.execute(
-            "SELECT id, view_count FROM videos WHERE status = 'ready' AND " + where +
-            " ORDER BY view_count DESC, id DESC LIMIT %s OFFSET %s",
+            "SELECT id, view_count FROM videos WHERE status = 'ready' AND "
+            + where
+            + " ORDER BY view_count DESC, id DESC LIMIT %s OFFSET %s",
             (value, size + 1, offset),
         )
         rows = await cur.fetchall()
     more = len(rows) > size
-    items = [ListItemOut(video_id=r[0], score=float(r[1]), rank=offset + i + 1)
-             for i, r in enumerate(rows[:size])]
+    items = [
+        ListItemOut(video_id=r[0], score=float(r[1]), rank=offset + i + 1)
+        for i, r in enumerate(rows[:size])
+    ]
     nxt = Cursor(0, 0, PHASE_TOPUP, offset + size).encode() if more else None
-    return VideoListOut(name=name, items=items, next_cursor=nxt, source="postgres",
-                        lists_version=None)
+    return VideoListOut(
+        name=name, items=items, next_cursor=nxt, source="postgres", lists_version=None
+    )
 
 
-@router.get("/trending", response_model=VideoListOut, responses={**BAD_REQUEST, **UNAVAILABLE},
-            summary="Trending videos")
-async def trending(services: ServicesDep, limit: Limit = None, cursor: CursorQ = None
-                   ) -> VideoListOut:
+@router.get(
+    "/trending",
+    response_model=VideoListOut,
+    responses={**BAD_REQUEST, **UNAVAILABLE},
+    summary="Trending videos",
+)
+async def trending(
+    services: ServicesDep, limit: Limit = None, cursor: CursorQ = None
+) -> VideoListOut:
     """The published trending list (ready videos only); empty until one is published."""
     return await _list_or_fallback(services, keys.TRENDING, limit, cursor, "", None)
 
 
-@router.get("/hashtags/{tag}/videos", response_model=VideoListOut,
-            responses={**BAD_REQUEST, **UNAVAILABLE}, summary="Top videos of a hashtag")
+@router.get(
+    "/hashtags/{tag}/videos",
+    response_model=VideoListOut,
+    responses={**BAD_REQUEST, **UNAVAILABLE},
+    summary="Top videos of a hashtag",
+)
 async def hashtag_videos(
     services: ServicesDep,
     tag: Annotated[Text, Path(min_length=1, max_length=100)],
@@ -83,8 +101,12 @@ async def hashtag_videos(
     )
 
 
-@router.get("/sounds/{sound_id}/videos", response_model=VideoListOut,
-            responses={**BAD_REQUEST, **UNAVAILABLE}, summary="Top videos using a sound")
+@router.get(
+    "/sounds/{sound_id}/videos",
+    response_model=VideoListOut,
+    responses={**BAD_REQUEST, **UNAVAILABLE},
+    summary="Top videos using a sound",
+)
 async def sound_videos(
     services: ServicesDep,
     sound_id: Annotated[int, Path(gt=0, lt=2**53)],
@@ -126,12 +148,17 @@ def split_query(q: str) -> tuple[str, str]:
     return " ".join(positive), " or ".join(negative)
 
 
-@router.get("/search", response_model=SearchOut, responses={**BAD_REQUEST, **UNAVAILABLE},
-            summary="Full-text search over titles, descriptions and hashtags")
+@router.get(
+    "/search",
+    response_model=SearchOut,
+    responses={**BAD_REQUEST, **UNAVAILABLE},
+    summary="Full-text search over titles, descriptions and hashtags",
+)
 async def search(
     services: ServicesDep,
-    q: Annotated[Text, Query(min_length=1, max_length=200,
-                            description='Words, "phrases", -excluded, #tags')],
+    q: Annotated[
+        Text, Query(min_length=1, max_length=200, description='Words, "phrases", -excluded, #tags')
+    ],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: CursorQ = None,
 ) -> SearchOut:
@@ -146,8 +173,14 @@ async def search(
         rows = await cur.fetchall()
     more = len(rows) > limit
     items = [
-        SearchHitOut(video_id=r[0], creator_id=r[1], title=r[2], description=r[3],
-                     hashtags=list(r[4]), rank=float(r[5]))
+        SearchHitOut(
+            video_id=r[0],
+            creator_id=r[1],
+            title=r[2],
+            description=r[3],
+            hashtags=list(r[4]),
+            rank=float(r[5]),
+        )
         for r in rows[:limit]
     ]
     nxt = Cursor(0, 0, PHASE_TOPUP, offset + limit).encode() if more else None

@@ -44,19 +44,28 @@ def validate_events(
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
         event_id = event_id if isinstance(event_id, str) and len(event_id) <= EVENT_ID_MAX else None
         if not isinstance(raw, dict):
-            rejected.append(EventRejectionOut(index=index, event_id=None,
-                                              error="an event must be a JSON object"))
+            rejected.append(
+                EventRejectionOut(
+                    index=index, event_id=None, error="an event must be a JSON object"
+                )
+            )
             continue
         try:
             ev = EventIn.model_validate(raw, context=context)
         except ValidationError as exc:
-            rejected.append(EventRejectionOut(index=index, event_id=event_id,
-                                              error=describe(exc.errors(include_url=False))))
+            rejected.append(
+                EventRejectionOut(
+                    index=index, event_id=event_id, error=describe(exc.errors(include_url=False))
+                )
+            )
             continue
         eid = ev.event_id or uuid.uuid4().hex
         if eid in ids_seen:
-            rejected.append(EventRejectionOut(index=index, event_id=eid,
-                                              error="event_id repeated within the request"))
+            rejected.append(
+                EventRejectionOut(
+                    index=index, event_id=eid, error="event_id repeated within the request"
+                )
+            )
             continue
         ids_seen.add(eid)
         records.append(
@@ -83,8 +92,10 @@ def validate_events(
         **UNPARSABLE,
         **UNAUTHORIZED,
         413: {"model": ErrorOut, "description": "Too many events, or a body over the limit"},
-        422: {"model": EventsRejectedOut | ValidationErrorOut,
-              "description": "Every event was invalid, or the body is not {\"events\": [...]}"},
+        422: {
+            "model": EventsRejectedOut | ValidationErrorOut,
+            "description": 'Every event was invalid, or the body is not {"events": [...]}',
+        },
         503: {"model": ErrorOut, "description": "The landing zone is unwritable: nothing accepted"},
     },
     summary="Record a batch of engagement events",
@@ -99,8 +110,9 @@ async def post_events(
     reject events (``counters_updated: false``)."""
     settings = services.settings
     if len(batch.events) > settings.event_batch_max:
-        raise ApiError(413, "too_many_events",
-                       f"at most {settings.event_batch_max} events per request")
+        raise ApiError(
+            413, "too_many_events", f"at most {settings.event_batch_max} events per request"
+        )
     now = dt.datetime.now(dt.UTC)
     records, rejected = validate_events(batch.events, now, dt.timedelta(days=30))
     metrics.EVENTS.labels("rejected").inc(len(rejected))
@@ -112,8 +124,11 @@ async def post_events(
     except OSError as exc:
         logger.error("landing append failed: %s", exc)
         metrics.EVENTS.labels("unavailable").inc(len(records))
-        raise ApiError(503, "landing_unavailable",
-                       "events could not be stored durably; nothing was accepted, retry") from exc
+        raise ApiError(
+            503,
+            "landing_unavailable",
+            "events could not be stored durably; nothing was accepted, retry",
+        ) from exc
     metrics.EVENTS.labels("accepted").inc(len(records))
     counters_updated = True
     try:

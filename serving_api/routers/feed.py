@@ -110,8 +110,13 @@ class FeedRoute(APIRoute):
                 return
             # Exceptions (a bad cursor, Valkey down) reach the app's exception handlers.
             body = feed_json(await services.reader.feed_page(*args))
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-length", b"%d" % len(body)), _HEADERS_JSON]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"%d" % len(body)), _HEADERS_JSON],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
 
         self.app = app
@@ -130,8 +135,9 @@ async def get_feed(
     services: ServicesDep,
     user_id: Annotated[int, Path(gt=0, lt=USER_ID_MAX)],
     limit: Annotated[int | None, Query(ge=1, le=LIMIT_MAX, description="Page size.")] = None,
-    cursor: Annotated[Text, Query(max_length=MAX_LENGTHS["cursor"],
-                                  description="From next_cursor.")] = "",
+    cursor: Annotated[
+        Text, Query(max_length=MAX_LENGTHS["cursor"], description="From next_cursor.")
+    ] = "",
     age_band: Annotated[Text, Query(max_length=MAX_LENGTHS["age_band"])] = "",
     country: Annotated[Text, Query(max_length=MAX_LENGTHS["country"])] = "",
     language: Annotated[Text, Query(max_length=MAX_LENGTHS["language"])] = "",

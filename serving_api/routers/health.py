@@ -47,8 +47,9 @@ async def readyz(services: ServicesDep) -> ReadyOut | JSONResponse:
         return "ok"
 
     results = await asyncio.gather(valkey(), postgres(), return_exceptions=True)
-    checks = {name: _check(name, r)
-              for name, r in zip(("valkey", "postgres"), results, strict=True)}
+    checks = {
+        name: _check(name, r) for name, r in zip(("valkey", "postgres"), results, strict=True)
+    }
     ok = all(v == "ok" for v in checks.values())
     out = ReadyOut(status="ready" if ok else "not_ready", checks=checks)
     if ok:

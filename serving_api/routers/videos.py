@@ -70,13 +70,16 @@ async def _media(services: Services, video_id: int) -> dict[str, Any] | None:
     media = await run_in_threadpool(call)
     if media is None:
         return None
-    keep = ("url", "cover_url", "renditions", "thumbnails", "width", "height", "has_audio",
-            "job")
+    keep = ("url", "cover_url", "renditions", "thumbnails", "width", "height", "has_audio", "job")
     return {k: media.get(k) for k in keep}
 
 
-@router.get("/{video_id}", response_model=VideoOut, responses={**NOT_FOUND, **UNAVAILABLE},
-            summary="A video's metadata, status, media and live counts")
+@router.get(
+    "/{video_id}",
+    response_model=VideoOut,
+    responses={**NOT_FOUND, **UNAVAILABLE},
+    summary="A video's metadata, status, media and live counts",
+)
 async def get_video(services: ServicesDep, video_id: VideoId) -> VideoOut:
     """Counts are Postgres plus increments still in Valkey (``counts.live``); if Valkey is
     unreachable they are Postgres's alone (``live: false``) rather than a 503."""
@@ -106,8 +109,9 @@ async def get_video(services: ServicesDep, video_id: VideoId) -> VideoOut:
     except redis.exceptions.RedisError as exc:
         live = False
         logger.warning("live counts of video %d unavailable: %s", video_id, exc)
-    return VideoOut(**row, counts=CountsOut(**counts, live=live),
-                    media=await _media(services, video_id))
+    return VideoOut(
+        **row, counts=CountsOut(**counts, live=live), media=await _media(services, video_id)
+    )
 
 
 #: Nearest neighbours through the HNSW index (the inner query is a plain index-ordered scan),
@@ -127,8 +131,12 @@ LIMIT %(limit)s
 """
 
 
-@router.get("/{video_id}/similar", response_model=SimilarOut,
-            responses={**NOT_FOUND, **UNAVAILABLE}, summary="Nearest videos by embedding")
+@router.get(
+    "/{video_id}/similar",
+    response_model=SimilarOut,
+    responses={**NOT_FOUND, **UNAVAILABLE},
+    summary="Nearest videos by embedding",
+)
 async def similar_videos(
     services: ServicesDep,
     video_id: VideoId,
@@ -176,8 +184,10 @@ def _split_tags(raw: str) -> tuple[str, ...]:
         **UNPARSABLE,
         **UNAUTHORIZED,
         413: {"model": ErrorOut, "description": "File larger than FYP_UPLOAD_MAX_BYTES"},
-        422: {"model": ValidationErrorOut | ErrorOut,
-              "description": "Invalid form fields, unknown creator/sound or empty file"},
+        422: {
+            "model": ValidationErrorOut | ErrorOut,
+            "description": "Invalid form fields, unknown creator/sound or empty file",
+        },
         **UNAVAILABLE,
     },
     summary="Upload a video",
@@ -189,8 +199,9 @@ async def upload_video(
     creator_id: Annotated[int, Form(gt=0, lt=2**53)],
     title: Annotated[Text, Form(max_length=300)] = "",
     description: Annotated[Text, Form(max_length=5000)] = "",
-    hashtags: Annotated[Text, Form(max_length=2000,
-                                   description="Space/comma separated, '#' optional.")] = "",
+    hashtags: Annotated[
+        Text, Form(max_length=2000, description="Space/comma separated, '#' optional.")
+    ] = "",
     sound_id: Annotated[int | None, Form(gt=0, lt=2**53)] = None,
     language: Annotated[Text, Form(max_length=8)] = "unknown",
 ) -> UploadOut:
@@ -209,5 +220,9 @@ async def upload_video(
     except PipelineMissing as exc:
         raise ApiError(503, "pipeline_unavailable", str(exc)) from None
     metrics.UPLOADS.inc()
-    return UploadOut(video_id=receipt.video_id, status="processing", queue=receipt.queue,
-                     job_state=receipt.job_state)
+    return UploadOut(
+        video_id=receipt.video_id,
+        status="processing",
+        queue=receipt.queue,
+        job_state=receipt.job_state,
+    )
