@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         "comma-separated (fyplake/faults.py). Empty in production.",
     )
 
+    # --- logs ---------------------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log files under <home>/logs (fyp.log: the commands' Python log; spark.log: "
+        "the Spark driver's, with the JVM's own output): `text` lines or `json` (one object per "
+        "line, for a log shipper). The console always gets short text lines.",
+    )
+
     # --- the lake: ingest, quarantine, silver/gold, quality, maintenance (issue 3) ------------
     max_watch_multiple: float = Field(
         default=5.0,
@@ -203,6 +211,19 @@ class Settings(BaseSettings):
     )
     rec_cowatch_neighbours: int = Field(
         default=50, description="Co-engagement neighbours kept per video (gold.video_neighbours)."
+    )
+    rec_item_model: Literal["auto", "ease", "cosine"] = Field(
+        default="auto",
+        description="The item-item model behind gold.video_neighbours (the cowatch source and "
+        "factor): ease = EASE's closed form with lambda validated per run (dense, so only up to "
+        "rec_ease_max_items videos with a positive, cosine above that); cosine = co-engagement "
+        "cosine; auto = ease when the catalogue fits.",
+    )
+    rec_ease_max_items: int = Field(
+        default=5000,
+        ge=0,
+        description="Largest catalogue (videos with a recent positive) the engine's EASE item "
+        "model solves (an n x n inverse on the driver: 5,000 ~ 1 GB peak, seconds).",
     )
     rec_cowatch_min_completion: float = Field(
         default=0.5,

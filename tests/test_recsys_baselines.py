@@ -1,11 +1,11 @@
-"""The evaluation's textbook baselines: EASE, implicit ALS, the top-k kernel, the backfill."""
+"""The evaluation's textbook baselines (EASE, implicit ALS, the backfill) and the EASE numpy."""
 
 from __future__ import annotations
 
 import numpy as np
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.recsys import baselines
+from jobs.recsys import baselines, ease
 
 PAIRS = "user_id bigint, video_id bigint, t double, rating double"
 RECS = "user_id bigint, video_id bigint, rank int"
@@ -13,7 +13,7 @@ RECS = "user_id bigint, video_id bigint, rank int"
 
 def test_top_k_skips_excluded_pairs_and_pads():
     scores = np.array([[3.0, 1.0, 2.0, 5.0], [1.0, 1.0, 0.0, 0.0]])
-    idx, sc = baselines.top_k_masked(scores, np.array([0, 1, 1, 1]), np.array([3, 0, 1, 2]), 3)
+    idx, sc = ease.top_k_masked(scores, np.array([0, 1, 1, 1]), np.array([3, 0, 1, 2]), 3)
     # row 0: column 3 excluded -> 0, 2, 1; row 1: only column 3 is left
     assert idx.tolist() == [[0, 2, 1], [3, -1, -1]]
     assert sc[0].tolist() == [3.0, 2.0, 1.0]
@@ -26,7 +26,7 @@ def test_ease_weights_equal_the_constrained_least_squares_solved_column_by_colum
     rng = np.random.default_rng(3)
     x = (rng.random((40, 7)) < 0.35).astype(np.float64)
     lam = 2.5
-    got = baselines.ease_weights(x.T @ x, lam)
+    got = ease.ease_weights(x.T @ x, lam)
     expected = np.zeros((7, 7))
     for j in range(7):
         rest = [i for i in range(7) if i != j]
@@ -69,7 +69,7 @@ def test_ease_chooses_lambda_by_validation_and_skips_big_catalogues(spark):
         pairs, users, watched, ready, k=2, validation="time", fraction=0.25, seed=1
     )
     grid = got.info["validation_ndcg"]  # lambda (rounded) -> validation nDCG
-    assert len(grid) >= len(baselines.EASE_LAMBDA_GRID)
+    assert len(grid) >= len(ease.EASE_LAMBDA_GRID)
     assert abs(max(grid, key=grid.get) - got.info["lambda"]) < 1e-3
     assert got.recs.count() == 4  # two users, k = 2
     skipped = baselines.ease(

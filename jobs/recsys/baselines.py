@@ -27,7 +27,7 @@ held-out positives as the engine (``jobs.recsys.offline``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,14 @@ from pyspark.sql import types as T
 
 from jobs.recsys import cowatch
 from jobs.recsys.catalogue import column, list_column, user_vectors
+from jobs.recsys.ease import (
+    EASE_MAX_ITEMS,
+    EASE_MAX_PAIRS,
+    choose_lambda,
+    ease_scores_top_k,
+    ease_weights,
+    top_k_masked,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +58,6 @@ RECS_SCHEMA = T.StructType(
         T.StructField("score", T.DoubleType()),
     ]
 )
-
-#: EASE is skipped above this many videos with a training positive (dense n x n solve).
-EASE_MAX_ITEMS = 20_000
-#: ... and above this many distinct training (user, video) positives (collected to the driver).
-EASE_MAX_PAIRS = 20_000_000
-#: lambda grid of the validation search, as multiples of the mean diagonal of X'X (the mean
-#: number of users per video): scale-free, so the same grid suits a small and a large log. A
-#: best value at either end extends the grid by one step that way (at most ``EASE_EXTEND``).
-EASE_LAMBDA_GRID = (0.25, 1.0, 4.0, 16.0)
-EASE_EXTEND = 3
-#: Validation users scored per lambda (a seeded sample when there are more).
-EASE_VALIDATION_USERS = 5_000
 
 
 @dataclass
@@ -164,35 +160,7 @@ def backfill(recs: DataFrame, popular: DataFrame, k: int) -> DataFrame:
     )
 
 
-# --- shared numpy: top-k of a score block -----------------------------------------------------
-
-
-def top_k_masked(
-    scores: np.ndarray, excl_rows: np.ndarray, excl_cols: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``scores`` the ``k`` best columns, best first (ties: lower column first),
-    never an excluded (row, column) pair; column -1 (score -inf) where a row has fewer than k
-    allowed columns. ``scores`` is modified in place."""
-    n_rows, n_cols = scores.shape
-    kk = min(k, n_cols)
-    if n_rows == 0 or kk == 0:
-        return np.full((n_rows, k), -1, np.int64), np.full((n_rows, k), -np.inf)
-    if len(excl_rows):
-        scores[excl_rows, excl_cols] = -np.inf
-    part = (
-        np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        if kk < n_cols
-        else np.tile(np.arange(n_cols), (n_rows, 1))
-    )
-    ps = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -ps), axis=1)
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    sc = np.take_along_axis(ps, order, axis=1).astype(np.float64)
-    idx[~np.isfinite(sc)] = -1
-    if kk < k:
-        idx = np.pad(idx, ((0, 0), (0, k - kk)), constant_values=-1)
-        sc = np.pad(sc, ((0, 0), (0, k - kk)), constant_values=-np.inf)
-    return idx, sc
+# --- shared: recommendation rows ------------------------------------------------------------
 
 
 def _rows_arrays(
@@ -344,126 +312,6 @@ def _dot_top_k(
 
 
 # --- EASE -------------------------------------------------------------------------------------
-
-
-def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
-    """EASE's closed form: B = I - P / diag(P) with P = (gram + lam I)^-1 (column j divided by
-    P_jj), so diag(B) = 0. ``gram`` = X'X is consumed (overwritten) to keep the peak at two
-    n x n matrices."""
-    n = gram.shape[0]
-    gram[np.diag_indices(n)] += lam
-    p = np.linalg.inv(gram)
-    del gram
-    p /= -np.diag(p)[None, :]
-    p[np.diag_indices(n)] = 0.0
-    return p
-
-
-def ease_scores_top_k(
-    x: Any, b: np.ndarray, excl: Any, allowed: np.ndarray | None, k: int, block: int = 1024
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k columns of x B per row (``x``: scipy CSR rows x n; ``excl``: CSR of the same shape
-    whose non-zeros are excluded; ``allowed``: bool mask of recommendable columns)."""
-    n_rows = x.shape[0]
-    idx_out = np.full((n_rows, k), -1, np.int64)
-    sc_out = np.full((n_rows, k), -np.inf)
-    for lo in range(0, n_rows, block):
-        hi = min(n_rows, lo + block)
-        s = np.asarray(x[lo:hi] @ b, dtype=np.float64)
-        if allowed is not None:
-            s[:, ~allowed] = -np.inf
-        ex = excl[lo:hi].tocoo()
-        idx_out[lo:hi], sc_out[lo:hi] = top_k_masked(s, ex.row, ex.col, k)
-    return idx_out, sc_out
-
-
-def ndcg_at_k(top: np.ndarray, relevant: Any, k: int) -> np.ndarray:
-    """Per row: binary-gain nDCG@k of the ``top`` positions (-1 = empty slot) against the
-    non-zeros of ``relevant`` (CSR, same rows)."""
-    rel = relevant.tocsr()
-    n_rel = np.diff(rel.indptr)
-    gains = np.zeros(top.shape, np.float64)
-    for i in range(top.shape[0]):
-        cols = rel.indices[rel.indptr[i] : rel.indptr[i + 1]]
-        gains[i] = np.isin(top[i], cols) & (top[i] >= 0)
-    disc = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
-    dcg = gains @ disc
-    ideal = np.cumsum(disc)[np.minimum(np.maximum(n_rel, 1), top.shape[1]) - 1]
-    return np.where(n_rel > 0, dcg / ideal, 0.0)
-
-
-def validation_split(user: np.ndarray, key: np.ndarray, fraction: float) -> np.ndarray:
-    """Bool per pair: held out for validation. Per user with at least 2 pairs, the
-    max(1, floor(fraction x n)) pairs with the largest ``key`` (time: the latest; random: a
-    seeded draw); ties: later position."""
-    order = np.lexsort((np.arange(len(user)), key, user))
-    u_sorted = user[order]
-    start = np.searchsorted(u_sorted, u_sorted, side="left")
-    end = np.searchsorted(u_sorted, u_sorted, side="right")
-    n = end - start
-    n_val = np.where(n >= 2, np.maximum(1, np.floor(n * fraction)), 0)
-    from_end = end - 1 - np.arange(len(order))
-    out = np.zeros(len(user), bool)
-    out[order] = from_end < n_val
-    return out
-
-
-def choose_lambda(
-    user: np.ndarray,
-    item: np.ndarray,
-    key: np.ndarray,
-    n_items: int,
-    allowed: np.ndarray | None,
-    k: int,
-    *,
-    fraction: float,
-    seed: int,
-    grid: Sequence[float] = EASE_LAMBDA_GRID,
-    extend: int = EASE_EXTEND,
-    max_users: int = EASE_VALIDATION_USERS,
-    dtype=np.float64,
-) -> tuple[float, dict[float, float]]:
-    """EASE's lambda by validation inside the training split: hold out each user's last (or a
-    random, by ``key``) ``fraction`` of positives, fit on the rest for each lambda of ``grid``
-    (x the mean diagonal of the fit's X'X), score nDCG@k of the held-out part on at most
-    ``max_users`` users. Returns (best lambda, {lambda: nDCG})."""
-    from scipy import sparse
-
-    val = validation_split(user, key, fraction)
-    users, u_idx = np.unique(user, return_inverse=True)
-    shape = (len(users), n_items)
-    x_fit = sparse.csr_matrix((np.ones(int((~val).sum())), (u_idx[~val], item[~val])), shape=shape)
-    x_val = sparse.csr_matrix((np.ones(int(val.sum())), (u_idx[val], item[val])), shape=shape)
-    rows = np.flatnonzero(np.diff(x_val.indptr) > 0)
-    if len(rows) == 0:
-        return float(grid[0]), {}
-    if len(rows) > max_users:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, max_users, replace=False))
-    gram = (x_fit.T @ x_fit).toarray().astype(dtype)
-    scale = max(float(np.mean(np.diag(gram))), 1e-9)
-    results: dict[float, float] = {}
-
-    def score(mult: float) -> float:
-        lam = mult * scale
-        b = ease_weights(gram.copy(), lam)
-        top, _ = ease_scores_top_k(x_fit[rows], b, x_fit[rows], allowed, k)
-        results[lam] = float(np.mean(ndcg_at_k(top, x_val[rows], k)))
-        return results[lam]
-
-    mults = list(grid)
-    vals = [score(m) for m in mults]
-    for _ in range(extend):
-        best = int(np.argmax(vals))
-        if best == 0:
-            mults.insert(0, mults[0] / 4)
-            vals.insert(0, score(mults[0]))
-        elif best == len(mults) - 1:
-            mults.append(mults[-1] * 4)
-            vals.append(score(mults[-1]))
-        else:
-            break
-    best = int(np.argmax(vals))
-    return mults[best] * scale, results
 
 
 def ease(

@@ -19,7 +19,7 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.recsys import bandit, baselines, evaluation, features
+from jobs.recsys import bandit, baselines, cowatch, evaluation, features, learned
 from jobs.recsys.params import SOURCES, RecParams
 from jobs.recsys.pipeline import Silver, build_all, recent_positives, stage_candidates
 
@@ -85,10 +85,18 @@ def evaluate(
             .where(F.col("cutoff").isNull() | (F.col("followed_at") < F.col("cutoff")))
             .drop("cutoff")
         )
-    variants = {ENGINE: p.ranker}
-    if p.ranker != "design":
+    train_silver = Silver(train, silver.users, silver.videos, follows)
+    model, ranker = None, p.ranker
+    if p.ranker == "learned":  # trained on the training split only, as the nightly would
+        tm = time.monotonic()
+        model = learned.train_ranker(train_silver, ds, p)
+        ranker = "learned" if model is not None else p.ranker_fallback
+        timings["train_ranker_s"] = round(time.monotonic() - tm, 1)
+    notes["ranker"] = ranker
+    variants = {ENGINE: ranker}
+    if ranker != "design":
         variants[DESIGN] = "design"  # the design's formula on the same candidates
-    out = build_all(Silver(train, silver.users, silver.videos, follows), ds, p, variants)
+    out = build_all(train_silver, ds, p, variants, model)
     prep = out["_prepared"]
     truth = _pin(evaluation.positives(test, min_completion))
     eval_users = _pin(truth.select("user_id").distinct())
@@ -114,8 +122,14 @@ def evaluate(
     )
     recs = feeds.unionByName(part("most_popular", popular))
     fits = {
+        # item-kNN on cosine co-engagement, whatever item model the engine ran
         "item_cooccurrence": lambda: baselines.Baseline(
-            baselines.item_cooccurrence(recent, out["video_neighbours"], watched, k)
+            baselines.item_cooccurrence(
+                recent,
+                cowatch.item_neighbours(recent_positives(prep, p), ready, p.cowatch_neighbours),
+                watched,
+                k,
+            )
         ),
         "als": lambda: baselines.als(
             pairs,

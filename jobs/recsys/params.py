@@ -70,6 +70,8 @@ class RecParams:
     cowatch_history: int = 50
     cowatch_neighbours: int = 50
     cowatch_min_completion: float = 0.5
+    item_model: str = "auto"  # auto | ease | cosine (jobs.recsys.ease)
+    ease_max_items: int = 5000
     quality_prior_views: float | None = None
     freshness_half_life_days: float = 3.0
     freshness_floor: float = 0.1
@@ -156,6 +158,8 @@ class RecParams:
             cowatch_history=s.rec_cowatch_history,
             cowatch_neighbours=s.rec_cowatch_neighbours,
             cowatch_min_completion=s.rec_cowatch_min_completion,
+            item_model=s.rec_item_model,
+            ease_max_items=s.rec_ease_max_items,
             quality_prior_views=s.rec_quality_prior_views,
             freshness_half_life_days=s.rec_freshness_half_life_days,
             freshness_floor=s.rec_freshness_floor,

@@ -21,6 +21,7 @@ from jobs.recsys import (
     catalogue,
     coldstart,
     cowatch,
+    ease,
     embeddings,
     features,
     ranking,
@@ -184,7 +185,7 @@ def stage_embeddings(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
     uemb = embeddings.user_embeddings(prep.events, vemb, p.embedding_dim).cache()
     version = p.model_version
     ready = features.ready_videos(prep.videos).select("video_id")
-    neighbours = cowatch.item_neighbours(recent_positives(prep, p), ready, p.cowatch_neighbours)
+    neighbours = item_neighbours(recent_positives(prep, p), ready, p)
     return {
         "video_embeddings": vemb.select(
             F.lit(prep.ds).alias("ds"),
@@ -255,6 +256,20 @@ def stage_exploration(
         ),
         "exploration_assignments": assigned.select(ds_col, "user_id", "video_id", "score"),
     }
+
+
+def item_neighbours(recent: DataFrame, ready: DataFrame, p: RecParams) -> DataFrame:
+    """gold.video_neighbours from the configured item model (``rec_item_model``): EASE when the
+    catalogue fits (``jobs.recsys.ease``), cosine co-engagement otherwise."""
+    if p.item_model != "cosine":
+        max_items = p.ease_max_items if p.item_model == "auto" else 10**9
+        nb, info = ease.ease_neighbours(
+            recent, ready, p.cowatch_neighbours, max_items=max_items, seed=p.seed
+        )
+        if nb is not None:
+            return nb
+        logger.info("item model: cosine co-engagement (%s)", info.get("why"))
+    return cowatch.item_neighbours(recent, ready, p.cowatch_neighbours)
 
 
 def _catalog(p: RecParams, video_features, video_emb, coldstart_pools=None, neighbours=None):
