@@ -3,14 +3,18 @@
 Delta is always configured, the session time zone is UTC, the master comes from the settings.
 Delta's jars are resolved from Maven once into the user-level cache (``~/.cache/fyplake``); the
 resolved file list is remembered there, so every later session, in any clone, starts offline.
+A driver this process starts logs to ``<home>/logs/spark.log`` only (``infra/log4j2*.properties``,
+and the JVM's own stderr), so the console keeps the commands' own lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +26,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.4.2"
+
+#: ``settings.log_format`` -> the driver's log4j2 configuration.
+LOG4J_CONFIGS = {
+    "text": Path(__file__).with_name("log4j2.properties"),
+    "json": Path(__file__).with_name("log4j2-json.properties"),
+}
 
 
 class DeltaJarsUnavailable(RuntimeError):
@@ -112,6 +122,40 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     return conf
 
 
+def spark_log_path(settings: Settings) -> Path:
+    return settings.home / "logs" / "spark.log"
+
+
+def driver_log_conf(settings: Settings, conf: dict[str, str]) -> dict[str, str]:
+    """``conf`` with the driver's Java options pointing log4j2 at our file-only configuration
+    (a driver started by spark-submit, e.g. on a cluster, keeps its own logging)."""
+    options = (
+        f"-Dlog4j2.configurationFile={LOG4J_CONFIGS[settings.log_format].as_uri()} "
+        f"-Dfyp.spark.log={spark_log_path(settings)}"
+    )
+    java = conf.get("spark.driver.extraJavaOptions", "")
+    return {**conf, "spark.driver.extraJavaOptions": f"{java} {options}".strip()}
+
+
+@contextlib.contextmanager
+def jvm_stderr_to_log(settings: Settings) -> Iterator[None]:
+    """While the driver JVM starts, this process's stderr (fd 2, which the JVM inherits) is the
+    log file: what the JVM prints itself (native library warnings, startup notes) lands there
+    too, not on the console. Python's own stderr is restored afterwards."""
+    path = spark_log_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(log, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(log)
+
+
 def get_spark(app_name: str = "fyplake", settings: Settings | None = None) -> SparkSession:
     """The Spark session for this process (created once; later calls return the same one)."""
     settings = settings or get_settings()
@@ -125,13 +169,14 @@ def get_spark(app_name: str = "fyplake", settings: Settings | None = None) -> Sp
 
     packages = _packages(settings)
     builder = SparkSession.builder
-    for key, value in spark_conf(settings, app_name).items():
+    for key, value in driver_log_conf(settings, spark_conf(settings, app_name)).items():
         builder = builder.config(key, value)
 
     jars = cached_jars(settings, packages)
     if jars is not None:
         builder = builder.config("spark.jars", ",".join(jars))
-        return builder.getOrCreate()
+        with jvm_stderr_to_log(settings):
+            return builder.getOrCreate()
 
     ivy = settings.cache_dir / "ivy"
     logger.info("resolving %s into %s (first run only)", packages, ivy)
@@ -139,7 +184,8 @@ def get_spark(app_name: str = "fyplake", settings: Settings | None = None) -> Sp
         "spark.jars.ivy", str(ivy)
     )
     try:
-        spark = builder.getOrCreate()
+        with jvm_stderr_to_log(settings):
+            spark = builder.getOrCreate()
     except Exception as exc:
         raise DeltaJarsUnavailable(
             f"could not start Spark with Delta: resolving {', '.join(packages)} from Maven "

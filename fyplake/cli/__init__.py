@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "fyplake.cli.generate_cmd": "generate",
     "fyplake.cli.config_cmd": "config",
     "fyplake.cli.demo_cmd": "demo",
+    "fyplake.cli.build_cmd": "build",
     "fyplake.cli.job_cmd": "job",
     "fyplake.cli.import_cmd": "import",
     "fyplake.cli.tables_cmd": "tables",
@@ -55,8 +56,9 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 def main(verbose: int) -> None:
     """fyplake: the batch data lake that builds a short-video For You feed."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from fyplake.cli.logs import setup_logging
+
+    setup_logging(verbose)
 
 
 def run() -> None:

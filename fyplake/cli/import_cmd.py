@@ -1,5 +1,5 @@
 """`fyp import movielens DIR | kuairec FILE | csv FILE`: real interaction logs into the landing
-zone (the next `fyp job ingest` of today takes them into the lake)."""
+zone (the next `fyp build` takes them into the lake and on to feeds)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ def _report(summary, as_json: bool) -> None:
     click.echo(f"{data['source']}: {data['input']} -> landing, arrival hour {data['arrival_hour']}")
     for entity, n in sorted(data["records"].items()):
         click.echo(f"   {entity:8} {n:>10,} records")
-    click.echo(
-        f"   {len(data['files'])} files; next: fyp job ingest --date {data['arrival_hour'][:10]}"
-    )
+    click.echo(f"   {len(data['files'])} files; next: fyp build")
 
 
 @click.group(name="import")

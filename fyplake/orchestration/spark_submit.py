@@ -16,6 +16,8 @@ from typing import Any
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 from fyplake.config import REPO_ROOT
+from fyplake.orchestration.inprocess import drop_cached_data as _drop_cached_data  # noqa: F401 - tests/conftest.py
+from fyplake.orchestration.inprocess import run_task
 
 
 class FypSparkSubmitOperator(SparkSubmitOperator):
@@ -89,35 +91,10 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
     def _run_in_process(self, ds: str, result_file: Path) -> dict:
         """The embedded default's shortcut: the same job entry point on this worker's local
         Spark session (reused by later tasks in the same process), no spark-submit JVM start."""
-        from jobs._entry import parse_ds, run_job
-        from jobs.registry import job_module
+        from jobs._entry import parse_ds
 
-        try:
-            result = run_job(
-                self.job,
-                job_module(self.job).run,
-                parse_ds(ds),
-                params={k: str(v) for k, v in self.job_params.items()},
-            )
-        finally:
-            _drop_cached_data()
+        result = run_task(self.job, parse_ds(ds), self.job_params)
         self.log.info("job %s result (in process): %s", self.job, result)
         result_file.parent.mkdir(parents=True, exist_ok=True)
         result_file.write_text(json.dumps(result, default=str))
         return json.loads(result_file.read_text())  # JSON-safe for XCom
-
-
-def _drop_cached_data() -> None:
-    """Unpersist everything the job cached: a submitted job's cache dies with its application,
-    and in process the session outlives the job (later tasks, every date of a backfill), so
-    without this the cached frames of every task pile up in the driver until it runs out of
-    memory."""
-    from pyspark import SparkContext
-    from pyspark.sql import SparkSession
-
-    sc = SparkContext._active_spark_context  # noqa: SLF001
-    if sc is None:
-        return
-    SparkSession.builder.getOrCreate().catalog.clearCache()  # the running session
-    for rdd in list(sc._jsc.getPersistentRDDs().values()):  # noqa: SLF001
-        rdd.unpersist(False)
