@@ -7,6 +7,7 @@ table reference is generated from this module (``fyp tables --schema``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from fyplake.config import Settings, get_settings
@@ -357,12 +358,25 @@ GOLD_FEEDS = register(
         "gold",
         "feeds",
         "run_id string, ds date, user_id bigint, rank int, video_id bigint, score double, "
-        "source string",
-        "Ranked top-N per user (rank 1 = first); re-running a ds replaces its rows.",
+        "source string, raw_score double, ranked_by string",
+        "Ranked top-N per user (rank 1 = first); re-running a ds replaces its rows. source = "
+        "the candidate source (dedupe priority) or cold-start list; ranked_by = what ordered "
+        "the row: the ranker (learned, hybrid, design) or the mixed-in list (coldstart_popular, "
+        "coldstart_diverse, exploration); raw_score = that ranker's or list's own score; score "
+        "= 1 / log2(1 + rank), a display score that falls with rank (sort by it = feed order).",
         partition_by=("ds",),
         key=("ds", "user_id", "rank"),
     )
 )
+
+
+def feed_display_score(rank: int) -> float:
+    """gold.feeds' ``score`` of a position: ``1 / log2(1 + rank)`` (its DCG weight, 1.0 at rank
+    1, strictly falling), so sorting a feed by score gives its order whatever list each item
+    came from; the ranker's or list's own score is ``raw_score``. The API scores the top-up
+    items that follow a feed the same way, by their rank in the user's sequence."""
+    return 1.0 / math.log2(1.0 + rank)
+
 
 GOLD_RUNS = register(
     TableSpec(

@@ -55,6 +55,32 @@ def ensure_table(spark: SparkSession, spec: TableSpec, settings: Settings | None
     return path
 
 
+def add_declared_columns(
+    spark: SparkSession, spec: TableSpec, settings: Settings | None = None
+) -> list[str]:
+    """Add the columns the spec declares and an existing table lacks (nullable, at the end), so
+    a lake written before a column was declared takes the new writes (which never merge
+    schemas) instead of failing on a schema mismatch. Returns the names added."""
+    from pyspark.sql.types import StructType
+
+    path = spec.path(settings)
+    have = set(spark.read.format("delta").load(path).columns)
+    new = [f for f in StructType.fromDDL(spec.schema).fields if f.name not in have]
+    if new:
+        cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in new)
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
+        logger.info("%s: added declared columns %s", spec.full_name, [f.name for f in new])
+    return [f.name for f in new]
+
+
+def _ensure_current(spark: SparkSession, spec: TableSpec, settings: Settings | None) -> None:
+    """``ensure_table``, then ``add_declared_columns`` when the table was already there."""
+    local = _local_log_version(spec.path(settings))
+    ensure_table(spark, spec, settings)
+    if local is None or local >= 0:
+        add_declared_columns(spark, spec, settings)
+
+
 def table_exists(spark: SparkSession, spec: TableSpec, settings: Settings | None = None) -> bool:
     from delta.tables import DeltaTable
 
@@ -130,7 +156,7 @@ def merge_upsert(
     key = key or spec.key
     if not key:
         raise ValueError(f"{spec.full_name} has no key to merge on")
-    ensure_table(spark, spec, settings)
+    _ensure_current(spark, spec, settings)
     source = conform(df, spec).dropDuplicates(list(key))
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
     if extra_condition:
@@ -220,7 +246,7 @@ def replace_where(
     Delta takes the predicate as SQL text; build it with :func:`partition_predicate` (dates are
     rendered as typed literals, never pasted in as values).
     """
-    ensure_table(spark, spec, settings)
+    _ensure_current(spark, spec, settings)
     if not isinstance(predicate, str):
         raise TypeError("replace_where takes SQL text; use delta_io.partition_predicate(...)")
     (
@@ -250,6 +276,6 @@ def overwrite_table(
     """Replace an unpartitioned snapshot table in one commit (readers see old or new, not a mix)."""
     if spec.partition_by:
         raise ValueError(f"{spec.full_name} is partitioned: use replace_where, not overwrite")
-    ensure_table(spark, spec, settings)
+    _ensure_current(spark, spec, settings)
     conform(df, spec).write.format("delta").mode("overwrite").save(spec.path(settings))
     return latest_version(spark, spec, settings)

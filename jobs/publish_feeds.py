@@ -2,7 +2,10 @@
 
 Reads (``ds`` partition; lists fall back to their latest ds <= the given one):
 
-* ``gold.feeds``: ds, user_id, rank, video_id, score, source (+ run_id) -> the ``feed`` dataset;
+* ``gold.feeds``: ds, user_id, rank, video_id, score, source, ranked_by (+ run_id) -> the
+  ``feed`` dataset: each item's code stands for its (source, ranked_by) pair, named in the
+  version's meta (``sources``, ``ranked_by``); the score published is gold's display score,
+  so the served order is the score order;
 * ``gold.trending`` (rank, video_id, score), ``gold.hashtag_top`` (+ hashtag),
   ``gold.sound_top`` (+ sound_id), ``gold.coldstart_pools`` (+ pool, age_band, country,
   language) -> the ``lists`` dataset.
@@ -56,6 +59,18 @@ def snapshot(df: DataFrame, ds: dt.date, exact: bool) -> tuple[DataFrame, dt.dat
     return df.where(F.col("ds") == F.lit(latest)), latest
 
 
+def feed_labels(day: DataFrame) -> list[tuple[str, str]]:
+    """The distinct (source, ranked_by) pairs of a ds's feed rows, sorted: the item codes'
+    vocabulary (a table from before ``ranked_by`` existed gives '' for it)."""
+    from pyspark.sql import functions as F
+
+    by = F.col("ranked_by") if "ranked_by" in day.columns else F.lit(None).cast("string")
+    pairs = day.select(
+        F.coalesce("source", F.lit("unknown")).alias("s"), F.coalesce(by, F.lit("")).alias("r")
+    ).distinct()
+    return sorted((r["s"], r["r"]) for r in pairs.collect())
+
+
 def cutoff_ms(ds: dt.date) -> int:
     """End of the data interval ``ds`` (UTC), but never later than now."""
     end = dt.datetime.combine(ds + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
@@ -73,7 +88,6 @@ def run(
     """``datasets``: ``all`` (nightly), ``lists`` (hourly: trending, hashtag/sound lists, pools)
     or ``feed``."""
     import psycopg
-    from pyspark.sql import functions as F
 
     from fyplake.serving.clients import resolve_postgres_dsn, resolve_valkey_url, valkey_client
     from fyplake.serving.ready import sync_ready_from_postgres
@@ -126,10 +140,8 @@ def run(
     if feeds is None:
         raise FileNotFoundError("gold.feeds does not exist; run the recommendation jobs first")
     day, _ = snapshot(feeds, ds, exact=True)
-    sources = sorted(
-        r[0] for r in day.select(F.coalesce("source", F.lit("unknown"))).distinct().collect()
-    )
-    if not sources:
+    labels = feed_labels(day)
+    if not labels:
         serving = VersionedStore(client, keys.FEED, settings).current()
         if serving is not None:  # an empty table must not replace (or hide) a good feed
             client.close()
@@ -151,13 +163,14 @@ def run(
         if "run_id" in day.columns
         else []
     )
-    items = feed_items(day, {s: i for i, s in enumerate(sources)})
+    items = feed_items(day, {pair: i for i, pair in enumerate(labels)})
     res = publish_feed_frame(
         items,
         client,
         url,
         settings,
-        sources=sources,
+        sources=[s for s, _ in labels],
+        ranked_by=[r for _, r in labels],
         run_id=run_ids[0] if len(run_ids) == 1 and run_ids[0] else None,
         built_at_ms=cutoff_ms(ds),
         min_users=floor(keys.FEED),

@@ -72,9 +72,21 @@ class ValidationErrorOut(ErrorOut):
 
 class FeedItemOut(BaseModel):
     video_id: int
-    score: float
-    source: str = Field(description="Candidate source, or coldstart/trending for top-ups.")
+    score: float = Field(
+        description="Display score of the position, 1 / log2(1 + rank): falls with rank, so "
+        "score order is the served order (the ranker's own score is gold.feeds.raw_score)."
+    )
+    source: str = Field(
+        description="Candidate source that produced it (the dedupe priority's pick), or the "
+        "cold-start list / trending for top-ups."
+    )
     rank: int = Field(description="1-based position in the user's sequence.")
+    ranked_by: str | None = Field(
+        default=None,
+        description="What ranked it: the feed's ranker (learned, hybrid, design) or the list "
+        "mixed in (coldstart_popular, coldstart_diverse, exploration; trending for a top-up); "
+        "null for a feed published without it.",
+    )
 
 
 class FeedOut(BaseModel):
@@ -209,7 +221,9 @@ class CountsOut(BaseModel):
 
 class VideoOut(BaseModel):
     id: int
-    creator_id: int
+    creator_id: int | None = Field(
+        description="The uploader; null for an item without a creator (e.g. an imported movie)."
+    )
     status: Literal["processing", "ready", "failed", "duplicate"]
     status_reason: str | None
     duplicate_of: int | None
@@ -249,7 +263,7 @@ class UploadOut(BaseModel):
 
 class SearchHitOut(BaseModel):
     video_id: int
-    creator_id: int
+    creator_id: int | None = Field(description="Null for an item without a creator.")
     title: str
     description: str
     hashtags: list[str]

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fyplake import keys
+from fyplake.catalog import feed_display_score
 from fyplake.config import Settings
 from fyplake.serving.publish import publish_feeds, publish_lists
 from fyplake.serving.ready import mark_not_ready, mark_ready, sync_ready_from_postgres
@@ -47,8 +48,9 @@ def _publish_world(valkey, settings, offset=0):
         (
             uid,
             [v + offset for v in vids],
-            [1.0 / (i + 1) for i in range(len(vids))],
+            [feed_display_score(i + 1) for i in range(len(vids))],  # what gold.feeds holds
             ["followed" if i % 2 == 0 else "hashtag" for i in range(len(vids))],
+            ["hybrid"] * len(vids),
         )
         for uid, vids in FEEDS.items()
     ]
@@ -140,6 +142,18 @@ def test_pagination_walks_the_feed_in_order_then_tops_up(api):
     ]
     assert {i["source"] for i in items[33:]} == {"trending"}
     assert pages >= 7
+
+
+def test_scores_fall_with_rank_and_each_item_says_what_ranked_it(api):
+    """The served sequence (the published feed, then the top-up) is in score order, so a client
+    sorting by score gets the served feed; ``ranked_by`` is the feed's ranker, then the list a
+    top-up item came from, while ``source`` stays the candidate source."""
+    items, _ = _all_pages(api, U + 1)
+    scores = [i["score"] for i in items]
+    assert all(b < a for a, b in zip(scores, scores[1:], strict=False))
+    assert scores == pytest.approx([feed_display_score(i["rank"]) for i in items], rel=1e-6)
+    assert {i["ranked_by"] for i in items[:23]} == {"hybrid"}
+    assert [i["ranked_by"] for i in items[23:]] == [i["source"] for i in items[23:]]
 
 
 def test_a_feed_ending_exactly_at_a_page_boundary_continues_with_the_top_up(api):

@@ -48,15 +48,16 @@ def _movielens(folder: Path) -> Path:
 def test_movielens(tmp_path):
     settings = lake_settings(tmp_path)
     summary = import_movielens(settings, _movielens(tmp_path / "ml-100k"), arrival=ARRIVAL)
-    assert summary.records == {"users": 3, "videos": 2, "events": 6}
+    assert summary.records == {"users": 2, "videos": 2, "events": 6}
     assert all("/date=2026-11-20/hour=09/" in f for f in summary.files)
 
     users = {u["user_id"]: u for u in _landed(settings, "users")}
-    assert users[0]["is_creator"] is True  # the pseudo creator of imported items
+    assert sorted(users) == [1, 2]  # the raters only: no user is made for a creator
     assert (users[1]["age_band"], users[2]["age_band"]) == ("18-24", "45+")
     assert users[1]["signup_time"] == "1997-12-04T15:55:49.000Z"  # first rating
 
     videos = {v["video_id"]: v for v in _landed(settings, "videos")}
+    assert [v["creator_id"] for v in videos.values()] == [None, None]  # landed as explicit nulls
     assert videos[10]["hashtags"] == ["animation", "childrens", "comedy"]
     assert videos[11]["hashtags"] == ["action", "scifi"]
     assert videos[10]["created_at"] == "1995-01-01T00:00:00.000Z"
@@ -106,7 +107,7 @@ def test_kuairec(tmp_path):
         "19,183,500,,,,,\n"
     )
     summary = import_kuairec(settings, path, arrival=ARRIVAL)
-    assert summary.records == {"events": 4, "users": 3, "videos": 2}
+    assert summary.records == {"events": 4, "users": 2, "videos": 2}
     events = {(e["user_id"], e["video_id"]): e for e in _landed(settings, "events")}
     assert events[(14, 148)]["event_type"] == "watch"
     assert events[(14, 148)]["watch_ms"] == 4381
@@ -116,7 +117,8 @@ def test_kuairec(tmp_path):
     assert events[(19, 183)]["event_time"] is None  # no time at all: the ingest quarantines it
     videos = {v["video_id"]: v for v in _landed(settings, "videos")}
     assert videos[148]["duration_ms"] == 6067 and videos[183]["duration_ms"] == 11000
-    assert {u["user_id"] for u in _landed(settings, "users")} == {0, 14, 19}
+    assert {u["user_id"] for u in _landed(settings, "users")} == {14, 19}
+    assert {v["creator_id"] for v in videos.values()} == {None}
 
 
 def test_csv_weight_completion_and_implicit(tmp_path):
@@ -136,6 +138,8 @@ def test_csv_weight_completion_and_implicit(tmp_path):
     implicit.write_text("user_id,item_id,ts\n4,7,1700000300\n")
     s3 = import_csv(settings, implicit, arrival=ARRIVAL)
     assert (s2.records["events"], s3.records["events"]) == (2, 1)
+    assert {u["user_id"] for u in _landed(settings, "users")} == {1, 2, 3, 4, "x"}
+    assert {v["creator_id"] for v in _landed(settings, "videos")} == {None}
     got = sorted(
         (str(e["user_id"]), e["video_id"], e["event_type"], e.get("watch_ms"), e["event_time"])
         for e in _landed(settings, "events")
@@ -234,3 +238,56 @@ def test_imported_logs_go_through_the_lake(spark, tmp_path):
     assert dates == {"1997-12-04", "1998-04-04", "2020-07-04", "2023-11-14"}
     gold = delta_io.read_table(spark, catalog.GOLD_VIDEO_DAILY_STATS, settings=settings)
     assert gold.where(F.col("date") == F.lit(dt.date(1997, 12, 4))).count() == 2
+
+
+def _movielens_world(folder: Path, users: int = 8, movies: int = 10) -> Path:
+    """A MovieLens-format folder: every user rates 5 of the movies over three days of 1998."""
+    folder.mkdir(parents=True)
+    t0 = 891_000_000  # 1998-03-27
+    ratings = [
+        f"{u}\t{(u * 3 + k) % movies + 1}\t{(u + k) % 5 + 1}\t{t0 + 86_400 * (k % 3) + u * 60}"
+        for u in range(1, users + 1)
+        for k in range(5)
+    ]
+    (folder / "u.data").write_text("\n".join(ratings) + "\n")
+    flags = ["|".join("1" if g == m % 19 else "0" for g in range(19)) for m in range(movies)]
+    items = [f"{m + 1}|Movie {m + 1}|01-Jan-1995||http://x|{flags[m]}" for m in range(movies)]
+    (folder / "u.item").write_text("\n".join(items) + "\n", encoding="latin-1")
+    (folder / "u.user").write_text(
+        "".join(f"{u}|{18 + 4 * u}|M|other|0000{u}\n" for u in range(1, users + 1))
+    )
+    return folder
+
+
+@pytest.mark.slow
+def test_an_imported_log_gives_one_feed_per_user_and_no_creator(spark, tmp_path):
+    """MovieLens-format file -> import -> lake -> nightly: imported movies have no creator (no
+    pseudo-user is made for one), so the lake has exactly the raters as users and the nightly
+    writes one feed per user; every movie is its own for creator diversity and none has a
+    creator list, affinity or creator score of its own."""
+    from pyspark.sql import functions as F
+
+    from fyplake import catalog, delta_io
+    from jobs.lake.pipeline import run_lake_pipeline
+    from jobs.recsys import pipeline
+
+    settings = lake_settings(tmp_path)
+    import_movielens(settings, _movielens_world(tmp_path / "ml"), arrival=ARRIVAL)
+    run_lake_pipeline(spark, settings, ARRIVAL.date())
+    read = lambda spec: delta_io.read_table(spark, spec, settings=settings)  # noqa: E731
+    assert sorted(r[0] for r in read(catalog.SILVER_USERS).select("user_id").collect()) == list(
+        range(1, 9)
+    )
+    videos = read(catalog.SILVER_VIDEOS)
+    assert videos.count() == 10 and videos.where(F.col("creator_id").isNotNull()).count() == 0
+
+    ds = dt.date(1998, 3, 30)  # the day after the last rating
+    pipeline.run_nightly(spark, settings, ds)
+    feeds = read(catalog.GOLD_FEEDS).where(F.col("ds") == F.lit(ds))
+    assert sorted(r[0] for r in feeds.select("user_id").distinct().collect()) == list(range(1, 9))
+    creators = read(catalog.GOLD_CREATOR_TOP).where(F.col("ds") == F.lit(ds))
+    assert creators.count() == 0
+    affinities = read(catalog.GOLD_USER_AFFINITIES).where(F.col("kind") == "creator")
+    assert affinities.count() == 0
+    features = read(catalog.GOLD_VIDEO_FEATURES).where(F.col("ds") == F.lit(ds))
+    assert {r[0] for r in features.select("creator_score").distinct().collect()} == {1.0}

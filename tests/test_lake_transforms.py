@@ -244,3 +244,29 @@ def test_gold_daily_stats(spark):
             (d2, 8, 0, 0, 0, 1, 1),
         ],
     )
+
+
+def test_a_video_with_an_explicit_null_creator_has_none(spark):
+    """``"creator_id": null`` is a video without a creator (an imported item); a video that
+    leaves the field out, or blank, is still quarantined as missing it."""
+    base = {"duration_ms": 60000, "status": "ready"}
+    raws = [
+        json.dumps({"video_id": 1, "creator_id": None, **base}),
+        json.dumps({"video_id": 2, **base}),
+        json.dumps({"video_id": 3, "creator_id": " ", **base}),
+        json.dumps({"video_id": 4, "creator_id": 9, **base}),
+    ]
+    got = (
+        _lines(spark, raws)
+        .transform(parsing.parse_records, "videos")
+        .select("line_no", "creator_id", "_reason")
+    )
+    assertDataFrameEqual(
+        got,
+        [
+            (1, None, None),
+            (2, None, "missing_field: creator_id"),
+            (3, None, "missing_field: creator_id"),
+            (4, 9, None),
+        ],
+    )

@@ -261,3 +261,56 @@ def test_a_feed_publish_that_dies_on_the_executors_leaves_no_key_of_its_version(
     assert valkey.get(keys.current("feed")) == current
     assert list(valkey.scan_iter(match=f"fyp:feed:v{version}:*")) == []
     assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None
+
+
+def test_the_served_feed_is_the_export_sorted_by_score(spark, lake, stack):
+    """A mixed feed in gold.feeds (the ranker's rows, a cold-start pool's, an exploration
+    slot) whose raw scores go up and down: the published ``score`` falls with rank, so the
+    export sorted by score is the order the API serves, and each served item says what ranked
+    it (``ranked_by``) besides its candidate source; the top-up after it keeps falling."""
+    from pyspark.sql import functions as F
+
+    from fyplake import catalog, delta_io
+    from jobs import publish_feeds
+
+    settings, _ = lake
+    day = DS + dt.timedelta(days=2)
+    placed = [  # (video, source, raw score, ranked_by)
+        (V + 4, "hashtag", 0.31, "hybrid"),
+        (V + 1, "coldstart_popular", 0.9, "coldstart_popular"),
+        (V + 6, "embedding", 0.22, "hybrid"),
+        (V + 8, "exploration", 0.75, "exploration"),
+        (V + 3, "coldstart_diverse", 0.1, "coldstart_diverse"),
+        (V + 7, "hashtag", 0.12, "hybrid"),
+    ]
+    rows = [
+        ("run-22", day, U + 2, r, v, catalog.feed_display_score(r), src, raw, by)
+        for r, (v, src, raw, by) in enumerate(placed, 1)
+    ]
+    _save(spark, settings, "gold", "feeds", rows, catalog.GOLD_FEEDS.schema)
+    out = publish_feeds.run(spark, settings, day, min_ratio="0", sync_ready="false")
+    assert out["feed"]["items"] == 1
+
+    export = (
+        delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings)
+        .where(F.col("ds") == F.lit(day))
+        .orderBy(F.desc("score"))
+        .collect()
+    )
+
+    async def served():
+        client = async_valkey_client(stack.valkey, 1.0)
+        try:
+            reader = ServingReader(client, settings)
+            return await reader.feed_page(U + 2, limit=9, segment=("18-24", "BR", "pt"))
+        finally:
+            await client.aclose()
+
+    page = asyncio.run(served())
+    feed, topup = page.items[: len(placed)], page.items[len(placed) :]
+    assert [i.video_id for i in feed] == [r["video_id"] for r in export]
+    assert [(i.source, i.ranked_by) for i in feed] == [(s, b) for _, s, _, b in placed]
+    assert [i.score for i in feed] == pytest.approx([r["score"] for r in export], rel=1e-6)
+    assert topup and {i.source for i in topup} <= {"coldstart_popular", "trending"}
+    scores = [i.score for i in page.items]
+    assert all(b < a for a, b in zip(scores, scores[1:], strict=False))

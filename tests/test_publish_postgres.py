@@ -79,3 +79,16 @@ def test_user_embeddings_skip_unknown_users_and_check_dimensions(pg):
     ).fetchone() == ("m1",)
     with pytest.raises(ValueError, match="shape"):
         upsert_user_embeddings(pg, [(U + 10, [1.0, 2.0])])
+
+
+def test_a_video_without_a_creator_is_published_without_one(pg):
+    """An imported item has no creator (``creator_id`` NULL): it is published (the ready set
+    is built from Postgres, so a skipped video would never be served), with no user made."""
+    users_before = pg.execute("SELECT count(*) FROM users").fetchone()[0]
+    res = upsert_videos(
+        pg, [(V + 20, None, 60_000, "Toy Story", "", ["comedy"], None, "en", "ready", T0)]
+    )
+    assert (res.upserted, res.skipped) == (1, 0)
+    got = pg.execute("SELECT creator_id, status FROM videos WHERE id = %s", (V + 20,)).fetchone()
+    assert got == (None, "ready")
+    assert pg.execute("SELECT count(*) FROM users").fetchone()[0] == users_before

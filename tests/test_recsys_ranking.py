@@ -16,7 +16,12 @@ FEATS = (
     "video_id bigint, creator_id bigint, status string, quality double, creator_score double, "
     "freshness double, popularity double"
 )
-FEED = "user_id bigint, rank int, video_id bigint, score double, source string"
+FEED = "user_id bigint, rank int, video_id bigint, raw_score double, source string"
+
+
+def _raw(feeds):
+    """The ranker's own scores (``raw_score``; ``score`` is the position's display score)."""
+    return feeds.select("user_id", "rank", "video_id", "raw_score", "source")
 
 
 def _cfg(**kw) -> ranking.RankConfig:
@@ -123,7 +128,7 @@ def test_creator_diversity_keeps_one_creator_from_filling_the_top(spark):
         ],
         FEED,
     )
-    assertDataFrameEqual(got, expected)
+    assertDataFrameEqual(_raw(got), expected)
 
 
 def test_similarity_and_fatigue_enter_the_score(spark):
@@ -152,7 +157,7 @@ def test_similarity_and_fatigue_enter_the_score(spark):
         [(1, 1, 3, 0.45, "trending"), (1, 2, 2, 0.3, "hashtag"), (1, 3, 1, 0.1, "followed")],
         FEED,
     )
-    assertDataFrameEqual(got, expected, rtol=1e-5)
+    assertDataFrameEqual(_raw(got), expected, rtol=1e-5)
 
 
 def test_coengagement_lifts_what_was_engaged_with_alongside_the_users_history(spark):
@@ -191,7 +196,7 @@ def test_coengagement_lifts_what_was_engaged_with_alongside_the_users_history(sp
     ]
     for cfg, feed in cases:
         assertDataFrameEqual(
-            _rank(spark, cfg, **kw),
+            _raw(_rank(spark, cfg, **kw)),
             spark.createDataFrame(
                 [(1, r, v, sc, "hashtag") for r, (v, sc) in enumerate(feed, 1)], FEED
             ),
@@ -351,3 +356,54 @@ def test_the_formula_is_the_feature_matrix_dotted_with_its_weights():
         + p.w_cowatch * np.log1p(3.0 * cw)
     )
     np.testing.assert_allclose(got, formula, rtol=1e-6)  # similarity is float32
+
+
+def test_score_falls_with_rank_and_ranked_by_names_what_placed_each_row(spark):
+    """A blending user (15 impressions) with an exploration slot: the mixed feed interleaves
+    lists scored on scales of their own (pool 1/r, diverse 0.5, the formula, the bandit draw),
+    so raw scores go up and down along the feed; the published ``score`` falls with every rank
+    (sorting by it gives the feed), ``raw_score`` keeps each list's score and ``ranked_by``
+    names the list or the ranker that placed the row, while ``source`` stays the source."""
+    feats, pools, diverse, personal = _cold_catalog()
+    cands = [(1, v, s, sc) for v, s, sc in personal] + [(1, 40, "exploration", 0.99)]
+    t = dt.datetime(2026, 11, 1, 9, 0)
+    got = (
+        _rank(
+            spark,
+            _cfg(explore_slots=1, explore_every=5),
+            feats=feats,
+            users=[(1, "18-24", "US", "en")],
+            cands=cands,
+            events=[(1, 50 + i, 5000, t) for i in range(15)],
+            pools=pools,
+            diverse=diverse,
+        )
+        .orderBy("rank")
+        .collect()
+    )
+    raw = [r["raw_score"] for r in got]
+    assert any(b > a for a, b in zip(raw, raw[1:], strict=False))  # the mix is not ordered
+    scores = [r["score"] for r in got]
+    assert all(b < a for a, b in zip(scores, scores[1:], strict=False))
+    assert scores[0] == 1.0
+    by_score = sorted(got, key=lambda r: -r["score"])
+    assert [r["video_id"] for r in by_score] == [r["video_id"] for r in got]
+    expected_by = {
+        "embedding": "design",
+        "coldstart_popular": "coldstart_popular",
+        "coldstart_diverse": "coldstart_diverse",
+        "exploration": "exploration",
+    }
+    assert {(r["source"], r["ranked_by"]) for r in got} == set(expected_by.items())
+    assert [r["raw_score"] for r in got if r["source"] == "exploration"] == [0.99]
+    assert all(r["ranked_by"] in ranking.RANKED_BY for r in got)
+
+
+def test_ranked_by_is_the_ranker_that_scored_the_personalised_list():
+    assert ranking.RankConfig.from_params(RecParams(ranker="hybrid")).formula == "hybrid"
+    assert ranking.RankConfig.from_params(RecParams(), ranker="design").formula == "design"
+    learned = ranking.RankConfig.from_params(RecParams(ranker="learned"))
+    assert ranking.ranked_by_label(learned, model=object()) == "learned"
+    # no model: the formula its weights are (the model's base) ranks, and says so
+    assert ranking.ranked_by_label(learned) == RecParams().ranker_base
+    assert ranking.display_score(1) == 1.0

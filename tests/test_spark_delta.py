@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from lakehelpers import lake_settings
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
@@ -50,3 +51,26 @@ def test_utc_timestamps_round_trip(spark, tmp_path):
     df.write.format("delta").save(path)
     got = spark.read.format("delta").load(path).select(F.date_format("ts", "HH:mm").alias("hm"))
     assert got.first()["hm"] == "01:30"
+
+
+def test_a_table_from_before_a_column_was_declared_takes_the_new_writes(spark, tmp_path):
+    """gold.feeds written before raw_score and ranked_by were declared: the next partition
+    rebuild adds the columns (null in the old rows) instead of failing on the schema."""
+    settings = lake_settings(tmp_path)
+    spec = catalog.GOLD_FEEDS
+    old_ddl = (
+        "run_id string, ds date, user_id bigint, rank int, video_id bigint, score double, "
+        "source string"
+    )
+    day1, day2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
+    old = spark.createDataFrame([("r1", day1, 1, 1, 10, 0.5, "hashtag")], old_ddl)
+    old.write.format("delta").partitionBy("ds").save(spec.path(settings))
+    new = spark.createDataFrame(
+        [("r2", day2, 1, 1, 11, 1.0, "hashtag", 0.7, "hybrid")], spec.schema
+    )
+    where = delta_io.partition_predicate("ds", day2)
+    delta_io.replace_where(spark, new, spec, where, settings=settings)
+    got = delta_io.read_table(spark, spec, settings=settings).select(
+        "ds", "video_id", "raw_score", "ranked_by"
+    )
+    assertDataFrameEqual(got, [(day1, 10, None, None), (day2, 11, 0.7, "hybrid")])

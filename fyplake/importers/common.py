@@ -19,8 +19,10 @@ SKIP_AT_OR_BELOW = 0.2
 #: A normalised rating at or above this adds a like; at 1.0 (the top rating) also a share.
 LIKE_AT_OR_ABOVE = 0.8
 SHARE_AT_OR_ABOVE = 1.0
-#: The pseudo creator every imported item belongs to (its user record is written too).
-IMPORT_CREATOR_ID = 0
+#: The creator of an imported item: none. A rating log names no uploader, and inventing one
+#: would add a user who never watched anything (and gets a feed) and give every item the same
+#: creator, so creator features and diversity would be constant. Landed as an explicit null.
+NO_CREATOR = None
 
 
 @dataclass
@@ -207,15 +209,6 @@ def rating_events(
             {"event_id": f"{base}:share", "event_type": "share", "event_time": later(2), **common}
         )
     return out
-
-
-def creator_record(source: str, signup_time: str | None, offset: int = 0) -> dict[str, Any]:
-    return {
-        "user_id": IMPORT_CREATOR_ID + offset,
-        "is_creator": True,
-        "signup_time": signup_time,
-        "source": source,
-    }
 
 
 def age_band(age: int | None) -> str | None:

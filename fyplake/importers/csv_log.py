@@ -12,7 +12,7 @@ Header required. Columns (first match wins, case-insensitive):
 * neither: implicit feedback, every row a complete watch.
 
 Ids must be integers (others are landed as they are and quarantined as mistyped). Items are
-``NOMINAL_DURATION_MS`` clips of the pseudo creator 0.
+``NOMINAL_DURATION_MS`` clips without a creator (``creator_id`` null).
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from pathlib import Path
 
 from fyplake.config import Settings
 from fyplake.importers.common import (
-    IMPORT_CREATOR_ID,
+    NO_CREATOR,
     NOMINAL_DURATION_MS,
     SKIP_AT_OR_BELOW,
     ImportSummary,
     LandingWriter,
-    creator_record,
     int_or_raw,
     parse_time,
     rating_events,
@@ -70,7 +69,6 @@ def import_csv(
 
     users: dict[object, str | None] = {}
     items: dict[object, str | None] = {}
-    first_time: str | None = None
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         cols = _columns(reader.fieldnames or [])
@@ -99,12 +97,9 @@ def import_csv(
             for event in events:
                 writer.add("events", event)
             parsed = parse_time(raw_time)
-            if parsed and (first_time is None or parsed < first_time):
-                first_time = parsed
             for seen, key in ((users, user), (items, item)):
                 if key not in seen or (parsed and (seen[key] is None or parsed < seen[key])):
                     seen[key] = parsed or seen.get(key)
-    writer.add("users", creator_record(SOURCE, first_time, id_offset))
     for user, since in users.items():
         writer.add(
             "users", {"user_id": user, "signup_time": since, "is_creator": False, "source": SOURCE}
@@ -114,7 +109,7 @@ def import_csv(
             "videos",
             {
                 "video_id": item,
-                "creator_id": IMPORT_CREATOR_ID + id_offset,
+                "creator_id": NO_CREATOR,
                 "duration_ms": NOMINAL_DURATION_MS,
                 "hashtags": [],
                 "status": "ready",

@@ -7,8 +7,8 @@ video), event time = ``timestamp`` (epoch seconds), else ``time``, else ``date``
 A row whose ``watch_ratio`` is at or below ``SKIP_AT_OR_BELOW`` (0.2) is a skip, the others
 watches; KuaiRec has no likes, shares or comments. Watch ratios far above 1 (loops) stay as
 they are: above ``max_watch_multiple`` the ingest quarantines them as ``absurd_watch_ms``.
-Users carry only their id (KuaiRec's demographics live in another file); videos belong to the
-pseudo creator 0.
+Users carry only their id (KuaiRec's demographics live in another file); videos have no
+creator (``creator_id`` null).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from pathlib import Path
 
 from fyplake.config import Settings
 from fyplake.importers.common import (
-    IMPORT_CREATOR_ID,
+    NO_CREATOR,
     SKIP_AT_OR_BELOW,
     ImportSummary,
     LandingWriter,
-    creator_record,
     int_or_raw,
     parse_time,
 )
@@ -75,7 +74,6 @@ def import_kuairec(
 
     users: dict[object, str | None] = {}
     videos: dict[object, tuple[object, str | None]] = {}
-    first_time: str | None = None
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = [
@@ -108,8 +106,6 @@ def import_kuairec(
                     "source": SOURCE,
                 },
             )
-            if when and (first_time is None or when < first_time):
-                first_time = when
             if user not in users or (when and (users[user] is None or when < users[user])):
                 users[user] = when or users.get(user)
             seen = videos.get(video)
@@ -117,7 +113,6 @@ def import_kuairec(
                 videos[video] = (int(round(duration)) if duration else None, when)
             elif when and (seen[1] is None or when < seen[1]):
                 videos[video] = (seen[0], when)
-    writer.add("users", creator_record(SOURCE, first_time, id_offset))
     for user, since in users.items():
         writer.add(
             "users", {"user_id": user, "signup_time": since, "is_creator": False, "source": SOURCE}
@@ -127,7 +122,7 @@ def import_kuairec(
             "videos",
             {
                 "video_id": video,
-                "creator_id": IMPORT_CREATOR_ID + id_offset,
+                "creator_id": NO_CREATOR,
                 "duration_ms": duration,
                 "hashtags": [],
                 "status": "ready",

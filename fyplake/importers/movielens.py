@@ -6,7 +6,8 @@
 * ``u.item`` (``id|title|release date|video release date|IMDb URL|19 genre flags``, Latin-1)
   -> videos: the flagged genres (names from ``u.genre``) become hashtags, lower case with
   non-alphanumerics removed (``Sci-Fi`` -> ``scifi``); every movie is a
-  ``NOMINAL_DURATION_MS`` clip of the pseudo creator 0; created_at = release date.
+  ``NOMINAL_DURATION_MS`` clip without a creator (``creator_id`` null: a rating log names no
+  uploader); created_at = release date. No user record is made for a creator.
 * ``u.data`` (``user\titem\trating\tunix time``) -> events by ``common.rating_events`` with the
   rating normalised as stars / 5.
 """
@@ -19,12 +20,11 @@ from pathlib import Path
 
 from fyplake.config import Settings
 from fyplake.importers.common import (
-    IMPORT_CREATOR_ID,
+    NO_CREATOR,
     NOMINAL_DURATION_MS,
     ImportSummary,
     LandingWriter,
     age_band,
-    creator_record,
     epoch_to_iso,
     int_or_raw,
     parse_time,
@@ -107,11 +107,7 @@ def import_movielens(
             first_seen[u] = min(first_seen.get(u, t), t)
         except ValueError:
             pass
-    first_any = min(first_seen.values()) if first_seen else None
 
-    writer.add(
-        "users", creator_record(SOURCE, epoch_to_iso(first_any) if first_any else None, id_offset)
-    )
     users_file = folder / "u.user"
     if users_file.exists():
         for line in users_file.read_text(encoding="latin-1").splitlines():
@@ -149,7 +145,7 @@ def import_movielens(
                 "videos",
                 {
                     "video_id": shift(item),
-                    "creator_id": IMPORT_CREATOR_ID + id_offset,
+                    "creator_id": NO_CREATOR,
                     "duration_ms": NOMINAL_DURATION_MS,
                     "title": title,
                     "description": title,

@@ -138,7 +138,8 @@ def upsert_videos(
 
     Metadata is refreshed; ``status`` is taken from the lake only while Postgres still says
     ``processing``: once the video pipeline has set a final status, Postgres is the authority.
-    Videos of unknown creators are skipped; an unknown sound becomes NULL.
+    Videos of unknown creators are skipped; a video without a creator (``creator_id`` NULL:
+    an imported item) is kept without one; an unknown sound becomes NULL.
     """
     return _copy_upsert(
         conn,
@@ -169,9 +170,10 @@ def upsert_videos(
                         THEN v.status ELSE 'processing' END,
                    coalesce(v.created_at, now())
             FROM fyp_stage v
-            JOIN users u ON u.id = v.creator_id
+            LEFT JOIN users u ON u.id = v.creator_id
             LEFT JOIN sounds s ON s.id = v.sound_id
-            WHERE v.id IS NOT NULL ORDER BY v.id
+            WHERE v.id IS NOT NULL AND (v.creator_id IS NULL OR u.id IS NOT NULL)
+            ORDER BY v.id
             ON CONFLICT (id) DO UPDATE SET
                 duration_ms = EXCLUDED.duration_ms, title = EXCLUDED.title,
                 description = EXCLUDED.description, hashtags = EXCLUDED.hashtags,

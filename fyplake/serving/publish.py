@@ -2,8 +2,9 @@
 
 Input shapes (what the recommendation engine's gold tables turn into):
 
-* a feed row ``(user_id, video_ids, scores, sources)``: one user's ranked list, best first;
-  ``sources`` are candidate-source names ("followed", "hashtag", "sound", "trending", ...);
+* a feed row ``(user_id, video_ids, scores, sources[, ranked_by])``: one user's ranked list,
+  best first; ``sources`` are candidate-source names ("followed", "hashtag", "sound",
+  "trending", ...), ``ranked_by`` what ranked each item ("hybrid", "coldstart_popular", ...);
 * or a :class:`FeedBatch` of many users in CSR arrays (an Arrow ``list`` column's layout);
 * a list row ``(name, video_ids, scores)`` with ``name`` from ``fyplake.keys``
   (``coldstart_list(...)``, ``TRENDING``, ``hashtag_list(tag)``, ``sound_list(id)``).
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FeedRow = tuple[int, Sequence[int], Sequence[float], Sequence[str]]
+#: (user_id, video_ids, scores, sources) or the same with ranked_by (one per item) at the end.
+FeedRow = tuple[Any, ...]
 ListRow = tuple[str, Sequence[int], Sequence[float]]
 
 
@@ -74,23 +76,31 @@ class PublishResult:
 
 
 class SourceVocabulary:
-    """Candidate-source name <-> one-byte code, recorded in the version's meta."""
+    """(candidate source, ranker) <-> one-byte code, recorded in the version's meta as two
+    aligned lists, ``sources`` and ``ranked_by`` (a source may repeat, once per ranker)."""
 
-    def __init__(self, names: Iterable[str] = ()) -> None:
+    def __init__(self, names: Iterable[str] = (), ranked_by: Iterable[str | None] = ()) -> None:
         self.names: list[str] = []
-        self._codes: dict[str, int] = {}
-        for name in names:
-            self.code(name)
+        self.ranked_by: list[str] = []
+        self._codes: dict[tuple[str, str | None], int] = {}
+        rankers = list(ranked_by)
+        for i, name in enumerate(names):
+            self.code(name, rankers[i] if i < len(rankers) else None)
 
-    def code(self, name: str | None) -> int:
-        name = name or "unknown"
-        code = self._codes.get(name)
+    def code(self, name: str | None, ranked_by: str | None = None) -> int:
+        key = (name or "unknown", ranked_by)
+        code = self._codes.get(key)
         if code is None:
             if len(self.names) >= 256:
-                raise PublishError("more than 256 distinct candidate sources in one publish")
-            code = self._codes[name] = len(self.names)
-            self.names.append(name)
+                raise PublishError("more than 256 distinct (source, ranker) pairs in one publish")
+            code = self._codes[key] = len(self.names)
+            self.names.append(key[0])
+            self.ranked_by.append(ranked_by or "")
         return code
+
+    def rankers(self) -> list[str]:
+        """``ranked_by`` for the meta: empty when no code names a ranker."""
+        return self.ranked_by if any(self.ranked_by) else []
 
 
 def new_run_id() -> str:
@@ -103,10 +113,11 @@ def new_run_id() -> str:
 def encode_feed_rows(
     rows: Iterable[FeedRow], vocab: SourceVocabulary
 ) -> Iterator[tuple[str, bytes]]:
-    for user_id, video_ids, scores, sources in rows:
-        if not (len(video_ids) == len(scores) == len(sources)):
+    for user_id, video_ids, scores, sources, *rest in rows:
+        rankers = rest[0] if rest else [None] * len(sources)
+        if not (len(video_ids) == len(scores) == len(sources) == len(rankers)):
             raise ValueError(f"user {user_id}: video_ids, scores and sources differ in length")
-        codes = bytes(vocab.code(s) for s in sources)
+        codes = bytes(vocab.code(s, r) for s, r in zip(sources, rankers, strict=True))
         yield str(int(user_id)), codec.encode(video_ids, scores, codes)
 
 
@@ -155,7 +166,12 @@ def publish_dataset(
             raise PublishError(
                 f"{dataset}: only {written} items written, fewer than the {min_items} expected"
             )
-        previous = store.commit(version, written, sources.names if sources else ())
+        previous = store.commit(
+            version,
+            written,
+            sources.names if sources else (),
+            ranked_by=sources.rankers() if sources else (),
+        )
     except BaseException:
         logger.exception(
             "%s: publish of version %d failed; previous version keeps serving", dataset, version
@@ -179,14 +195,16 @@ def publish_feeds(
     built_at_ms: int | None = None,
     sources: Sequence[str] = (),
     min_users: int = 0,
+    ranked_by: Sequence[str] = (),
 ) -> PublishResult:
     """Publish every user's feed as one new ``feed`` version.
 
     ``rows`` yields feed rows, or :class:`FeedBatch` objects whose ``source_codes`` index
-    ``sources``. ``built_at_ms`` is the feed's data cut-off: watches that arrive after it are
-    filtered out of the feed at read time (default: now).
+    ``sources`` (and ``ranked_by``, aligned with it). ``built_at_ms`` is the feed's data
+    cut-off: watches that arrive after it are filtered out of the feed at read time (default:
+    now).
     """
-    vocab = SourceVocabulary(sources)
+    vocab = SourceVocabulary(sources, ranked_by)
     it = iter(rows)
     first = next(it, None)
     if first is None:

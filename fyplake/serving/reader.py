@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from fyplake import keys
+from fyplake.catalog import feed_display_score
 from fyplake.config import Settings, get_settings
 from fyplake.serving import codec, scripts
 from fyplake.serving.versions import VersionInfo
@@ -98,6 +99,15 @@ class Item(NamedTuple):  # a tuple: ten of these per page are built on the hot p
     score: float
     source: str
     rank: int
+    #: What ranked it: the published feed's ranker of its code, or for a top-up item the list
+    #: it came from; None for a list page or a feed published without rankers.
+    ranked_by: str | None = None
+
+
+def topup_score(rank: int) -> float:
+    """A top-up item's score: the display score of its rank in the user's sequence, like the
+    published feed's (``catalog.feed_display_score``), so scores keep falling past the feed."""
+    return feed_display_score(rank)
 
 
 @dataclass(frozen=True)
@@ -301,10 +311,11 @@ class ServingReader:
             if res:
                 personalized = True
                 head, next_offset, payload, blob = res[0], int(res[1]), res[2], res[3]
-                names = finfo.sources
+                names, rankers = finfo.sources, finfo.ranked_by
                 for idx, vid, score, code in codec.page_items(head, payload):
                     source = names[code] if code < len(names) else "unknown"
-                    items.append(Item(vid, score, source, idx + 1))
+                    ranked = rankers[code] or None if code < len(rankers) else None
+                    items.append(Item(vid, score, source, idx + 1, ranked))
                 if not blob:  # the feed goes on after this page
                     nxt = Cursor(fv, lv, PHASE_FEED, next_offset).encode()
                     return FeedPage(user_id, items, nxt, fv or None, lv or None, True)
@@ -332,7 +343,14 @@ class ServingReader:
                 seq_ids, offset, limit - len(items), seen_key, 0, exclude
             )
             items.extend(
-                Item(seq_ids[i], seq_scores[i], seq_sources[i], base_rank + i + 1) for i in picked
+                Item(
+                    seq_ids[i],
+                    topup_score(base_rank + i + 1),
+                    seq_sources[i],
+                    base_rank + i + 1,
+                    seq_sources[i],
+                )
+                for i in picked
             )
             if next_offset < len(seq_ids):
                 next_cursor = Cursor(fv, lv, PHASE_TOPUP, next_offset).encode()

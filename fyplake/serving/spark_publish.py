@@ -38,12 +38,25 @@ logger = logging.getLogger(__name__)
 # --- transforms ---------------------------------------------------------------------------------
 
 
-def feed_items(feeds: DataFrame, codes: dict[str, int]) -> DataFrame:
-    """gold.feeds rows (user_id, rank, video_id, score, source) -> one row per user with its
-    items in rank order and each source as its code."""
+#: Separates source and ranker in the label a code is looked up by.
+_SEP = "\x1f"
+
+
+def _label(code_key: str | tuple[str, str | None]) -> str:
+    return code_key if isinstance(code_key, str) else f"{code_key[0]}{_SEP}{code_key[1] or ''}"
+
+
+def feed_items(feeds: DataFrame, codes: dict[str, int] | dict[tuple[str, str], int]) -> DataFrame:
+    """gold.feeds rows (user_id, rank, video_id, score, source[, ranked_by]) -> one row per
+    user with its items in rank order, each with its code: ``codes`` maps a source, or a
+    (source, ranked_by) pair, to it."""
     from pyspark.sql import functions as F
 
-    code_map = F.create_map(*[F.lit(x) for name, code in codes.items() for x in (name, code)])
+    code_map = F.create_map(*[F.lit(x) for key, code in codes.items() for x in (_label(key), code)])
+    source = F.coalesce(F.col("source"), F.lit("unknown"))
+    by_pair = any(isinstance(k, tuple) for k in codes)
+    ranker = F.col("ranked_by") if "ranked_by" in feeds.columns else F.lit(None)
+    label = F.concat_ws(_SEP, source, F.coalesce(ranker, F.lit(""))) if by_pair else source
     return (
         feeds.select(
             "user_id",
@@ -51,9 +64,7 @@ def feed_items(feeds: DataFrame, codes: dict[str, int]) -> DataFrame:
                 F.col("rank").cast("int").alias("rank"),
                 F.col("video_id").cast("bigint").alias("video_id"),
                 F.col("score").cast("double").alias("score"),
-                F.coalesce(code_map[F.coalesce(F.col("source"), F.lit("unknown"))], F.lit(0))
-                .cast("int")
-                .alias("code"),
+                F.coalesce(code_map[label], F.lit(0)).cast("int").alias("code"),
             ).alias("item"),
         )
         .groupBy("user_id")
@@ -179,8 +190,10 @@ def publish_feed_frame(
     run_id: str | None = None,
     built_at_ms: int | None = None,
     min_users: int = 0,
+    ranked_by: list[str] | None = None,
 ) -> PublishResult:
-    """Publish a ``feed_items`` frame as a new feed version, written by the executors."""
+    """Publish a ``feed_items`` frame as a new feed version, written by the executors.
+    ``sources`` (and ``ranked_by``, aligned) name what each item code stands for."""
     from pyspark.sql import functions as F
 
     from fyplake import faults
@@ -205,7 +218,7 @@ def publish_feed_frame(
         users, nbytes = int(counts["users"] or 0), int(counts["bytes"] or 0)
         if users < min_users:
             raise PublishError(f"feed: only {users} users written, fewer than {min_users}")
-        previous = store.commit(version, users, sources)
+        previous = store.commit(version, users, sources, ranked_by=ranked_by or ())
     except BaseException:
         logger.exception("feed version %d not published; the previous one keeps serving", version)
         # A failed job's other tasks are cancelled asynchronously and may still be writing:

@@ -55,6 +55,8 @@ class VersionInfo:
     sources: tuple[str, ...] = ()
     ttl_s: int = -2
     extra: dict[str, str] = field(default_factory=dict)
+    #: The ranker of each code (aligned with ``sources``; empty for lists and old versions).
+    ranked_by: tuple[str, ...] = ()
 
     @classmethod
     def from_meta(cls, version: int, meta: dict[bytes | str, bytes | str], ttl: int) -> VersionInfo:
@@ -68,6 +70,7 @@ class VersionInfo:
             "started_at_ms",
             "published_at",
             "sources",
+            "ranked_by",
         }
         return cls(
             version=version,
@@ -79,6 +82,7 @@ class VersionInfo:
             started_at_ms=int(m.get("started_at_ms") or 0),
             published_at_ms=int(m.get("published_at") or 0),
             sources=tuple(json.loads(m["sources"])) if m.get("sources") else (),
+            ranked_by=tuple(json.loads(m["ranked_by"])) if m.get("ranked_by") else (),
             ttl_s=ttl,
             extra={k: v for k, v in m.items() if k not in known},
         )
@@ -93,6 +97,7 @@ class VersionInfo:
             "built_at_ms": self.built_at_ms,
             "published_at_ms": self.published_at_ms,
             "sources": list(self.sources),
+            "ranked_by": list(self.ranked_by),
             "ttl_s": self.ttl_s,
             **self.extra,
         }
@@ -200,11 +205,20 @@ class VersionedStore:
         return written, nbytes
 
     def commit(
-        self, version: int, items: int, sources: Iterable[str] = (), prune: bool = True
+        self,
+        version: int,
+        items: int,
+        sources: Iterable[str] = (),
+        prune: bool = True,
+        ranked_by: Iterable[str] = (),
     ) -> int | None:
-        """Make ``version`` current (atomic); returns the version it replaced (None if none)."""
+        """Make ``version`` current (atomic); returns the version it replaced (None if none).
+        ``sources``/``ranked_by``: the source and ranker each item code stands for."""
         import redis
 
+        ranked_by = list(ranked_by)
+        if ranked_by:  # readers ignore the meta until the commit below marks it complete
+            self.client.hset(keys.meta(self.dataset, version), "ranked_by", json.dumps(ranked_by))
         try:
             previous = self._commit(
                 keys=[

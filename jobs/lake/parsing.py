@@ -68,6 +68,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "sounds": ("sound_id",),
 }
 
+#: Required fields whose explicit JSON ``null`` is a value: a video with ``"creator_id": null``
+#: has no creator (an imported catalogue item: a rating log names no uploader), while a video
+#: that leaves the field out (or blank) is still ``missing_field``, so a producer cannot drop
+#: the creator by accident.
+NULL_MEANS_NONE: dict[str, tuple[str, ...]] = {"videos": ("creator_id",)}
+
 #: Fields an event needs on top of REQUIRED, by event type.
 EVENT_REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
     "watch": ("video_id", "watch_ms"),
@@ -142,6 +148,16 @@ def _missing(name: str) -> Column:
     return _raw(name).isNull() | (F.trim(_raw(name)) == "")
 
 
+def _absent(name: str) -> Column:
+    """Missing unless the record says ``null`` explicitly (``NULL_MEANS_NONE``)."""
+    blank = F.coalesce(F.trim(_raw(name)) == "", F.lit(False))
+    return ~F.map_contains_key(F.col(_RAW), F.lit(name)) | blank
+
+
+def _required_missing(entity: str, name: str) -> Column:
+    return _absent(name) if name in NULL_MEANS_NONE.get(entity, ()) else _missing(name)
+
+
 def _mistyped(name: str, typ: str) -> Column:
     if typ == "string":
         return F.lit(False)
@@ -172,8 +188,10 @@ def parse_records(lines: DataFrame, entity: str) -> DataFrame:
     conds: list[tuple[Column, Column]] = [
         (F.col(_RAW).isNull(), F.lit(f"{R.UNPARSEABLE_JSON}: not a JSON object")),
         (
-            _any([_missing(n) for n in required]),
-            _reason(R.MISSING_FIELD, _listing([(n, _missing(n)) for n in required])),
+            _any([_required_missing(entity, n) for n in required]),
+            _reason(
+                R.MISSING_FIELD, _listing([(n, _required_missing(entity, n)) for n in required])
+            ),
         ),
     ]
     if entity == "events":

@@ -122,7 +122,7 @@ def build_catalog(
         log_creator=log("creator_score"),
         log_freshness=log("freshness"),
         log1p_pop=np.log1p(feats["popularity"].to_numpy(np.float64)),
-        creator=feats["creator_id"].to_numpy(np.int64),
+        creator=creator_keys(feats["creator_id"], ids),
     )
     if neighbours is not None:
         _add_neighbours(cat, neighbours)
@@ -209,6 +209,15 @@ def list_column(batch: pa.RecordBatch, name: str) -> tuple[np.ndarray, np.ndarra
 
 def column(batch: pa.RecordBatch, name: str) -> np.ndarray:
     return batch.column(batch.schema.get_field_index(name)).to_numpy(zero_copy_only=False)
+
+
+def creator_keys(creator_id, ids: np.ndarray) -> np.ndarray:  # noqa: ANN001 - a pandas Series
+    """Each video's creator as int64; a video without a creator (an imported item) gets a key
+    of its own, ``-(video_id + 1)``, so creator diversity counts it alone, never as one shared
+    creator, and no user's creator fatigue or affinity can match it."""
+    missing = creator_id.isna().to_numpy()
+    known = creator_id.fillna(-1).to_numpy(np.int64)
+    return np.where(missing, -(ids + 1), known)
 
 
 def field_values(values: pa.Array, name: str, dtype) -> np.ndarray:

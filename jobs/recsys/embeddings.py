@@ -191,6 +191,7 @@ def video_tokens(videos: DataFrame) -> DataFrame:
     raw = (
         videos.select("video_id", F.explode(entries).alias("e"))
         .select("video_id", F.col("e.t").alias("token"), F.col("e.b").alias("b"))
+        .where(F.col("token").isNotNull())  # no creator (an imported item): no creator token
         .dropDuplicates(["video_id", "token"])
     )
     n_docs = videos.select(F.count(F.lit(1)).alias("_n"))

@@ -178,10 +178,12 @@ def creator_scores(
     prior_strength: float | None = None,
 ) -> DataFrame:
     """Creator track record: the creator's pooled engagement over all their videos, smoothed the
-    same way as a video's (a new creator scores 1.0, the average)."""
+    same way as a video's (a new creator scores 1.0, the average). Videos without a creator
+    (imported items) are no creator's: they pool nothing and score 1.0 too."""
     sums = ["impressions", "completion_sum", "completion_sq", "likes", "comments", "shares"]
     per_creator = (
         video_eng.join(videos.select("video_id", "creator_id"), "video_id")
+        .where(F.col("creator_id").isNotNull())
         .groupBy("creator_id")
         .agg(*[F.sum(c).alias(c) for c in sums])
     )
@@ -297,7 +299,7 @@ def user_affinities(events: DataFrame, videos: DataFrame, top_k: int) -> DataFra
         F.col("sound_id").cast("string").alias("key"),
         "weight",
     )
-    creators = joined.select(
+    creators = joined.where(F.col("creator_id").isNotNull()).select(
         "user_id",
         F.lit("creator").alias("kind"),
         F.col("creator_id").cast("string").alias("key"),
@@ -338,7 +340,10 @@ def key_top_lists(
         n,
     ).select("sound_id", "rank", "video_id", "score")
     creator = top_per_key(
-        meta.select("creator_id", "video_id", "score"), ["creator_id"], "score", n
+        meta.where(F.col("creator_id").isNotNull()).select("creator_id", "video_id", "score"),
+        ["creator_id"],
+        "score",
+        n,
     ).select("creator_id", "rank", "video_id", "score")
     return hashtag, sound, creator
 

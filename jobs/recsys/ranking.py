@@ -28,6 +28,14 @@ Then, per user:
 * **exploration slots**: the user's new-video assignments (source ``exploration``) take every
   ``explore_every``-th position, at most ``explore_slots``.
 
+Each feed row says what put it there: ``source`` is the candidate source kept by the dedupe
+priority (or the cold-start list), ``ranked_by`` the ranker that ordered it (``RANKED_BY``):
+the personalised list's ranker (``learned``, ``hybrid``, ``design``), or ``coldstart_popular``,
+``coldstart_diverse``, ``exploration`` for the mixed-in slots. Those lists score on scales of
+their own, so the mixed feed's raw scores are not ordered; ``raw_score`` keeps each list's own
+score and ``score`` is a display score of the position alone (``display_score``), so sorting
+by ``score`` gives the served order.
+
 All of it runs in one vectorised numpy kernel per Arrow batch of users (``mapInArrow``); the
 catalogue (features + embeddings of ready videos, cold-start lists) is broadcast.
 """
@@ -56,7 +64,11 @@ from jobs.recsys.catalogue import (
     user_vectors,
 )
 from jobs.recsys.params import (
+    COLD_EXPLORE,
+    COLD_POPULAR,
+    DESIGN,
     EXPLORATION,
+    HYBRID,
     LEARNED,
     OUT_SOURCES,
     SOURCE_CODE,
@@ -89,8 +101,20 @@ FEED_SCHEMA = T.StructType(
         T.StructField("video_id", T.LongType()),
         T.StructField("score", T.DoubleType()),
         T.StructField("source", T.StringType()),
+        T.StructField("raw_score", T.DoubleType()),
+        T.StructField("ranked_by", T.StringType()),
     ]
 )
+#: ``ranked_by`` of the mixed-in slots: the list (and its own order) that placed the item.
+MIXED_IN = (COLD_POPULAR, COLD_EXPLORE, EXPLORATION)
+#: Every ``ranked_by`` value: a ranker of the personalised list, or a mixed-in list.
+RANKED_BY = (LEARNED, HYBRID, DESIGN, *MIXED_IN)
+
+
+def display_score(rank: np.ndarray) -> np.ndarray:
+    """``catalog.feed_display_score`` of each rank, vectorised: the published score of a feed
+    position, so that score order is feed order whatever list an item came from."""
+    return 1.0 / np.log2(1.0 + np.asarray(rank, np.float64))
 
 
 @dataclass(frozen=True)
@@ -112,6 +136,8 @@ class RankConfig:
     #: stay a formula's, ``design_weights``: the cold-start pool's order, and the score when
     #: no model is given).
     learned: bool = False
+    #: The formula ``weights`` are (``ranked_by`` of the personalised rows it scores).
+    formula: str = DESIGN
 
     @classmethod
     def from_params(
@@ -120,6 +146,7 @@ class RankConfig:
         ranker = ranker or p.ranker
         return cls(
             learned=ranker == LEARNED,
+            formula=LEARNED if learned else formula_name(p, ranker),
             top_n=p.top_n,
             weights=tuple(learned) if learned else design_weights(p, ranker),
             diversity_decay=p.diversity_decay,
@@ -136,15 +163,27 @@ class RankConfig:
         )
 
 
+def formula_name(p: RecParams, ranker: str | None = None) -> str:
+    """The formula ``design_weights`` builds for ``ranker``: itself, or for ``learned`` the
+    formula its model boosts from (the fallback's when none)."""
+    ranker = ranker or p.ranker
+    if ranker == LEARNED:
+        return p.ranker_base if p.ranker_base != "none" else p.ranker_fallback
+    return ranker
+
+
+def ranked_by_label(cfg: RankConfig, model=None) -> str:  # noqa: ANN001
+    """``ranked_by`` of the personalised rows: the learned model when it scores, else the
+    formula of ``cfg.weights``."""
+    return LEARNED if model is not None and cfg.learned else cfg.formula
+
+
 def design_weights(p: RecParams, ranker: str | None = None) -> tuple[float, ...]:
     """The product formula as weights of ``FEATURES`` (source one-hots weigh 0): the design's
     exactly for ``ranker="design"``; ``hybrid`` adds the popularity and co-engagement factors;
     ``learned`` gives the formula its model boosts from (``p.ranker_base``; the fallback's when
     none): what orders a blending user's cold-start pool, the model's prior."""
-    ranker = ranker or p.ranker
-    if ranker == LEARNED:
-        ranker = p.ranker_base if p.ranker_base != "none" else p.ranker_fallback
-    design = ranker == "design"
+    design = formula_name(p, ranker) == DESIGN
     return (
         p.w_similarity,
         p.w_quality,
@@ -369,13 +408,17 @@ class CandidateContext:
     ):
         self.bounds = np.searchsorted(cand_row, np.arange(n + 1))
         self.fatigue = np.zeros(len(cidx))
+        real = fat_creator >= 0  # a null creator (its fatigue row) is nobody's
+        fat_row, fat_creator, fat_n = fat_row[real], fat_creator[real], fat_n[real]
         if len(fat_creator) and (want is None or want.any()):
             key_f = fat_row.astype(np.int64) * (1 << 40) + fat_creator
             order_f = np.argsort(key_f)
             key_fs = key_f[order_f]
-            key_c = cand_row.astype(np.int64) * (1 << 40) + cat.creator[np.maximum(cidx, 0)]
+            creator = cat.creator[np.maximum(cidx, 0)]
+            key_c = cand_row.astype(np.int64) * (1 << 40) + creator
             pos = np.minimum(np.searchsorted(key_fs, key_c), len(key_fs) - 1)
-            self.fatigue = np.where(key_fs[pos] == key_c, fat_n[order_f][pos], 0.0)
+            hit = (key_fs[pos] == key_c) & (creator >= 0)  # no creator, no fatigue
+            self.fatigue = np.where(hit, fat_n[order_f][pos], 0.0)
         self.user_cw, self.cand_cw = user_cowatch(n, self.bounds, cidx, history, cat, cfg)
 
 
@@ -563,16 +606,23 @@ def _user_side(batch: pa.RecordBatch, cat: Catalog, dim: int):
     return uid, n_eng, seg_keys, uvec, fat_row, fat_c, fat_n, w_off, watched, history_column(batch)
 
 
-def _feed_batch(out: tuple) -> pa.RecordBatch:
+def _feed_batch(out: tuple, ranked_by: str) -> pa.RecordBatch:
+    """``rank_users`` output -> ``FEED_SCHEMA`` rows: the list's own score becomes
+    ``raw_score``, ``score`` the position's ``display_score``; ``ranked_by`` is ``ranked_by``
+    for the personalised rows and the list's name for the mixed-in ones."""
     u, r, v, s, src = out
+    codes = pa.array(src, pa.int64())
     names = pa.array(list(OUT_SOURCES), pa.string())
+    rankers = pa.array([x if x in MIXED_IN else ranked_by for x in OUT_SOURCES], pa.string())
     return pa.RecordBatch.from_arrays(
         [
             pa.array(u, pa.int64()),
             pa.array(r, pa.int32()),
             pa.array(v, pa.int64()),
+            pa.array(display_score(r), pa.float64()),
+            names.take(codes),
             pa.array(s, pa.float64()),
-            names.take(pa.array(src, pa.int64())),
+            rankers.take(codes),
         ],
         names=[f.name for f in FEED_SCHEMA.fields],
     )
@@ -622,6 +672,7 @@ def rank_batch(
             else np.ones(len(cidx)),
             "affinity": affinity_lists(batch),
         }
+    ranked_by = ranked_by_label(cfg, model)
     return _feed_batch(
         rank_users(
             uid,
@@ -642,7 +693,8 @@ def rank_batch(
             history=hist,
             model=model,
             extra=extra,
-        )
+        ),
+        ranked_by,
     )
 
 
@@ -701,7 +753,8 @@ def recommend_variants(
                 history=hist,
                 model=model if cfg.learned else None,
                 extra=extra,
-            )
+            ),
+            ranked_by_label(cfg, model),
         )
         for name, cfg in cfgs.items()
     }
@@ -820,6 +873,7 @@ def user_rows(
     cands = candidates.groupBy("user_id").agg(F.collect_list(F.struct(*fields)).alias("cands"))
     fat = (
         events.where(F.col("event_time").cast("double") >= F.lit(fatigue_since_epoch))
+        .where(F.col("creator_id").isNotNull())  # videos without a creator tire no creator
         .groupBy("user_id", "creator_id")
         .agg(F.count(F.lit(1)).cast("double").alias("impressions"))
         .groupBy("user_id")
@@ -877,7 +931,7 @@ def with_affinity(rows: DataFrame, affinities: DataFrame) -> DataFrame:
 
 
 def rank_feeds(rows: DataFrame, cat: Catalog, cfg: RankConfig, dim: int, model=None) -> DataFrame:  # noqa: ANN001
-    """Run the kernel over ``user_rows``: user_id, rank, video_id, score, source. ``model``
+    """Run the kernel over ``user_rows``: ``FEED_SCHEMA`` rows. ``model``
     (a ``learned.BoundRanker``, with ``cfg.learned``) is broadcast with the catalogue."""
     bc = rows.sparkSession.sparkContext.broadcast((cat, model))
 
@@ -900,7 +954,7 @@ def recommend(
     model=None,  # noqa: ANN001
 ) -> DataFrame:
     """Candidates and feeds in one pass over ``candidates.candidate_inputs`` rows (no candidate
-    rows are materialised): user_id, rank, video_id, score, source. Given a dict of
+    rows are materialised): ``FEED_SCHEMA`` rows. Given a dict of
     configurations, the candidates are generated once and ranked by each; the output gets a
     ``model`` column naming the configuration. ``model``: the learned ranker of the
     configurations with ``learned`` set (rows need ``with_affinity``)."""

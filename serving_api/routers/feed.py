@@ -44,8 +44,14 @@ def feed_json(page: FeedPage) -> bytes:
         {
             "user_id": page.user_id,
             "items": [
-                {"video_id": vid, "score": score, "source": source, "rank": rank}
-                for vid, score, source, rank in page.items
+                {
+                    "video_id": vid,
+                    "score": score,
+                    "source": source,
+                    "rank": rank,
+                    "ranked_by": ranked_by,
+                }
+                for vid, score, source, rank, ranked_by in page.items
             ],
             "next_cursor": page.next_cursor,
             "feed_version": page.feed_version,
