@@ -17,4 +17,6 @@ fi
 "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
 echo "bootstrap: installing fyplake and pinned dependencies into $VENV (first time: a few minutes)"
 "$VENV/bin/python" -m pip install -q -c constraints.txt -e '.[dev]'
+# The web feed page's hls.js and the browser test's chromium: best effort, never fatal.
+bash infra/web_setup.sh all || true
 echo "bootstrap: done"

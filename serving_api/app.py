@@ -27,9 +27,10 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """\
 Feeds, lists and counters from Valkey; metadata, search, similar videos and analytics from
 Postgres/pgvector; events to the lake's landing zone. Reads are open; writes need `X-API-Key`.
-Errors are `{"error": code, "detail": text}`; `503` means Valkey or Postgres is unreachable
-(retry: the service recovers by itself); `413` a body over the route's limit; `422` a request
-that does not match the schema (`errors` lists the problems; input is never echoed).
+A viewer session (`POST /v1/sessions`, `Authorization: Bearer`) may post one user's events
+instead. Errors are `{"error": code, "detail": text}`; `503` means Valkey or Postgres is
+unreachable (retry: the service recovers by itself); `413` a body over the route's limit; `422`
+a request that does not match the schema (`errors` lists the problems; input is never echoed).
 """
 
 
@@ -91,7 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from serving_api.routers import creators, discovery, events, feed, health, videos
+    from serving_api.routers import creators, discovery, events, feed, health, sessions, videos, web
 
     app = FastAPI(
         title="fyplake feed API",
@@ -102,8 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = app.state.settings = settings or get_settings()
     app.state.services = None
     errors.install(app)
-    for module in (feed, events, videos, discovery, creators, health):
+    for module in (feed, events, sessions, videos, discovery, creators, health, web):
         app.include_router(module.router)
+    web.mount_page(app)
     app.add_middleware(GuardMiddleware, settings=settings, rules=write_rules(app, settings))
     app.add_middleware(MetricsMiddleware)  # outermost: it counts what the guard answers too
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)

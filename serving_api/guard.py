@@ -1,8 +1,9 @@
 """Limits before work, and 500s that keep the connection: the ASGI middleware every request
 passes before a route sees it.
 
-* A write route's ``X-API-Key`` is checked from the headers before a byte of its body is read
-  (FastAPI reads and parses the whole body before it solves any dependency).
+* A write route's ``X-API-Key`` (or, where the route takes one, a viewer session's bearer
+  token) is checked from the headers before a byte of its body is read (FastAPI reads and
+  parses the whole body before it solves any dependency).
 * Request bodies are capped per route (``body_limits``): a ``Content-Length`` over the cap is
   refused up front, a chunked body once the bytes read pass it. Both answer 413 with
   ``Connection: close``, so the rest of the body is never read.
@@ -26,7 +27,14 @@ from fastapi.routing import APIRoute
 
 from fyplake import faults
 from fyplake.config import Settings
-from serving_api.deps import key_error, key_ok, require_api_key
+from serving_api.deps import (
+    key_error,
+    key_ok,
+    require_api_key,
+    require_writer,
+    writer_error,
+    writer_ok,
+)
 from serving_api.errors import ApiError, error_response
 
 logger = logging.getLogger(__name__)
@@ -54,13 +62,20 @@ def body_limits(settings: Settings) -> dict[str, int]:
 class Rule:
     max_body: int
     needs_key: bool
+    session_ok: bool = False  # a viewer session's bearer token will do instead of the key
 
 
 _DEFAULT = Rule(SMALL_BODY_MAX, needs_key=False)
 
 
 def _needs_key(dependant) -> bool:  # noqa: ANN001 - fastapi.dependencies.models.Dependant
-    return any(d.call is require_api_key or _needs_key(d) for d in dependant.dependencies)
+    return any(
+        d.call in (require_api_key, require_writer) or _needs_key(d) for d in dependant.dependencies
+    )
+
+
+def _session_ok(dependant) -> bool:  # noqa: ANN001
+    return any(d.call is require_writer or _session_ok(d) for d in dependant.dependencies)
 
 
 def write_rules(app: FastAPI, settings: Settings) -> list[tuple[re.Pattern[str], Rule]]:
@@ -69,7 +84,11 @@ def write_rules(app: FastAPI, settings: Settings) -> list[tuple[re.Pattern[str],
     return [
         (
             route.path_regex,
-            Rule(limits.get(route.path, SMALL_BODY_MAX), _needs_key(route.dependant)),
+            Rule(
+                limits.get(route.path, SMALL_BODY_MAX),
+                _needs_key(route.dependant),
+                _session_ok(route.dependant),
+            ),
         )
         for route in app.routes
         if isinstance(route, APIRoute) and route.methods - _READS
@@ -125,14 +144,19 @@ class GuardMiddleware:
 
     def _admit(self, scope: dict, rule: Rule) -> ApiError | None:
         """Why a request is refused before its body is read, or None."""
-        key = length = None
+        key = length = authorization = None
         for name, value in scope["headers"]:
             if name == b"x-api-key":
                 key = value
             elif name == b"content-length":
                 length = value
-        if rule.needs_key and not key_ok(key, self.settings):
-            return key_error()
+            elif name == b"authorization":
+                authorization = value
+        if rule.needs_key:
+            if rule.session_ok and not writer_ok(key, authorization, self.settings):
+                return writer_error()
+            if not rule.session_ok and not key_ok(key, self.settings):
+                return key_error()
         if length is not None and length.isdigit() and int(length) > rule.max_body:
             return too_large(rule.max_body)
         return None

@@ -141,6 +141,12 @@ class EventIn(BaseModel):
         default=None, description="ISO-8601 with a time zone; default: arrival time."
     )
     comment_text: Text | None = Field(default=None, max_length=2000, description="comment only.")
+    ttff_ms: Annotated[int, Field(strict=True, ge=0, le=600_000)] | None = Field(
+        default=None,
+        description="watch/skip only, optional: the player's time to first frame of this "
+        "impression (from the swipe or page load to the first decoded frame), in ms. Landed "
+        "with the event; the lake ignores it.",
+    )
 
     @model_validator(mode="after")
     def _rules_per_type(self, info: ValidationInfo) -> EventIn:
@@ -158,6 +164,8 @@ class EventIn(BaseModel):
                 raise ValueError(f"{t} events need watch_ms")
         elif self.watch_ms is not None:
             raise ValueError("watch_ms is only allowed on watch and skip events")
+        elif self.ttff_ms is not None:
+            raise ValueError("ttff_ms is only allowed on watch and skip events")
         if self.comment_text is not None and t != "comment":
             raise ValueError("comment_text is only allowed on comment events")
         if self.event_time is not None:
@@ -312,3 +320,38 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready", "not_ready"]
     checks: dict[str, str]
+
+
+# --- viewer sessions (serving_api/session.py) -----------------------------------------------
+
+AgeBand = Literal["13-17", "18-24", "25-34", "35-44", "45+"]
+
+
+class NewUserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    age_band: AgeBand
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO-3166 alpha-2.")]
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO-639-1.")]
+
+
+class SessionIn(BaseModel):
+    """Either ``user_id`` (an existing viewer) or ``new_user`` (a new one), not both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: Id | None = None
+    new_user: NewUserIn | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SessionIn:
+        if (self.user_id is None) == (self.new_user is None):
+            raise ValueError("give either user_id or new_user")
+        return self
+
+
+class SessionOut(BaseModel):
+    user_id: int
+    token: str = Field(description="Send as `Authorization: Bearer <token>` to POST /v1/events.")
+    expires_at: dt.datetime
+    new_user: bool

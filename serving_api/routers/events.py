@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from fyplake.landing import iso_utc
 from serving_api import metrics
-from serving_api.deps import ApiKey, ServicesDep
+from serving_api.deps import ServicesDep, Writer
 from serving_api.errors import INVALID, UNAUTHORIZED, UNPARSABLE, ApiError, describe
 from serving_api.models import (
     EVENT_ID_MAX,
@@ -33,9 +33,10 @@ router = APIRouter(prefix="/v1", tags=["events"], responses=INVALID)
 
 
 def validate_events(
-    raw_events: list[Any], now: dt.datetime, max_age: dt.timedelta
+    raw_events: list[Any], now: dt.datetime, max_age: dt.timedelta, only_user: int | None = None
 ) -> tuple[list[dict[str, Any]], list[EventRejectionOut]]:
-    """Landing records for the valid events, and a rejection per invalid one."""
+    """Landing records for the valid events, and a rejection per invalid one; with
+    ``only_user`` (a viewer session's user) an event of another user is invalid."""
     records: list[dict[str, Any]] = []
     rejected: list[EventRejectionOut] = []
     ids_seen: set[str] = set()
@@ -59,6 +60,13 @@ def validate_events(
                 )
             )
             continue
+        if only_user is not None and ev.user_id != only_user:
+            rejected.append(
+                EventRejectionOut(
+                    index=index, event_id=event_id, error="user_id is not the session's user"
+                )
+            )
+            continue
         eid = ev.event_id or uuid.uuid4().hex
         if eid in ids_seen:
             rejected.append(
@@ -68,19 +76,20 @@ def validate_events(
             )
             continue
         ids_seen.add(eid)
-        records.append(
-            {
-                "event_id": eid,
-                "event_type": ev.event_type,
-                "user_id": ev.user_id,
-                "video_id": ev.video_id,
-                "creator_id": ev.creator_id,
-                "watch_ms": ev.watch_ms,
-                "event_time": iso_utc(ev.event_time or now),
-                "source": "api",
-                "comment_text": ev.comment_text,
-            }
-        )
+        record = {
+            "event_id": eid,
+            "event_type": ev.event_type,
+            "user_id": ev.user_id,
+            "video_id": ev.video_id,
+            "creator_id": ev.creator_id,
+            "watch_ms": ev.watch_ms,
+            "event_time": iso_utc(ev.event_time or now),
+            "source": "api",
+            "comment_text": ev.comment_text,
+        }
+        if ev.ttff_ms is not None:  # only when sent: other producers' records stay as they were
+            record["ttff_ms"] = ev.ttff_ms
+        records.append(record)
     return records, rejected
 
 
@@ -101,20 +110,23 @@ def validate_events(
     summary="Record a batch of engagement events",
 )
 async def post_events(
-    batch: EventBatchIn, services: ServicesDep, _auth: ApiKey
+    batch: EventBatchIn, services: ServicesDep, writer: Writer
 ) -> EventsAcceptedOut | JSONResponse:
     """Each event is validated on its own (schema: ``EventIn``). The valid ones are appended to
     the lake's landing zone (fsync'd) **before** the answer, then applied to live counters and
     seen sets in Valkey (once per ``event_id``). ``202`` lists accepted ids and per-event
     rejections (index + problem); ``422`` when no event was valid. A Valkey outage does not
-    reject events (``counters_updated: false``)."""
+    reject events (``counters_updated: false``). With a viewer session (``Authorization:
+    Bearer``, from ``POST /v1/sessions``) instead of ``X-API-Key``, only that user's events are
+    accepted."""
     settings = services.settings
     if len(batch.events) > settings.event_batch_max:
         raise ApiError(
             413, "too_many_events", f"at most {settings.event_batch_max} events per request"
         )
     now = dt.datetime.now(dt.UTC)
-    records, rejected = validate_events(batch.events, now, dt.timedelta(days=30))
+    only_user = writer.user_id if writer is not None else None
+    records, rejected = validate_events(batch.events, now, dt.timedelta(days=30), only_user)
     metrics.EVENTS.labels("rejected").inc(len(rejected))
     if not records:
         body = EventsRejectedOut(rejected=rejected)
