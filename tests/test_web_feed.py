@@ -1,0 +1,108 @@
+"""The web feed page in a real browser (issue 17 item 2): headless Chromium opens the page for a
+user whose feed is three transcoded clips, the first video really plays (``currentTime``
+advances), a swipe leaves it as a watch and a quick second swipe leaves the next as a skip, and
+both land in the landing zone through the page's viewer session with the ``watch_ms`` the
+browser could have measured and a time to first frame."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import web_player as wp
+
+from fyplake.config import Settings
+
+pytestmark = pytest.mark.slow
+
+U, CREATOR = 5_600_001, 5_600_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        wp.browser_paths()
+    except wp.BrowserMissing as exc:
+        pytest.skip(str(exc))
+    driver = wp.chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def world(stack, tmp_path_factory):
+    import redis
+
+    from fyplake.serving.testing import clear_serving_keys
+
+    wp.ensure_hlsjs()
+    settings = Settings(pointer_refresh_s=0.0, feed_shards=2, lists_shards=2)
+    client = redis.Redis.from_url(stack.valkey)
+    clear_serving_keys(client)
+    ids = wp.transcoded_world(
+        settings,
+        stack.postgres,
+        stack.valkey,
+        tmp_path_factory.mktemp("web-clips"),
+        user_id=U,
+        creator_id=CREATOR,
+        videos=3,
+    )
+    yield settings, ids
+    clear_serving_keys(client)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(world):
+    from test_api_hardening import live_server
+
+    with live_server(world[0]) as base:
+        yield base
+
+
+def _time_of(driver, index: int) -> float:
+    cards = wp.state(driver).get("cards") or []
+    return (cards[index]["current_time"] or 0.0) if len(cards) > index else 0.0
+
+
+def test_the_page_plays_the_feed_and_reports_watches_and_skips(browser, world, base_url):
+    settings, ids = world
+    opened = time.monotonic()
+    browser.get(f"{base_url}/web/?user={U}")
+    wp.wait_for(lambda: wp.state(browser).get("current") == 0, timeout=30)
+    assert [c["video_id"] for c in wp.state(browser)["cards"]] == ids
+
+    # the first video really plays: its clock moves
+    wp.wait_for(lambda: _time_of(browser, 0) > 0.2, timeout=30)
+    first = _time_of(browser, 0)
+    time.sleep(1.5)
+    played = _time_of(browser, 0)
+    assert played > first + 0.5, (first, played)
+    time.sleep(1.5)  # past the 3 s skip threshold
+    seen_ms = _time_of(browser, 0) * 1000  # at least this much was played before the swipe
+    assert browser.execute_script("return window.fyp.next()")
+    swiped_first = time.monotonic()
+    wall_ms = (swiped_first - opened) * 1000  # no more than this can have been played
+
+    # the second plays too, and is left within a second: a skip
+    wp.wait_for(lambda: wp.state(browser).get("current") == 1, timeout=10)
+    wp.wait_for(lambda: _time_of(browser, 1) > 0.1, timeout=20)
+    assert browser.execute_script("return window.fyp.next()")
+    skip_wall_ms = (time.monotonic() - swiped_first) * 1000
+    wp.wait_for(lambda: wp.state(browser).get("current") == 2, timeout=10)
+    wp.flush(browser)
+
+    page = wp.state(browser)
+    assert page["queued"] == 0 and page["sent"] >= 2
+    assert all(c["level_height"] for c in page["cards"][:2]), page["cards"]
+    events = wp.wait_for(lambda: wp.landed_events(settings, U), timeout=10)
+    by_video = {e["video_id"]: e for e in events if e["event_type"] in ("watch", "skip")}
+    watch, skip = by_video[ids[0]], by_video[ids[1]]
+    assert watch["event_type"] == "watch"
+    assert seen_ms - 300 <= watch["watch_ms"] <= wall_ms, (seen_ms, watch, wall_ms)
+    assert skip["event_type"] == "skip"
+    assert 50 <= skip["watch_ms"] <= min(skip_wall_ms, 3000), (skip, skip_wall_ms)
+    for ev in (watch, skip):
+        assert ev["source"] == "api" and 0 <= ev["ttff_ms"] < 10_000, ev
+    assert page["cards"][0]["ttff_ms"] == watch["ttff_ms"]
