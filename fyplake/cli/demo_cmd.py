@@ -96,6 +96,11 @@ def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> N
     if report:
         click.echo(f"   nightly report: {report}")
     click.echo(f"done in {time.monotonic() - t0:.0f} s")
+    port = settings.api_port
+    click.echo(
+        f"web feed: run `fyp serve`, then open http://{settings.api_host}:{port}/web/?user={active}"
+        " (the synthetic world has no media: cards show titles and tags; uploads play)"
+    )
 
 
 def _free_port() -> int:

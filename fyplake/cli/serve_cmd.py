@@ -25,7 +25,7 @@ import click
 def serve(
     host: str | None, port: int | None, workers: int, log_level: str, access_log: bool
 ) -> None:
-    """Run the feed API (OpenAPI docs at /docs, metrics at /metrics)."""
+    """Run the feed API (OpenAPI docs at /docs, metrics at /metrics, the web feed at /web/)."""
     import importlib.util
 
     import uvicorn
@@ -37,6 +37,8 @@ def serve(
     settings = get_settings()
     Stack(settings).endpoints()  # start the embedded services before the workers need them
     fast = importlib.util.find_spec("uvloop") is not None
+    where = f"http://{host or settings.api_host}:{port or settings.api_port}"
+    click.echo(f"feed API {where}/docs, web feed {where}/web/", err=True)
     try:
         uvicorn.run(
             "serving_api.app:create_app",

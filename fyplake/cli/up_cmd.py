@@ -59,6 +59,7 @@ def up(airflow_port: int, api_port: int | None) -> None:
         f"Airflow UI     http://127.0.0.1:{airflow_port}/  (user admin; password in {passwords})"
     )
     click.echo(f"Feed API       http://{settings.api_host}:{port}/docs")
+    click.echo(f"Web feed       http://{settings.api_host}:{port}/web/")
     click.echo(f"logs           {log_dir}")
     click.echo("Ctrl-C stops both.")
     try:
