@@ -89,6 +89,23 @@ def evaluation_history(settings: Settings):  # noqa: ANN201 - pandas.DataFrame |
     return dt_.to_pandas()
 
 
+def last_ranker(settings: Settings) -> dict[str, Any] | None:
+    """What ranked the newest feeds: the rank job's ``ranker_used``, ``model_id`` and
+    ``ranker_note`` from its latest gold.runs row (None before any rank run)."""
+    dt_ = _delta_table(settings, "gold.runs")
+    if dt_ is None:
+        return None
+    runs = dt_.to_pandas()
+    runs = runs[runs["job"] == "rank"]
+    if not len(runs):
+        return None
+    params = json.loads(runs.sort_values("finished_at")["params"].iloc[-1] or "{}")
+    keys = ("ranker_used", "model_id", "ranker_note")
+    return {"ds": str(runs.sort_values("finished_at")["ds"].iloc[-1])[:10]} | {
+        k: params.get(k) for k in keys
+    }
+
+
 #: Per-user ranking metrics of gold.evaluation, shown as "mean ± standard error".
 RANKING_METRICS = ("ndcg", "precision", "recall", "map")
 #: Further per-model columns of the evaluation table.

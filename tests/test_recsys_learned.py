@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 from pyspark.testing import assertDataFrameEqual
 
-from fyplake import catalog, delta_io
+from fyplake import catalog, delta_io, report
 from jobs.recsys import learned, pipeline
 from jobs.recsys.common import as_of_epoch
 from jobs.recsys.params import RecParams
@@ -279,6 +279,9 @@ def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, w
     runs = delta_io.read_table(spark, catalog.GOLD_RUNS, settings=settings)
     rank_run = runs.where(F.col("job") == "rank").first()
     assert '"ranker_used": "design"' in rank_run["params"]
+    shown = report.last_ranker(settings)  # what `fyp demo` prints
+    assert (shown["ranker_used"], shown["model_id"], shown["ds"]) == ("design", None, str(DS))
+    assert shown["ranker_note"]  # why the fallback ranked
     feeds = delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings).where(
         F.col("ds") == DS
     )

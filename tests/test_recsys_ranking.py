@@ -304,6 +304,23 @@ def test_exploration_videos_take_their_slots(spark):
     assert rows[4]["source"] == "exploration"
 
 
+def test_an_assigned_video_the_ranker_puts_above_its_slot_keeps_that_place(spark):
+    """A new video assigned for exploration that the personalised ranking itself puts first
+    is not pushed down to the exploration slot (5th): it stays first, once; the slot then
+    holds nothing extra."""
+    feats = [(v, 1000 + v, "ready", 0.5 - v / 100, 1.0, 1.0, 0.0) for v in range(1, 12)]
+    feats.append((12, 1012, "ready", 0.99, 1.0, 1.0, 0.0))  # the best quality of all
+    cands = [(1, v, "hashtag", 0.0) for v in range(1, 12)] + [(1, 12, "exploration", 0.9)]
+    got = _rank(
+        spark,
+        _cfg(cold_start_min=0, cold_start_full=0, top_n=8, explore_every=5),
+        feats=feats,
+        users=[(1, "18-24", "US", "en")],
+        cands=cands,
+    )
+    assert [r["video_id"] for r in got.orderBy("rank").collect()] == [12, 1, 2, 3, 4, 5, 6, 7]
+
+
 def test_the_formula_is_the_feature_matrix_dotted_with_its_weights():
     """``log_scores`` is ``feature_matrix`` x weights, and each column is the factor it names
     (the learned ranker trains and scores on the same matrix)."""

@@ -276,8 +276,8 @@ def test_nightly_on_an_empty_lake(spark, tmp_path):
 def test_nightly_first_day_of_a_handful_of_users_gives_cold_start_feeds(spark, tmp_path):
     """The first day of a new platform: five users (one never watched anything, one only
     skipped), eight videos. Every user gets a feed of unwatched ready videos, led by the
-    cold-start lists (none of them is past ``cold_start_min`` engagements)."""
-    settings = lake_settings(tmp_path)
+    cold-start lists (none of them is past the design's ``cold_start_min`` of 10)."""
+    settings = lake_settings(tmp_path, rec_cold_start_min=10, rec_cold_start_full=20)
     write_silver(spark, settings, silver(spark, HANDFUL_USERS, HANDFUL_VIDEOS, HANDFUL_EVENTS))
     rows = nightly_feeds(spark, settings).collect()
     feeds: dict[int, list] = {}

@@ -89,6 +89,7 @@ def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> N
         api.wait(timeout=20)
 
     click.echo("== 6/6 offline evaluation (engine vs baselines, this run)")
+    _show_ranker(settings)
     _show_evaluation(settings)
     from fyplake.report import latest_report
 
@@ -162,6 +163,23 @@ def _show_feed(base: str, label: str, user_id: int, limit: int = 10) -> None:
             f"   {item['rank']:>3} {item['video_id']:>7} {item['score']:>8.4f}  "
             f"{item['source'][:12]:12} {title}  {tags}"
         )
+
+
+def _show_ranker(settings) -> None:  # noqa: ANN001
+    """Which model ranked the published feeds (the learned ranker, or the formula it fell back
+    to, and why)."""
+    from fyplake.report import last_ranker
+
+    ranked = last_ranker(settings)
+    if ranked is None:
+        click.echo("   ranked by: (no rank run)")
+        return
+    line = f"   feeds of {ranked['ds']} ranked by: {ranked['ranker_used']}"
+    if ranked.get("model_id"):
+        line += f" (model {ranked['model_id']})"
+    if ranked.get("ranker_note"):
+        line += f"; {ranked['ranker_note']}"
+    click.echo(line)
 
 
 def _show_evaluation(settings) -> None:  # noqa: ANN001

@@ -90,8 +90,8 @@ class RecParams:
     diversity_max_per_creator: int = 2
     fatigue_window_days: float = 2.0
     fatigue_decay: float = 0.9
-    cold_start_min: int = 10
-    cold_start_full: int = 20
+    cold_start_min: int = 1
+    cold_start_full: int = 1
     cold_popular_share: float = 0.7
     cold_prior_strength: float = 50.0
     explore_window_days: float = 3.0

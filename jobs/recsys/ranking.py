@@ -26,7 +26,9 @@ Then, per user:
   Lists are interleaved deterministically (largest deficit first), duplicates and watched videos
   skipped;
 * **exploration slots**: the user's new-video assignments (source ``exploration``) take every
-  ``explore_every``-th position, at most ``explore_slots``.
+  ``explore_every``-th position, at most ``explore_slots``; an assignment that the personalised
+  ranking itself puts above its slot keeps that place (pushing the best new video down to a
+  slot would hide exactly what the user is likely to want).
 
 Each feed row says what put it there: ``source`` is the candidate source kept by the dedupe
 priority (or the cold-start list), ``ranked_by`` the ranker that ordered it (``RANKED_BY``):
@@ -124,8 +126,8 @@ class RankConfig:
     diversity_decay: float = 0.8
     diversity_window: int = 10
     max_per_creator: int = 2
-    cold_start_min: int = 10
-    cold_start_full: int = 20
+    cold_start_min: int = 1
+    cold_start_full: int = 1
     cold_popular_share: float = 0.7
     explore_slots: int = 5
     explore_every: int = 10
@@ -456,7 +458,7 @@ def rank_users(
     warm = n_eng >= cfg.cold_start_min
     ok = cidx >= 0
     explore_mask = ok & (src == SOURCE_CODE[EXPLORATION])
-    rank_mask = ok & ~explore_mask
+    rank_mask = ok  # assigned new videos are scored too: one may earn a place above its slot
     ctx = CandidateContext(
         n,
         cand_row,
@@ -790,6 +792,16 @@ def _assemble(
     else:
         ex_idx, ex_score = ex_idx[:0], ex_score[:0]
     personal = cold_start_share(n_eng, cfg.cold_start_min, cfg.cold_start_full)
+    # an assigned new video the ranker itself puts above its slot keeps the place it earned
+    # (it gets its exploration impression there); the others take the slots
+    at_rank = {int(v): r for r, v in enumerate(p_idx)} if personal >= 1.0 else {}
+    slotted: list[int] = []
+    for j in range(len(ex_idx)):
+        slot = (len(slotted) + 1) * cfg.explore_every - 1
+        if at_rank.get(int(ex_idx[j]), n) > slot:
+            slotted.append(j)
+    n_slots = len(slotted)
+    ex_idx, ex_score = ex_idx[slotted], ex_score[slotted]
     skip = {int(x) for x in ex_idx}
     if personal >= 1.0:
         keep = [j for j in range(len(p_idx)) if int(p_idx[j]) not in skip][: n - n_slots]
