@@ -108,6 +108,9 @@ def run_mode(base: str, mode: str, args, settings) -> dict:  # noqa: ANN001
         "p95_ms": _pct(values, 95),
         "max_ms": max(values),
         "by": {k: sum(1 for c in cards if c["ttff_by"] == k) for k in ("frame", "playing")},
+        # each signal alone (a new frame presented after the swipe; the playing event)
+        "frame_p50_ms": _pct([c["frame_ms"] for c in cards if c["frame_ms"] is not None], 50),
+        "playing_p50_ms": _pct([c["playing_ms"] for c in cards if c["playing_ms"] is not None], 50),
         "landed_with_ttff": len(landed),
         "rendition_heights": sorted({c["level_height"] for c in cards if c["level_height"]}),
     }
@@ -116,7 +119,7 @@ def run_mode(base: str, mode: str, args, settings) -> dict:  # noqa: ANN001
 def _pct(values: list[float], q: float) -> float:
     import numpy as np
 
-    return float(np.percentile(np.asarray(values, dtype=float), q))
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else float("nan")
 
 
 def main() -> None:
@@ -127,6 +130,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=640, help="Clip and window height.")
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--modes", default="on,off", help="Order of the runs.")
+    parser.add_argument("--silent", action="store_true", help="Clips without an audio track.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -162,6 +166,7 @@ def main() -> None:
             width=args.width,
             height=args.height,
             fps=args.fps,
+            audio=not args.silent,
         )
         _publish_all(settings, endpoints.valkey, ids)
         print(f"  {time.monotonic() - t0:.0f} s; media warmed: {_warm(Path(settings.media)):,} B")
@@ -178,7 +183,8 @@ def main() -> None:
             print(
                 f"prefetch {mode:3}: {res['swipes']} swipes, time to first frame "
                 f"p50 {res['p50_ms']:.0f} ms, p95 {res['p95_ms']:.0f} ms, max {res['max_ms']} ms "
-                f"(first frame {res['by']['frame']}, playing {res['by']['playing']}); "
+                f"(first: frame {res['by']['frame']}, playing {res['by']['playing']}; alone p50: "
+                f"next frame {res['frame_p50_ms']:.0f} ms, playing {res['playing_p50_ms']:.0f} ms) "
                 f"{res['landed_with_ttff']} events landed with ttff_ms; renditions "
                 f"{res['rendition_heights']}; load avg {res['load_before']} -> {res['load_after']}",
                 flush=True,

@@ -79,6 +79,8 @@ def test_the_page_plays_the_feed_and_reports_watches_and_skips(browser, world, b
     time.sleep(1.5)
     played = _time_of(browser, 0)
     assert played > first + 0.5, (first, played)
+    # the next two are prefetched: attached to players of their own already
+    assert [c["attached"] for c in wp.state(browser)["cards"]] == [True, True, True]
     time.sleep(1.5)  # past the 3 s skip threshold
     seen_ms = _time_of(browser, 0) * 1000  # at least this much was played before the swipe
     assert browser.execute_script("return window.fyp.next()")

@@ -96,6 +96,7 @@ def transcoded_world(
     height: int = 320,
     fps: int = 10,
     seed: int = 500,
+    audio: bool = True,
 ) -> list[int]:
     """``videos`` generated clips, uploaded and transcoded in-process (ready, HLS in the media
     store), published as ``user_id``'s feed in that order; returns the video ids."""
@@ -115,7 +116,13 @@ def transcoded_world(
     ids = []
     for i in range(videos):
         clip = media_clips.make_clip(
-            workdir / f"clip{i}.mp4", width=width, height=height, seconds=15, fps=fps, seed=seed + i
+            workdir / f"clip{i}.mp4",
+            width=width,
+            height=height,
+            seconds=15,
+            fps=fps,
+            seed=seed + i,
+            audio="melody" if audio else None,
         )
         vid = submit_upload(
             clip,

@@ -135,7 +135,7 @@ function addCard(item, meta) {
   const card = {
     item, meta, el, url: (media && media.url) || meta?.url || null,
     renditions: (media && media.renditions) || [],
-    video: null, hls: null, t0: null, ttff: null, level: null,
+    video: null, hls: null, t0: null, ttff: null, seen: {}, level: null,
     shownAt: null, playMs: 0, playingSince: null, likes: 0,
   };
   if (card.url) {
@@ -284,8 +284,11 @@ function stopClock(card) {
 }
 
 function firstFrame(card, how) {
-  if (card.t0 == null || card.ttff != null) return;
-  card.ttff = Math.max(0, Math.round(performance.now() - card.t0));
+  if (card.t0 == null) return;
+  const ms = Math.max(0, Math.round(performance.now() - card.t0));
+  if (card.seen[how] == null) card.seen[how] = ms; // both kept for the bench
+  if (card.ttff != null) return;
+  card.ttff = ms;
   card.ttffBy = how;
 }
 
@@ -299,6 +302,7 @@ function activate(index) {
   swipeAt = null;
   card.shownAt = now;
   card.ttff = null;
+  card.seen = {};
   card.playMs = 0;
   if (card.video) {
     attach(card, false);
@@ -421,6 +425,8 @@ window.fyp = {
       video_id: c.item.video_id,
       ttff_ms: c.ttff,
       ttff_by: c.ttffBy || null,
+      frame_ms: c.seen?.frame ?? null,
+      playing_ms: c.seen?.playing ?? null,
       level_height: c.level,
       attached: Boolean(c.hls || c.native),
       current_time: c.video ? c.video.currentTime : null,
