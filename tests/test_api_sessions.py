@@ -82,7 +82,7 @@ def api(stack):
 
 def _session(api, **body) -> dict:
     res = api.post("/v1/sessions", json=body)
-    assert res.status_code == 201, res.text
+    assert res.status_code == 200, res.text
     return res.json()
 
 

@@ -83,16 +83,17 @@ def test_the_page_plays_the_feed_and_reports_watches_and_skips(browser, world, b
     assert [c["attached"] for c in wp.state(browser)["cards"]] == [True, True, True]
     time.sleep(1.5)  # past the 3 s skip threshold
     seen_ms = _time_of(browser, 0) * 1000  # at least this much was played before the swipe
-    assert browser.execute_script("return window.fyp.next()")
     swiped_first = time.monotonic()
-    wall_ms = (swiped_first - opened) * 1000  # no more than this can have been played
+    assert browser.execute_script("return window.fyp.next()")
+    # the page counts until it sees the swipe: no more than this can have been played
+    wp.wait_for(lambda: wp.state(browser).get("current") == 1, timeout=10)
+    wall_ms = (time.monotonic() - opened) * 1000
 
     # the second plays too, and is left within a second: a skip
-    wp.wait_for(lambda: wp.state(browser).get("current") == 1, timeout=10)
     wp.wait_for(lambda: _time_of(browser, 1) > 0.1, timeout=20)
     assert browser.execute_script("return window.fyp.next()")
-    skip_wall_ms = (time.monotonic() - swiped_first) * 1000
     wp.wait_for(lambda: wp.state(browser).get("current") == 2, timeout=10)
+    skip_wall_ms = (time.monotonic() - swiped_first) * 1000
     wp.flush(browser)
 
     page = wp.state(browser)
@@ -101,10 +102,27 @@ def test_the_page_plays_the_feed_and_reports_watches_and_skips(browser, world, b
     events = wp.wait_for(lambda: wp.landed_events(settings, U), timeout=10)
     by_video = {e["video_id"]: e for e in events if e["event_type"] in ("watch", "skip")}
     watch, skip = by_video[ids[0]], by_video[ids[1]]
-    assert watch["event_type"] == "watch"
+    assert watch["event_type"] == "watch", (watch, seen_ms, wall_ms)
     assert seen_ms - 300 <= watch["watch_ms"] <= wall_ms, (seen_ms, watch, wall_ms)
     assert skip["event_type"] == "skip"
     assert 50 <= skip["watch_ms"] <= min(skip_wall_ms, 3000), (skip, skip_wall_ms)
     for ev in (watch, skip):
         assert ev["source"] == "api" and 0 <= ev["ttff_ms"] < 10_000, ev
     assert page["cards"][0]["ttff_ms"] == watch["ttff_ms"]
+
+
+def test_a_new_viewer_starts_from_the_form(browser, world, base_url):
+    from selenium.webdriver.common.by import By
+
+    from fyplake.ids import PLATFORM_ID_BASE
+
+    browser.get(f"{base_url}/web/")
+    form = browser.find_element(By.ID, "start")
+    form.find_element(By.NAME, "country").clear()
+    form.find_element(By.NAME, "country").send_keys("br")
+    form.find_element(By.CSS_SELECTOR, "button[value=new]").click()
+    user = wp.wait_for(lambda: wp.state(browser).get("user_id"), timeout=20)
+    assert user >= PLATFORM_ID_BASE
+    wp.wait_for(lambda: wp.state(browser).get("ended"), timeout=20)  # cold start: no lists here
+    assert f"user={user}" in browser.current_url and "country=BR" in browser.current_url
+    assert not browser.find_element(By.ID, "feed").get_attribute("hidden")

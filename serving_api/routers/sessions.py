@@ -52,7 +52,6 @@ def land_user(user_id: int, who: NewUserIn, settings) -> None:  # noqa: ANN001 -
 
 @router.post(
     "/sessions",
-    status_code=201,
     response_model=SessionOut,
     responses={
         **UNPARSABLE,

@@ -5,7 +5,8 @@
 // fits the viewport; the next AHEAD videos are attached early with a one-segment buffer
 // (prefetch), so a swipe finds their first frame decoded. Per impression the page measures the
 // time to first frame (swipe -> first frame presented or playback started, whichever is first)
-// and sends it with the watch/skip event as ttff_ms. ?user=ID starts at once; ?prefetch=0 turns
+// and sends it with the watch/skip event as ttff_ms; watch_ms is the media time played (the
+// video's own clock: stalls and pauses do not count). ?user=ID starts at once; ?prefetch=0 turns
 // prefetch off (bench/playback.py compares both). window.fyp exposes state for tests.
 
 const params = new URLSearchParams(location.search);
@@ -136,7 +137,7 @@ function addCard(item, meta) {
     item, meta, el, url: (media && media.url) || meta?.url || null,
     renditions: (media && media.renditions) || [],
     video: null, hls: null, t0: null, ttff: null, seen: {}, level: null,
-    shownAt: null, playMs: 0, playingSince: null, likes: 0,
+    shownAt: null, playMs: 0, lastT: null,
   };
   if (card.url) {
     const video = document.createElement("video");
@@ -145,11 +146,10 @@ function addCard(item, meta) {
     video.playsInline = true;
     video.preload = "auto";
     if (media.cover_url) video.poster = media.cover_url;
-    video.addEventListener("playing", () => {
-      card.playingSince = performance.now();
-      firstFrame(card, "playing");
+    video.addEventListener("playing", () => firstFrame(card, "playing"));
+    video.addEventListener("timeupdate", () => {
+      if (cards[current] === card) advance(card);
     });
-    for (const name of ["pause", "waiting"]) video.addEventListener(name, () => stopClock(card));
     video.addEventListener("click", toggleMute);
     card.video = video;
     el.append(video);
@@ -264,7 +264,6 @@ function attach(card, ahead) {
 }
 
 function detach(card) {
-  stopClock(card);
   if (card.hls) {
     card.hls.destroy();
     card.hls = null;
@@ -276,11 +275,16 @@ function detach(card) {
   }
 }
 
-function stopClock(card) {
-  if (card.playingSince != null) {
-    card.playMs += performance.now() - card.playingSince;
-    card.playingSince = null;
+/** Adds the media time played since the last look (a loop counts; a seek does not). */
+function advance(card) {
+  const t = card.video.currentTime;
+  if (card.lastT != null) {
+    let d = t - card.lastT;
+    const dur = card.video.duration;
+    if (d < 0 && Number.isFinite(dur) && card.lastT > dur - 1) d += dur; // looped
+    if (d > 0 && d < 2) card.playMs += d * 1000;
   }
+  card.lastT = t;
 }
 
 function firstFrame(card, how) {
@@ -305,6 +309,7 @@ function activate(index) {
   card.seen = {};
   card.playMs = 0;
   if (card.video) {
+    card.lastT = card.video.currentTime; // a prefetched or revisited video counts from here
     attach(card, false);
     if (card.hls) card.hls.config.maxBufferLength = 20; // it was prefetching: buffer normally
     if ("requestVideoFrameCallback" in card.video) {
@@ -322,8 +327,8 @@ function activate(index) {
 
 function leave(card) {
   if (card.video) {
+    advance(card);
     card.video.pause();
-    stopClock(card);
   }
   const shownMs = performance.now() - card.shownAt;
   const watchMs = Math.round(card.video ? card.playMs : shownMs);
