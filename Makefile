@@ -8,7 +8,7 @@ PYTEST := $(VENV)/bin/pytest
 
 bootstrap: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml constraints.txt infra/bootstrap.sh
+$(STAMP): setup.cfg pyproject.toml constraints.txt infra/bootstrap.sh infra/web_setup.sh
 	@bash infra/bootstrap.sh $(PYTHON) $(VENV)
 	@touch $(STAMP)
 

@@ -276,9 +276,9 @@ class Settings(BaseSettings):
     rec_cold_start_min: int = Field(
         default=1,
         description="Below this many engagements a user gets the cold-start mix. The design "
-        "said 10-20; measured, the personalised ranking (whose popularity factor already "
-        "leans on what is popular while a history is thin) beats the mix from the first "
-        "engagement on every world shape of bench/worlds.py (README: engine vs baselines).",
+        "said 10-20; measured on a 2,000-user world, the personalised ranking (whose popularity "
+        "factor leans on what is popular while a history is thin) beat the mix from the first "
+        "engagement (README, recommendation engine; bench/worlds.py checks other shapes).",
     )
     rec_cold_start_full: int = Field(
         default=1, description="From this many engagements the feed is fully personalised."
