@@ -6,9 +6,10 @@ Generates (and caches under ``~/.cache/fyplake/bench``) a 60 s 1080x1920 30 fps 
 clip, starts an embedded stack in a throw-away FYP_HOME, then measures:
 
 1. **pipeline**: ``submit_upload`` -> ``run_inline`` -> ``ready``: store the original, validate
-   (probe), fingerprint + duplicate check, the 1080p/720p/480p/360p HLS ladder (one ffmpeg per
-   rendition, in parallel), thumbnails, audio extraction + fingerprint + sound linking, master
-   playlist, Postgres records. Design target: under 120 s.
+   (probe), fingerprint + duplicate check, the 1080p/720p/480p/360p HLS ladder (one ffmpeg
+   filter graph: decode once, ``split`` -> ``scale`` -> one encoder per rendition), thumbnails and
+   audio extraction + fingerprint + sound linking beside it, master playlist, Postgres records.
+   Design target: under 120 s.
 2. **plain ffmpeg**: one ffmpeg command that decodes once and encodes the same ladder (same
    preset, bitrates, GOP, segments) with ``-var_stream_map`` into HLS, nothing else.
 

@@ -492,15 +492,11 @@ class Settings(BaseSettings):
     media_x264_preset: str = Field(
         default="superfast", description="x264 preset (veryfast: smaller files, ~2x the CPU)."
     )
-    media_transcode_workers: int = Field(
-        default=0,
-        description="Renditions encoded at once in-process (0 = one per CPU, at least 2).",
-    )
     media_ffmpeg_threads: int = Field(
-        default=0, description="Threads per ffmpeg process (0 = let x264 choose)."
+        default=0, description="Threads per x264 encoder (0 = let x264 choose)."
     )
     media_transcode_timeout_s: float = Field(
-        default=900.0, description="A rendition's ffmpeg is killed after this long (s)."
+        default=900.0, description="The ladder's ffmpeg is killed after this long (s)."
     )
     media_thumbnail_count: int = Field(default=4, description="Thumbnails per video.")
     media_thumbnail_short_side: int = Field(default=480, description="Thumbnail short side (px).")

@@ -10,7 +10,7 @@ Modules, in the order an upload meets them:
   (``upload_jobs``), triggering Airflow when it is reachable, a drain for the rest.
 - :mod:`~fyplake.media.probe`: a real probe (PyAV) and the validation rules.
 - :mod:`~fyplake.media.fingerprint`: perceptual hashes of sampled frames, duplicate detection.
-- :mod:`~fyplake.media.transcode`: the rendition ladder and one ffmpeg run per rendition (HLS).
+- :mod:`~fyplake.media.transcode`: the rendition ladder, made by one ffmpeg filter graph (HLS).
 - :mod:`~fyplake.media.thumbnails`, :mod:`~fyplake.media.audio`: thumbnails; audio extraction,
   audio fingerprint and sound linking.
 - :mod:`~fyplake.media.store`: the media object store (local folder or S3).

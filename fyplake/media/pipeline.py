@@ -1,6 +1,6 @@
 """The video pipeline as steps over one video id (Airflow tasks and `fyp upload --wait` run them).
 
-    validate -> fingerprint (dedupe) -> plan -> transcode (one per rendition, in parallel)
+    validate -> fingerprint (dedupe) -> plan -> transcode (the whole ladder from one ffmpeg graph)
                                              -> thumbnails, audio (alongside the renditions)
              -> store (master playlist + Postgres records) -> mark_ready
 
@@ -342,35 +342,50 @@ def step_plan(video_id: int, *, settings: Any = None) -> list[dict[str, Any]]:
 def step_transcode(
     video_id: int, rendition: dict[str, Any], *, settings: Any = None, threads: int | None = None
 ) -> dict[str, Any]:
-    """Encode one rendition and put its playlist and segments into the media store."""
-    from fyplake.media.transcode import Rendition, transcode_rendition
+    """Encode one rendition and put its playlist and segments into the media store (the
+    Airflow DAG maps this over the plan)."""
+    [result] = step_transcode_ladder(video_id, [rendition], settings=settings, threads=threads)
+    return result
+
+
+def step_transcode_ladder(
+    video_id: int,
+    renditions: list[dict[str, Any]],
+    *,
+    settings: Any = None,
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """Encode ``renditions`` from one decode of the original (one ffmpeg filter graph) and put
+    each one's playlist and segments into the media store."""
+    from fyplake.media.transcode import Rendition, transcode_ladder
 
     settings = _settings(settings)
     with connect(settings) as conn:
         video = _video(conn, video_id)
     if (skipped := _skip(video)) is not None:
-        return {"name": rendition.get("name"), **skipped}
+        return [{"name": r.get("name"), **skipped} for r in renditions]
+    if not renditions:
+        return []
     info = _probe_of(video)
-    r = Rendition.from_dict(rendition)
-    out_dir = work_dir(settings, video_id) / "hls" / r.name
-    out = transcode_rendition(
-        local_original(settings, video),
-        out_dir,
-        r,
-        fps=info.fps,
-        settings=settings,
-        threads=threads,
+    plan = [Rendition.from_dict(r) for r in renditions]
+    hls_dir = work_dir(settings, video_id) / "hls"
+    outputs = [(hls_dir / r.name, r) for r in plan]
+    made = transcode_ladder(
+        local_original(settings, video), outputs, fps=info.fps, settings=settings, threads=threads
     )
-    prefix = f"{video['asset_prefix']}/hls/{r.name}"
     store = open_store(settings)
-    # Segments first, playlist last: a reader that sees the playlist finds every segment.
-    for seg in sorted(out_dir.glob("*.ts")):
-        store.put_file(f"{prefix}/{seg.name}", seg)
-    store.put_file(f"{prefix}/{out.playlist}", out_dir / out.playlist)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    result = out.as_dict()
-    result["playlist_path"] = f"{prefix}/{out.playlist}"
-    return result
+    results = []
+    for (out_dir, r), out in zip(outputs, made, strict=True):
+        prefix = f"{video['asset_prefix']}/hls/{r.name}"
+        # Segments first, playlist last: a reader that sees the playlist finds every segment.
+        for seg in sorted(out_dir.glob("*.ts")):
+            store.put_file(f"{prefix}/{seg.name}", seg)
+        store.put_file(f"{prefix}/{out.playlist}", out_dir / out.playlist)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        result = out.as_dict()
+        result["playlist_path"] = f"{prefix}/{out.playlist}"
+        results.append(result)
+    return results
 
 
 def step_thumbnails(video_id: int, *, settings: Any = None) -> list[dict[str, Any]]:
@@ -683,13 +698,16 @@ def run_pipeline(
     run_id: str | None = None,
     on_step: Any = None,
 ) -> dict[str, Any]:
-    """Run every step for ``video_id`` in this process, renditions in parallel threads.
+    """Run every step for ``video_id`` in this process: the whole ladder from one ffmpeg run
+    (one decode, ``split`` into one encoder per rendition), thumbnails and audio beside it.
 
     The same step functions the Airflow tasks call. Never raises for a bad upload or an ffmpeg
     crash: the video ends ``failed`` with the reason. Returns the final status, reason and
-    per-step timings. ``on_step(name)`` is called as each step finishes (progress display)."""
+    per-step timings. ``on_step(name)`` is called as each step finishes (progress display).
+    ``workers`` is accepted for older callers and no longer used: there is one ffmpeg."""
+    del workers
     from fyplake.media.ffmpeg import FFmpegError
-    from fyplake.media.transcode import default_threads, default_workers
+    from fyplake.media.transcode import default_threads
 
     settings = _settings(settings)
     timings: dict[str, float] = {}
@@ -736,22 +754,14 @@ def run_pipeline(
         if dup.get("duplicate_of"):
             return result()
         plan = step_plan(video_id, settings=settings)
-        n_workers = workers or default_workers(settings, len(plan))
-        threads = default_threads(settings, n_workers)
-        with (
-            ThreadPoolExecutor(max_workers=n_workers) as pool,
-            ThreadPoolExecutor(max_workers=2) as side,
-        ):
-            # Largest rendition first: it is the longest job.
-            futures = [
-                pool.submit(
-                    attempt, f"transcode_{r['name']}", step_transcode, video_id, r, threads=threads
-                )
-                for r in plan
-            ]
+        threads = default_threads(settings, 1)
+        with ThreadPoolExecutor(max_workers=2) as side:
+            # Thumbnails and audio run beside the one ffmpeg that makes the whole ladder.
             thumbs_f = side.submit(attempt, "thumbnails", step_thumbnails, video_id)
             audio_f = side.submit(attempt, "audio", step_audio, video_id)
-            renditions = [f.result() for f in futures]
+            renditions = attempt(
+                "transcode", step_transcode_ladder, video_id, plan, threads=threads
+            )
             thumbs = thumbs_f.result()
             sound = audio_f.result()
         timed("store", step_store, video_id, renditions, thumbs, settings=settings)

@@ -1,4 +1,4 @@
-"""The HLS rendition ladder and one ffmpeg run per rendition.
+"""The HLS rendition ladder, made by one ffmpeg run: decode once, ``split``, one encoder per rung.
 
 Ladder rules (``settings.media_ladder``, default 1080p/720p/480p/360p):
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import shutil
 import time
@@ -132,10 +131,9 @@ def _gop(fps: float, segment_s: float) -> int:
     return max(1, int(round(fps * segment_s)))
 
 
-def ffmpeg_args(
+def ladder_ffmpeg_args(
     src: str | Path,
-    out_dir: str | Path,
-    rendition: Rendition,
+    outputs: list[tuple[Path, Rendition]],
     *,
     fps: float,
     segment_s: float,
@@ -143,69 +141,96 @@ def ffmpeg_args(
     threads: int,
     max_fps: float,
 ) -> list[str]:
-    """The ffmpeg arguments that make one HLS rendition of ``src`` in ``out_dir``."""
-    out_dir = Path(out_dir)
+    """The ffmpeg arguments that make every rendition of ``outputs`` from one decode of ``src``.
+
+    One filter graph, built with ffmpeg-python: the source's video is decoded once (and its
+    frame rate capped), ``split`` into one branch per rendition, each branch scaled and fed to
+    its own libx264 encoder and HLS muxer writing ``<out_dir>/index.m3u8`` + ``seg_%05d.ts``."""
+    import ffmpeg
+
+    if not outputs:
+        raise ValueError("no rendition to make")
     out_fps = min(fps, max_fps) if fps > 0 else max_fps
     gop = _gop(out_fps, segment_s)
-    vf = [f"scale={rendition.width}:{rendition.height}:flags=bicubic", "setsar=1"]
+    source = ffmpeg.input(str(src))
+    video = source["v:0"]
     if fps > max_fps:
-        vf.insert(0, f"fps={max_fps:g}")
-    vf.append("format=yuv420p")
-    kbps = rendition.video_kbps
-    args = [
-        "-i",
-        str(src),
-        "-map",
-        "0:v:0",
+        video = video.filter("fps", f"{max_fps:g}")
+    branches = [video] if len(outputs) == 1 else video.filter_multi_output("split", len(outputs))
+    made = []
+    for i, (out_dir, r) in enumerate(outputs):
+        branch = branches[0] if len(outputs) == 1 else branches.stream(i)
+        scaled = (
+            branch.filter("scale", r.width, r.height, flags="bicubic")
+            .filter("setsar", 1)
+            .filter("format", "yuv420p")
+        )
+        streams = [scaled]
+        options: dict[str, Any] = {
+            "c:v": "libx264",
+            "preset": preset,
+            "profile:v": "high",
+            "b:v": f"{r.video_kbps}k",
+            "maxrate": f"{int(r.video_kbps * 1.5)}k",
+            "bufsize": f"{r.video_kbps * 2}k",
+            "g": gop,
+            "keyint_min": gop,
+            "sc_threshold": 0,
+            "force_key_frames": f"expr:gte(t,n_forced*{segment_s:g})",
+            "threads": threads,
+        }
+        if r.audio_kbps:
+            streams.append(source["a:0"])
+            options.update({"c:a": "aac", "b:a": f"{r.audio_kbps}k", "ac": 2, "ar": 48000})
+        options.update(
+            {
+                "map_metadata": -1,
+                "f": "hls",
+                "hls_time": f"{segment_s:g}",
+                "hls_playlist_type": "vod",
+                "hls_flags": "independent_segments",
+                "hls_segment_type": "mpegts",
+                "hls_segment_filename": str(Path(out_dir) / "seg_%05d.ts"),
+            }
+        )
+        made.append(ffmpeg.output(*streams, str(Path(out_dir) / "index.m3u8"), **options))
+    return ffmpeg.get_args(ffmpeg.merge_outputs(*made))
+
+
+def transcode_ladder(
+    src: str | Path,
+    outputs: list[tuple[Path, Rendition]],
+    *,
+    fps: float,
+    settings: Any,
+    threads: int | None = None,
+) -> list[RenditionOutput]:
+    """Encode every ``(out_dir, rendition)`` of ``outputs`` with one ffmpeg run (one decode).
+
+    Each ``out_dir`` is emptied first, so a re-run is clean. The renditions share one start and
+    finish time: they are made together."""
+    outputs = [(Path(d), r) for d, r in outputs]
+    for out_dir, _ in outputs:
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+    started = time.time()
+    args = ladder_ffmpeg_args(
+        src,
+        outputs,
+        fps=fps,
+        segment_s=settings.media_segment_s,
+        preset=settings.media_x264_preset,
+        threads=threads if threads is not None else default_threads(settings, 1),
+        max_fps=settings.media_output_max_fps,
+    )
+    names = ", ".join(r.name for _, r in outputs)
+    what = f"rendition{'s' if len(outputs) > 1 else ''} {names}"
+    run_ffmpeg(args, what=what, timeout=settings.media_transcode_timeout_s)
+    finished = time.time()
+    return [
+        describe_rendition(out_dir, r, started=started, finished=finished) for out_dir, r in outputs
     ]
-    if rendition.audio_kbps:
-        args += ["-map", "0:a:0"]
-    args += [
-        "-vf",
-        ",".join(vf),
-        "-c:v",
-        "libx264",
-        "-preset",
-        preset,
-        "-profile:v",
-        "high",
-        "-b:v",
-        f"{kbps}k",
-        "-maxrate",
-        f"{int(kbps * 1.5)}k",
-        "-bufsize",
-        f"{kbps * 2}k",
-        "-g",
-        str(gop),
-        "-keyint_min",
-        str(gop),
-        "-sc_threshold",
-        "0",
-        "-force_key_frames",
-        f"expr:gte(t,n_forced*{segment_s:g})",
-        "-threads",
-        str(threads),
-    ]
-    if rendition.audio_kbps:
-        args += ["-c:a", "aac", "-b:a", f"{rendition.audio_kbps}k", "-ac", "2", "-ar", "48000"]
-    args += [
-        "-map_metadata",
-        "-1",
-        "-f",
-        "hls",
-        "-hls_time",
-        f"{segment_s:g}",
-        "-hls_playlist_type",
-        "vod",
-        "-hls_flags",
-        "independent_segments",
-        "-hls_segment_type",
-        "mpegts",
-        "-hls_segment_filename",
-        str(out_dir / "seg_%05d.ts"),
-        str(out_dir / "index.m3u8"),
-    ]
-    return args
 
 
 def transcode_rendition(
@@ -218,36 +243,14 @@ def transcode_rendition(
     threads: int | None = None,
 ) -> RenditionOutput:
     """Encode one rendition of ``src`` into ``out_dir`` (emptied first, so a re-run is clean)."""
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    started = time.time()
-    args = ffmpeg_args(
-        src,
-        out_dir,
-        rendition,
-        fps=fps,
-        segment_s=settings.media_segment_s,
-        preset=settings.media_x264_preset,
-        threads=threads if threads is not None else default_threads(settings, 1),
-        max_fps=settings.media_output_max_fps,
+    [out] = transcode_ladder(
+        src, [(Path(out_dir), rendition)], fps=fps, settings=settings, threads=threads
     )
-    run_ffmpeg(args, what=f"rendition {rendition.name}", timeout=settings.media_transcode_timeout_s)
-    finished = time.time()
-    return describe_rendition(out_dir, rendition, started=started, finished=finished)
-
-
-def default_workers(settings: Any, renditions: int) -> int:
-    """Renditions encoded at once in one process: the setting, else one per CPU (at least 2)."""
-    if settings.media_transcode_workers > 0:
-        return min(settings.media_transcode_workers, max(1, renditions))
-    return max(1, min(renditions, max(2, os.cpu_count() or 1)))
+    return out
 
 
 def default_threads(settings: Any, workers: int) -> int:
-    """``-threads`` per ffmpeg: the setting, else 0 (x264 picks; a rendition left running alone,
-    usually the largest, then still uses every core)."""
+    """``-threads`` per x264 encoder: the setting, else 0 (x264 picks)."""
     del workers
     return max(0, settings.media_ffmpeg_threads)
 
