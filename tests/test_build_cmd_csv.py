@@ -1,0 +1,21 @@
+"""`fyp build` from an empty FYP_HOME on the CSV importer's format: the README's second "Bring
+your own log" recipe, run exactly as written (its own file, so a second test worker runs it
+beside the MovieLens one)."""
+
+from __future__ import annotations
+
+import pytest
+from byol_data import csv_log, ratings
+from byol_run import DAYS, ITEMS, PER_USER, USERS, Home, readme_recipes, run_recipe
+
+pytestmark = [pytest.mark.spark, pytest.mark.services, pytest.mark.slow]
+
+
+def test_readme_recipe_on_the_csv_format():
+    home = Home()
+    rows = ratings(USERS, ITEMS, PER_USER, DAYS, seed=2)
+    csv_log(home.cwd / "log.csv", rows)
+    try:
+        run_recipe(home, readme_recipes()[1], rows)
+    finally:
+        home.close()
