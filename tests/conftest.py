@@ -70,7 +70,9 @@ def settings():
 def spark(settings):
     from infra.spark import get_spark
 
-    session = get_spark("fyplake-tests", settings)
+    # One session serves every module a worker runs (the engine's broadcasts of catalogues and
+    # models included): 6 GB, not the default 4, so a late module's broadcast still fits.
+    session = get_spark("fyplake-tests", settings.model_copy(update={"spark_driver_memory": "6g"}))
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

@@ -9,6 +9,7 @@ real Delta lake of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -143,7 +144,10 @@ def world(spark):
     silver = _silver(spark, _world_events())
     prep, gold = learned.gold_as_of(silver, T_PRIME, P)
     data = learned.training_data(silver.watch, prep, P, gold, DS)
-    return silver, data
+    # materialised once: every test that fits would otherwise re-run the engine's whole
+    # lineage as of T' (and its broadcasts) again
+    rows = data.rows.localCheckpoint(eager=True)
+    return silver, dataclasses.replace(data, rows=rows)
 
 
 def test_labels_come_only_from_the_window_and_grade_the_engagement(spark):
