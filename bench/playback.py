@@ -46,7 +46,7 @@ def _free_port() -> int:
 
 def _serve(port: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

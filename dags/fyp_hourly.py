@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from fyplake.orchestration.assets import EMBEDDINGS_PUBLISHED, POOLS_PUBLISHED, lake
-from fyplake.orchestration.defaults import DEFAULT_ARGS, INTERVAL_PARAMS, START_DATE, TAGS
-from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
+from orchestration.assets import EMBEDDINGS_PUBLISHED, POOLS_PUBLISHED, lake
+from orchestration.defaults import DEFAULT_ARGS, INTERVAL_PARAMS, START_DATE, TAGS
+from orchestration.spark_submit import FypSparkSubmitOperator
 
 
 @dag(
@@ -54,7 +54,7 @@ def fyp_hourly():
 
     @task
     def flush_counters() -> dict:
-        from fyplake.orchestration.connections import apply_endpoint_env
+        from orchestration.connections import apply_endpoint_env
 
         apply_endpoint_env()
         from jobs.flush_counters import flush

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from fyplake.orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
-from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
+from orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
+from orchestration.spark_submit import FypSparkSubmitOperator
 
 
 @dag(
@@ -26,7 +26,7 @@ def fyp_maintenance():
 
     @task
     def expire_feed_versions() -> dict:
-        from fyplake.orchestration.connections import apply_endpoint_env
+        from orchestration.connections import apply_endpoint_env
 
         apply_endpoint_env()
         from fyplake.serving.versions import expire_old_versions

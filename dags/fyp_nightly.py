@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from fyplake.orchestration.assets import EMBEDDINGS_PUBLISHED, FEEDS_PUBLISHED, lake
-from fyplake.orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
-from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
+from orchestration.assets import EMBEDDINGS_PUBLISHED, FEEDS_PUBLISHED, lake
+from orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
+from orchestration.spark_submit import FypSparkSubmitOperator
 
 
 @dag(

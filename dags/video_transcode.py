@@ -10,7 +10,7 @@ through the Airflow API, or by ``video_upload_drain``)::
 ``validate`` and ``fingerprint`` are short-circuits: a bad file (marked ``failed`` with a reason)
 or a duplicate (marked ``duplicate``) skips the rest and the run still succeeds, so one bad
 upload never fails anything else. An ffmpeg crash is retried with backoff; its last attempt marks
-the video ``failed``. The task bodies live in :mod:`fyplake.media.operators` (plain Python,
+the video ``failed``. The task bodies live in :mod:`orchestration.media_operators` (plain Python,
 imported inside each task, so parsing this file stays cheap).
 
 ``video_upload_drain`` runs every minute: it claims upload jobs still ``queued`` (the upload was
@@ -54,49 +54,49 @@ DEFAULT_ARGS = {
 def video_transcode():
     @task.short_circuit
     def validate(**context) -> bool:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.validate(context)
 
     @task.short_circuit
     def fingerprint(**context) -> bool:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.fingerprint(context)
 
     @task
     def plan(**context) -> list[dict]:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.plan(context)
 
     @task(max_active_tis_per_dagrun=4, retry_delay=timedelta(seconds=20))
     def transcode(rendition: dict, **context) -> dict:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.transcode(context, rendition)
 
     @task
     def thumbnails(**context) -> list[dict]:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.thumbnails(context)
 
     @task
     def audio(**context) -> dict:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.audio(context)
 
     @task
     def store(renditions, thumbs, **context) -> dict:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.store(context, renditions, thumbs)
 
     @task(outlets=[VIDEOS_READY])
     def mark_ready(**context) -> dict:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.mark_ready(context)
 
@@ -126,7 +126,7 @@ def video_transcode():
 def video_upload_drain():
     @task
     def claim() -> list[dict]:
-        from fyplake.media import operators
+        from orchestration import media_operators as operators
 
         return operators.claim_uploads(limit=20)
 

@@ -65,7 +65,7 @@ def airflow_environ(settings: Settings | None = None, endpoints=None) -> dict[st
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "utc",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        # first retry after 30 s (then exponential back-off, fyplake.orchestration.defaults)
+        # first retry after 30 s (then exponential back-off, orchestration.defaults)
         "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": os.environ.get(
             "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY", "30"
         ),

@@ -88,7 +88,7 @@ def _release_spark_cache_after_module():
 
     if SparkContext._active_spark_context is None:  # noqa: SLF001 - no session in this worker
         return
-    from fyplake.orchestration.spark_submit import _drop_cached_data
+    from orchestration.spark_submit import _drop_cached_data
 
     _drop_cached_data()
 

@@ -297,7 +297,7 @@ def test_bad_cursor_and_bad_ids_are_4xx(api):
 def test_cli_feed_is_the_api_feed(api, world):
     from click.testing import CliRunner
 
-    from fyplake.cli import main
+    from cli import main
 
     out = CliRunner().invoke(main, ["feed", str(U + 4), "--limit", "7", "--json"])
     assert out.exit_code == 0, out.output

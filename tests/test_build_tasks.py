@@ -1,4 +1,4 @@
-"""`fyp build` walks fyplake.orchestration.tasks.NIGHTLY_TASKS: it must be fyp_nightly's own
+"""`fyp build` walks orchestration.tasks.NIGHTLY_TASKS: it must be fyp_nightly's own
 Spark tasks, in the DAG's order, with the same jobs and parameters."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from fyplake.orchestration.tasks import NIGHTLY_TASKS, Task, gate_after
 from infra.airflow_env import DAGS_FOLDER, airflow_environ
+from orchestration.tasks import NIGHTLY_TASKS, Task, gate_after
 
 pytestmark = pytest.mark.airflow
 
@@ -17,7 +17,7 @@ def test_nightly_tasks_are_the_dags(settings):
     os.environ.update(airflow_environ(settings))
     from airflow.dag_processing.dagbag import DagBag
 
-    from fyplake.orchestration.spark_submit import FypSparkSubmitOperator
+    from orchestration.spark_submit import FypSparkSubmitOperator
 
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["fyp_nightly"]
     spark_tasks = [t for t in dag.topological_sort() if isinstance(t, FypSparkSubmitOperator)]

@@ -68,7 +68,7 @@ class World:
     ) -> subprocess.CompletedProcess:
         env = {**self.env, "FYP_FAULTS": faults, **(env or {})}
         proc = subprocess.run(
-            [sys.executable, "-m", "fyplake.cli", *args], env=env, capture_output=True, text=True
+            [sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"fyp {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -278,7 +278,7 @@ def test_the_api_serves_ranked_ready_videos(world):
     expected = world.feed(user_id)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env=world.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -486,7 +486,7 @@ def test_a_spark_task_runs_as_a_spark_application(world):
     assert submit, "no spark-submit command in the task log"
     assert "--ds " + last in submit[0] or f"--ds', '{last}" in submit[0], submit[0]
     from fyplake.config import Settings
-    from fyplake.orchestration.run_files import run_dir
+    from orchestration.run_files import run_dir
 
     files = run_dir(Settings(home=world.home), "fyp_nightly", run["run_id"])
     result = json.loads((files / "gold_analytics.json").read_text())

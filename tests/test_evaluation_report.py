@@ -60,7 +60,7 @@ def test_report_shows_mean_and_se_the_paired_difference_and_candidate_recall():
 
 
 def test_console_table_of_one_run():
-    from fyplake.cli.evaluate_cmd import print_evaluation
+    from cli.evaluate_cmd import print_evaluation
 
     result = {
         "k": 10,

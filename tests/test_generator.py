@@ -227,7 +227,7 @@ def test_ground_truth_tables(world):
 def test_cli_json_summary(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from fyplake.cli import main
+    from cli import main
     from fyplake.config import reload_settings
 
     monkeypatch.setenv("FYP_HOME", str(tmp_path / "home"))

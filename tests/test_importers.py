@@ -179,7 +179,7 @@ def test_rating_mapping_table():
 
 
 def test_import_cli_json(tmp_path, monkeypatch):
-    from fyplake.cli import main
+    from cli import main
     from fyplake.config import reload_settings
 
     monkeypatch.setenv("FYP_LAKE", str(tmp_path / "lake"))

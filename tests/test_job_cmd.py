@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from click.testing import CliRunner
 
-from fyplake.cli import main
-from fyplake.cli.summary import brief, describe
+from cli import main
+from cli.summary import brief, describe
 from jobs.quality import QualityGateFailed
 from jobs.quality.gate import GateResult
 from jobs.registry import JOBS
@@ -20,7 +20,7 @@ DATES = [(dt.date(1997, 9, 20) + dt.timedelta(days=i)).isoformat() for i in rang
 @pytest.fixture
 def calls(monkeypatch):
     """Each run_task call as (job, params); a job returns a long date list, a gate passes."""
-    from fyplake.orchestration import inprocess
+    from orchestration import inprocess
 
     made: list[tuple[str, dict]] = []
 
@@ -60,7 +60,7 @@ def test_no_gates_and_ungated_jobs_run_alone(calls):
 
 
 def test_a_failing_gate_fails_the_command(calls, monkeypatch):
-    from fyplake.orchestration import inprocess
+    from orchestration import inprocess
 
     def failing(job, ds, params=None, spark=None):
         calls.append((job, params))

@@ -313,7 +313,7 @@ def test_operator_marks_failed_only_on_the_last_attempt(
 ):
     from types import SimpleNamespace
 
-    from fyplake.media import operators
+    from orchestration import media_operators as operators
 
     clip = clips.make_clip(tmp_path / "op.mp4", width=320, height=568, seed=236)
     video_id = submit_upload(clip, CREATOR, settings=settings)

@@ -344,7 +344,7 @@ def test_trigger_airflow_posts_a_dag_run_with_the_video_id():
 def test_operator_context_helpers():
     from types import SimpleNamespace
 
-    from fyplake.media import operators
+    from orchestration import media_operators as operators
 
     assert operators.video_id_of({"params": {"video_id": 5}}) == 5
     assert (
@@ -364,7 +364,7 @@ def test_media_package_imports_are_cheap():
     import sys
 
     code = (
-        "import sys; import fyplake.media.operators, fyplake.media.pipeline, "
+        "import sys; import orchestration.media_operators, fyplake.media.pipeline, "
         "fyplake.media.uploads, fyplake.media.catalog; "
         "heavy = [m for m in ('av', 'numpy', 'boto3', 'airflow', 'psycopg', 'scipy') "
         "if m in sys.modules]; print(heavy)"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from fyplake.orchestration.runner import skip_pattern
+from orchestration.runner import skip_pattern
 
 
 def test_only_marks_every_other_task_success():

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from fyplake.cli import main
+from cli import main
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def test_pgvector_hnsw_nearest_neighbour(pg):
 
 def test_cli_status_json_contract(stack):
     out = subprocess.run(
-        [sys.executable, "-m", "fyplake.cli", "stack", "status", "--json"],
+        [sys.executable, "-m", "cli", "stack", "status", "--json"],
         check=True,
         capture_output=True,
         text=True,
@@ -107,7 +107,7 @@ def test_cli_status_json_contract(stack):
 
 def test_cli_error_is_one_line_and_nonzero():
     proc = subprocess.run(
-        [sys.executable, "-m", "fyplake.cli", "stack", "sideways"],
+        [sys.executable, "-m", "cli", "stack", "sideways"],
         capture_output=True,
         text=True,
     )

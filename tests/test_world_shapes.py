@@ -335,7 +335,7 @@ def test_ground_truth_follows_the_shape(world):
 def test_cli_shape_flags(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from fyplake.cli import main
+    from cli import main
     from fyplake.config import reload_settings
 
     monkeypatch.setenv("FYP_HOME", str(tmp_path / "home"))

@@ -1,8 +1,9 @@
 """The video pipeline: probe, transcode to an HLS ladder, thumbnails, audio, fingerprints, storage.
 
 Plain Python, no Airflow: the ``video_transcode`` DAG (``dags/video_transcode.py``) calls the
-thin wrappers in :mod:`fyplake.media.operators`, and ``fyp upload --wait`` runs the very same step
-functions in-process through :func:`fyplake.media.pipeline.run_pipeline`.
+thin wrappers in :mod:`orchestration.media_operators` (the application layer), and ``fyp upload
+--wait`` runs the very same step functions in-process through
+:func:`fyplake.media.pipeline.run_pipeline`.
 
 Modules, in the order an upload meets them:
 

@@ -27,7 +27,7 @@ from fyplake.synth.writer import LandingWriter
 
 logger = logging.getLogger(__name__)
 
-#: Same shape as ``fyplake.cli._common.progress``: wraps an iterable, may draw a bar.
+#: Same shape as ``cli._common.progress``: wraps an iterable, may draw a bar.
 ProgressFn = Callable[..., Iterator[Any]]
 
 

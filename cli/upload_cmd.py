@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fyplake.cli._common import FypError, emit_json, json_option
+from cli._common import FypError, emit_json, json_option
 
 
 @click.command()

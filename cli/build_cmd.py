@@ -6,7 +6,7 @@ import time
 
 import click
 
-from fyplake.cli._common import FypError, emit_json, json_option
+from cli._common import FypError, emit_json, json_option
 
 
 @click.command()
@@ -28,15 +28,15 @@ def build(as_of: str | None, evaluate: bool, no_gates: bool, as_json: bool) -> N
     """Ingest every unconsumed landing file, rebuild silver and gold for the event dates it
     touched, run the quality gates and the nightly recommendation jobs, and publish the feeds:
     the tasks of the DAGs, in one Spark application. Prints one line per stage."""
-    from fyplake.cli.stages import ConsoleReporter
+    from cli.stages import ConsoleReporter
     from fyplake.config import get_settings
-    from fyplake.orchestration.build import Reporter
-    from fyplake.orchestration.build import build as run_build
     from infra.migrations import migrate
     from infra.spark import get_spark
     from infra.stack import Stack
     from jobs._entry import parse_ds
     from jobs.quality import QualityGateFailed
+    from orchestration.build import Reporter
+    from orchestration.build import build as run_build
 
     try:
         day = parse_ds(as_of) if as_of else None
@@ -60,7 +60,7 @@ def build(as_of: str | None, evaluate: bool, no_gates: bool, as_json: bool) -> N
         emit_json(result)
         return
     if evaluate and "evaluation" in result["tasks"]:
-        from fyplake.cli.evaluate_cmd import print_evaluation
+        from cli.evaluate_cmd import print_evaluation
 
         evaluation = result["tasks"]["evaluation"]
         for one in evaluation.get("runs", [evaluation]):

@@ -8,7 +8,7 @@ import json
 
 import click
 
-from fyplake.cli._common import FypError, emit_json, json_option
+from cli._common import FypError, emit_json, json_option
 
 
 @click.command()
@@ -45,7 +45,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Run DAG_ID through Airflow (`airflow dags test`) against this FYP_HOME."""
-    from fyplake.orchestration.runner import run_dags
+    from orchestration.runner import run_dags
 
     conf = None
     if conf_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fyplake.cli._common import emit_json, json_option, print_table
+from cli._common import emit_json, json_option, print_table
 
 
 def _human(n: int) -> str:

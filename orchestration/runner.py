@@ -2,7 +2,7 @@
 
 This is what ``fyp run`` and ``fyp demo`` use: real DAG runs with real task instances in the
 FYP_HOME's Airflow metadata DB, executed in-process by Airflow (no scheduler needed); several
-intervals (a backfill) run one after the other (``fyplake.orchestration.dagtest``).
+intervals (a backfill) run one after the other (``orchestration.dagtest``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fyplake.config import Settings, get_settings
-from fyplake.orchestration.dagtest import MARKER
+from orchestration.dagtest import MARKER
 
 #: DAG id -> length of its data interval (a run for date D covers [D, D + interval) for daily
 #: DAGs; for the hourly DAG a bare date means its last hour).
@@ -147,7 +147,7 @@ def run_dags(
         # never carries one run's driver memory into the next.
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         log_path = log_dir / f"{dag_id}-{logical[:19].replace(':', '')}-{stamp}.log"
-        cmd = [sys.executable, "-m", "fyplake.orchestration.dagtest", dag_id, logical, *extra]
+        cmd = [sys.executable, "-m", "orchestration.dagtest", dag_id, logical, *extra]
         report: dict = {}
         with open(log_path, "w", buffering=1) as log:  # line-buffered: follow it with tail -f
             proc = subprocess.Popen(

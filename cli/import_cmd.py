@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from fyplake.cli._common import FypError, emit_json, json_option
+from cli._common import FypError, emit_json, json_option
 
 id_offset_option = click.option(
     "--id-offset",

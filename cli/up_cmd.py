@@ -48,7 +48,7 @@ def up(airflow_port: int, api_port: int | None) -> None:
             stderr=subprocess.STDOUT,
         ),
         "feed-api": subprocess.Popen(
-            [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
             env=env,
             stdout=open(log_dir / "feed-api.log", "a"),
             stderr=subprocess.STDOUT,

@@ -1,6 +1,6 @@
 """``airflow dags test`` for one or more logical dates in one process, with a JSON line per run.
 
-    python -m fyplake.orchestration.dagtest DAG_ID LOGICAL_DATE [LOGICAL_DATE ...]
+    python -m orchestration.dagtest DAG_ID LOGICAL_DATE [LOGICAL_DATE ...]
         [--conf JSON] [--mark-success-pattern REGEX]
 
 Each date is Airflow's own ``dags test`` command (the same parser and ``dag.test()``), run one
@@ -11,7 +11,7 @@ run it prints one line
     FYP_DAGRUN {"dag_id", "logical_date", "run_id", "state", "tasks": [{task_id, state,
                 try_number, map_index, duration_s}]}
 
-read from the metadata DB, which ``fyplake.orchestration.runner`` parses.
+read from the metadata DB, which ``orchestration.runner`` parses.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _run_report(dag_id: str, logical_date: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fyplake.orchestration.dagtest")
+    parser = argparse.ArgumentParser(prog="python -m orchestration.dagtest")
     parser.add_argument("dag_id")
     parser.add_argument("logical_dates", nargs="+")
     parser.add_argument("--conf")

@@ -15,7 +15,7 @@ import time
 
 import click
 
-from fyplake.cli._common import FypError
+from cli._common import FypError
 
 
 @click.command()
@@ -32,10 +32,10 @@ from fyplake.cli._common import FypError
 def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> None:
     """Everything end to end: stack, world, hourly + nightly DAG runs, API, feeds, evaluation."""
     from fyplake.config import reload_settings
-    from fyplake.orchestration.runner import run_dag
     from fyplake.synth import generate_world
     from infra.migrations import migrate
     from infra.stack import Stack
+    from orchestration.runner import run_dag
 
     os.environ["FYP_SPARK_TASK_MODE"] = "submit" if spark_submit else "inprocess"
     # One catch-up ingest consumes every hour the generator landed.
@@ -73,7 +73,7 @@ def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> N
     click.echo("== 5/6 the feed API")
     port = _free_port()
     api = subprocess.Popen(
-        [sys.executable, "-m", "fyplake.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -184,7 +184,7 @@ def _show_ranker(settings) -> None:  # noqa: ANN001
 
 def _show_evaluation(settings) -> None:  # noqa: ANN001
     """The latest evaluation run from gold.evaluation, printed as `fyp evaluate` prints it."""
-    from fyplake.cli.evaluate_cmd import print_evaluation
+    from cli.evaluate_cmd import print_evaluation
     from fyplake.report import evaluation_history
 
     hist = evaluation_history(settings)

@@ -9,29 +9,29 @@ import sys
 
 import click
 
-from fyplake.cli._common import FypError
+from cli._common import FypError
 
 #: module name -> attribute holding its click command or group. Add new commands here.
 COMMANDS: dict[str, str] = {
-    "fyplake.cli.stack_cmd": "stack",
-    "fyplake.cli.db_cmd": "db",
-    "fyplake.cli.generate_cmd": "generate",
-    "fyplake.cli.config_cmd": "config",
-    "fyplake.cli.demo_cmd": "demo",
-    "fyplake.cli.build_cmd": "build",
-    "fyplake.cli.job_cmd": "job",
-    "fyplake.cli.import_cmd": "import",
-    "fyplake.cli.tables_cmd": "tables",
-    "fyplake.cli.sql_cmd": "sql",
-    "fyplake.cli.run_cmd": "run",
-    "fyplake.cli.report_cmd": "report",
-    "fyplake.cli.up_cmd": "up",
-    "fyplake.cli.serve_cmd": "serve",
-    "fyplake.cli.feed_cmd": "feed",
-    "fyplake.cli.feeds_cmd": "feeds",
-    "fyplake.cli.upload_cmd": "upload",
-    "fyplake.cli.video_cmd": "video",
-    "fyplake.cli.evaluate_cmd": "evaluate",
+    "cli.stack_cmd": "stack",
+    "cli.db_cmd": "db",
+    "cli.generate_cmd": "generate",
+    "cli.config_cmd": "config",
+    "cli.demo_cmd": "demo",
+    "cli.build_cmd": "build",
+    "cli.job_cmd": "job",
+    "cli.import_cmd": "import",
+    "cli.tables_cmd": "tables",
+    "cli.sql_cmd": "sql",
+    "cli.run_cmd": "run",
+    "cli.report_cmd": "report",
+    "cli.up_cmd": "up",
+    "cli.serve_cmd": "serve",
+    "cli.feed_cmd": "feed",
+    "cli.feeds_cmd": "feeds",
+    "cli.upload_cmd": "upload",
+    "cli.video_cmd": "video",
+    "cli.evaluate_cmd": "evaluate",
 }
 
 
@@ -56,7 +56,7 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 def main(verbose: int) -> None:
     """fyplake: the batch data lake that builds a short-video For You feed."""
-    from fyplake.cli.logs import setup_logging
+    from cli.logs import setup_logging
 
     setup_logging(verbose)
 

@@ -1,7 +1,7 @@
 """``fyp build``: whatever is in the landing zone -> lake -> quality gates -> the nightly jobs ->
 published feeds, in this process's one Spark application.
 
-It runs the task bodies the DAGs run (``fyplake.orchestration.tasks``, each through
+It runs the task bodies the DAGs run (``orchestration.tasks``, each through
 ``inprocess.run_task``), not a pipeline of its own:
 
 1. the lake tasks for one arrival interval, from the earliest arrival hour holding a landing
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from fyplake import catalog, delta_io
 from fyplake.config import Settings
-from fyplake.orchestration.inprocess import run_task
-from fyplake.orchestration.tasks import (
+from orchestration.inprocess import run_task
+from orchestration.tasks import (
     GATE_JOB,
     LAKE_TASKS,
     NIGHTLY_TASKS,

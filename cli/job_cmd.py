@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from fyplake.cli._common import FypError, emit_json, json_option
+from cli._common import FypError, emit_json, json_option
 
 
 def job_summaries() -> dict[str, str]:
@@ -49,12 +49,12 @@ class JobCommand(click.Command):
 @json_option
 def job(name: str, ds: str | None, params: tuple[str, ...], no_gates: bool, as_json: bool) -> None:
     """Run Spark job NAME for one data interval, then its quality gate (jobs listed below)."""
-    from fyplake.cli.summary import brief
-    from fyplake.orchestration.inprocess import run_task
-    from fyplake.orchestration.tasks import GATE_JOB, gate_after
+    from cli.summary import brief
     from jobs._entry import parse_ds, parse_params
     from jobs.quality import QualityGateFailed
     from jobs.registry import JOBS
+    from orchestration.inprocess import run_task
+    from orchestration.tasks import GATE_JOB, gate_after
 
     if name not in JOBS:
         raise FypError(f"unknown job {name!r}; known jobs: {', '.join(sorted(JOBS)) or 'none'}")

@@ -30,7 +30,7 @@ def serve(
 
     import uvicorn
 
-    from fyplake.cli._common import FypError
+    from cli._common import FypError
     from fyplake.config import REPO_ROOT, get_settings
     from infra.stack import Stack
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fyplake.cli._common import emit_json, json_option
+from cli._common import emit_json, json_option
 
 
 @click.command()

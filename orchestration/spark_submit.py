@@ -16,8 +16,8 @@ from typing import Any
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 from fyplake.config import REPO_ROOT
-from fyplake.orchestration.inprocess import drop_cached_data as _drop_cached_data  # noqa: F401 - tests/conftest.py
-from fyplake.orchestration.inprocess import run_task
+from orchestration.inprocess import drop_cached_data as _drop_cached_data  # noqa: F401 - tests/conftest.py
+from orchestration.inprocess import run_task
 
 
 class FypSparkSubmitOperator(SparkSubmitOperator):
@@ -46,9 +46,9 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
 
             raise AirflowSkipException(f"skipped: the run's param {self.run_if_param!r} is false")
         from fyplake.config import reload_settings
-        from fyplake.orchestration.connections import endpoint_env
-        from fyplake.orchestration.run_files import run_dir
         from infra.spark import _packages, cached_jars, spark_conf
+        from orchestration.connections import endpoint_env
+        from orchestration.run_files import run_dir
 
         env = endpoint_env()
         os.environ.update(env)

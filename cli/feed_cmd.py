@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fyplake.cli._common import FypError, emit_json, json_option, print_table
+from cli._common import FypError, emit_json, json_option, print_table
 
 
 async def _feed_page(user_id: int, limit: int | None, cursor: str | None) -> dict:

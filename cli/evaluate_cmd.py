@@ -6,7 +6,7 @@ import math
 
 import click
 
-from fyplake.cli._common import FypError, emit_json, json_option
+from cli._common import FypError, emit_json, json_option
 from fyplake.report import (
     CANDIDATES,
     MODEL_COLUMNS,

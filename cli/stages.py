@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import click
 
-from fyplake.cli.summary import describe
-from fyplake.orchestration.build import Note, Reporter
-from fyplake.orchestration.tasks import Task
+from cli.summary import describe
+from orchestration.build import Note, Reporter
+from orchestration.tasks import Task
 
 
 class ConsoleReporter(Reporter):

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from fyplake.cli._common import FypError, emit_json, json_option, progress
+from cli._common import FypError, emit_json, json_option, progress
 from fyplake.synth.shapes import SHAPES, knob_defaults
 
 _D = knob_defaults()

@@ -48,7 +48,7 @@ def _settings() -> Any:
     """Settings for a task: endpoints from Airflow Connections when defined, else FYP_*."""
     if "airflow.sdk" in sys.modules:  # inside a task; never import Airflow just for this
         try:
-            from fyplake.orchestration.connections import apply_endpoint_env
+            from orchestration.connections import apply_endpoint_env
 
             apply_endpoint_env()
         except Exception as exc:  # noqa: BLE001 - no connections: the FYP_* environment stands

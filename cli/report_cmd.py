@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fyplake.cli._common import FypError
+from cli._common import FypError
 
 
 @click.command()

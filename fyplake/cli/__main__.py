@@ -1,3 +1,0 @@
-from fyplake.cli import run
-
-run()
