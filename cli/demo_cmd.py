@@ -1,7 +1,9 @@
 """`fyp demo`: the README's main job, end to end on the embedded default.
 
 stack -> synthetic world -> `fyp_hourly` and `fyp_nightly` through Airflow itself -> the feed
-API -> the feeds of an active and a brand-new user -> the offline evaluation table.
+API -> real media for the first videos of the active user's feed (synthetic clips through the
+upload pipeline: ``fyplake.media.demo_media``) -> the feeds of an active and a brand-new user ->
+the offline evaluation table -> the web feed's address for the active user.
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ from cli._common import FypError
     help="Run every Spark task as its own spark-submit application (slower on one "
     "machine) instead of in the Airflow worker's local Spark session.",
 )
-def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> None:
+@click.option(
+    "--media",
+    "media_videos",
+    default=15,
+    show_default=True,
+    help="Videos at the top of the active user's feed that get a synthetic clip, transcoded by "
+    "the upload pipeline, so the web feed plays them (0: none).",
+)
+def demo(
+    users: int, videos: int, days: int, seed: int, spark_submit: bool, media_videos: int
+) -> None:
     """Everything end to end: stack, world, hourly + nightly DAG runs, API, feeds, evaluation."""
     from fyplake.config import reload_settings
     from fyplake.synth import generate_world
@@ -82,6 +94,8 @@ def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> N
         _wait_healthy(base)
         click.echo(f"   serving on {base} (docs at {base}/docs)")
         active, newest = _pick_users(settings)
+        if media_videos > 0:
+            _give_media(base, active, media_videos, settings)
         for label, user_id in (("an active user", active), ("a brand-new user", newest)):
             _show_feed(base, label, user_id)
     finally:
@@ -98,9 +112,15 @@ def demo(users: int, videos: int, days: int, seed: int, spark_submit: bool) -> N
         click.echo(f"   nightly report: {report}")
     click.echo(f"done in {time.monotonic() - t0:.0f} s")
     port = settings.api_port
+    played = (
+        f"its first {media_videos} videos play synthetic clips made by the upload pipeline; "
+        "later cards show titles and tags"
+        if media_videos > 0
+        else "the synthetic world has no media: cards show titles and tags; uploads play"
+    )
     click.echo(
         f"web feed: run `fyp serve`, then open http://{settings.api_host}:{port}/web/?user={active}"
-        " (the synthetic world has no media: cards show titles and tags; uploads play)"
+        f" ({played})"
     )
 
 
@@ -145,6 +165,28 @@ def _pick_users(settings) -> tuple[int, int]:  # noqa: ANN001
         "u.user_id DESC LIMIT 1"
     ).fetchone()[0]
     return int(active), int(newest)
+
+
+def _give_media(base: str, user_id: int, count: int, settings) -> None:  # noqa: ANN001
+    """Real media for the first ``count`` videos of the user's feed: the generator makes no
+    video files, so each gets a distinct synthetic clip (title drawn on it) run through the
+    upload pipeline (HLS ladder, thumbnails, master playlist, ``ready``)."""
+    import httpx
+
+    from fyplake.media.demo_media import give_media
+
+    feed = httpx.get(f"{base}/v1/feed/{user_id}", params={"limit": count}, timeout=10).json()
+    ids = [item["video_id"] for item in feed.get("items", [])]
+    tick = time.monotonic()
+    done = give_media(ids, settings=settings)
+    ready = sum(d["status"] in ("ready", "had media") for d in done)
+    click.echo(
+        f"   media: {ready} of the first {len(ids)} videos of user {user_id}'s feed ready to play "
+        f"(synthetic clips through the upload pipeline) in {time.monotonic() - tick:.0f} s"
+    )
+    for d in done:
+        if d["status"] not in ("ready", "had media"):
+            click.echo(f"   video {d['video_id']}: {d['status']} ({d.get('reason')})")
 
 
 def _show_feed(base: str, label: str, user_id: int, limit: int = 10) -> None:

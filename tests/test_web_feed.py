@@ -16,6 +16,8 @@ from fyplake.config import Settings
 pytestmark = pytest.mark.slow
 
 U, CREATOR = 5_600_001, 5_600_000
+#: A generated world's user and videos (ready in Postgres, no media until demo_media gives some).
+DEMO_USER, DEMO_VIDEOS = 5_600_002, (5_600_101, 5_600_102)
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +128,57 @@ def test_a_new_viewer_starts_from_the_form(browser, world, base_url):
     wp.wait_for(lambda: wp.state(browser).get("ended"), timeout=20)  # cold start: no lists here
     assert f"user={user}" in browser.current_url and "country=BR" in browser.current_url
     assert not browser.find_element(By.ID, "feed").get_attribute("hidden")
+
+
+def test_a_generated_worlds_feed_gets_media_and_plays(browser, world, base_url, stack):
+    """What ``fyp demo`` does for its user: the generator's videos are ready rows without
+    media; ``give_media`` gives each a synthetic clip through the real pipeline (HLS ladder,
+    thumbnails, master playlist), idempotently, and the page plays the first of the feed."""
+    import httpx
+    import psycopg
+    import redis
+
+    from fyplake.media.catalog import video_media
+    from fyplake.media.demo_media import give_media
+    from fyplake.serving.publish import publish_feeds
+    from fyplake.serving.ready import sync_ready_from_postgres
+
+    settings, ids = world
+    with psycopg.connect(stack.postgres, autocommit=True) as conn:
+        for i, vid in enumerate(DEMO_VIDEOS):
+            conn.execute(
+                """INSERT INTO videos (id, creator_id, title, hashtags, status)
+                   VALUES (%s, %s, %s, %s, 'ready') ON CONFLICT (id) DO NOTHING""",
+                (vid, CREATOR, f"generated video {i}", ["demo"]),
+            )
+        assert video_media(conn, DEMO_VIDEOS[0], settings)["url"] is None
+    done = give_media(DEMO_VIDEOS, settings=settings, width=180, height=320, fps=10)
+    assert [d["status"] for d in done] == ["ready", "ready"], done
+    again = give_media(DEMO_VIDEOS, settings=settings)
+    assert [d["status"] for d in again] == ["had media", "had media"]
+    client = redis.Redis.from_url(stack.valkey)
+    try:
+        with psycopg.connect(stack.postgres, autocommit=True) as conn:
+            sync_ready_from_postgres(client, conn)
+            media = video_media(conn, DEMO_VIDEOS[0], settings)
+        publish_feeds(
+            client,
+            [
+                (U, ids, [3.0, 2.0, 1.0], ["web"] * 3),
+                (DEMO_USER, list(DEMO_VIDEOS), [2.0, 1.0], ["web"] * 2),
+            ],
+            settings=settings,
+        )
+    finally:
+        client.close()
+    assert media["status"] == "ready" and media["url"].endswith("/hls/master.m3u8")
+    assert media["renditions"] and media["thumbnails"]
+    master = httpx.get(
+        f"{base_url}{media['url']}" if media["url"].startswith("/") else media["url"]
+    )
+    assert master.status_code == 200 and master.text.startswith("#EXTM3U")
+
+    browser.get(f"{base_url}/web/?user={DEMO_USER}")
+    wp.wait_for(lambda: wp.state(browser).get("current") == 0, timeout=30)
+    assert [c["video_id"] for c in wp.state(browser)["cards"]] == list(DEMO_VIDEOS)
+    wp.wait_for(lambda: _time_of(browser, 0) > 0.5, timeout=30)
