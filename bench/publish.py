@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fyplake.config import Settings  # noqa: E402
 from fyplake.serving import codec  # noqa: E402
 from fyplake.serving.publish import FeedBatch, publish_feeds  # noqa: E402
-from fyplake.serving.testing import ScratchValkey  # noqa: E402
+from infra.scratch import ScratchValkey  # noqa: E402
 
 SOURCES = ["followed", "hashtag", "sound", "embedding", "trending", "exploration", "cowatch"]
 

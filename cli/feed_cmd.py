@@ -13,17 +13,14 @@ async def _feed_page(user_id: int, limit: int | None, cursor: str | None) -> dic
     from psycopg_pool import AsyncConnectionPool
 
     from fyplake.config import get_settings
-    from fyplake.serving.clients import (
-        async_valkey_client,
-        resolve_postgres_dsn,
-        resolve_valkey_url,
-    )
+    from fyplake.serving.clients import async_valkey_client
     from fyplake.serving.reader import ServingReader, pg_demographics
+    from infra.stack import postgres_dsn, valkey_url  # the embedded stack starts if not up
 
     settings = get_settings()
-    client = async_valkey_client(resolve_valkey_url(settings), timeout=5.0, max_connections=4)
+    client = async_valkey_client(valkey_url(settings), timeout=5.0, max_connections=4)
     pool = AsyncConnectionPool(
-        resolve_postgres_dsn(settings),
+        postgres_dsn(settings),
         min_size=1,
         max_size=1,
         open=False,

@@ -17,8 +17,9 @@ DATASET = click.option(
 
 def _client():  # noqa: ANN202
     from fyplake.serving.clients import valkey_client
+    from infra.stack import valkey_url  # the embedded stack starts if not up
 
-    return valkey_client()
+    return valkey_client(url=valkey_url())
 
 
 def _datasets(name: str) -> list[str]:
@@ -103,11 +104,11 @@ def flush_counters_cmd(as_json: bool) -> None:
     import psycopg
 
     from fyplake.config import get_settings
-    from fyplake.serving.clients import resolve_postgres_dsn
     from fyplake.serving.counters import flush_counters
+    from infra.stack import postgres_dsn
 
     settings = get_settings()
-    with psycopg.connect(resolve_postgres_dsn(settings), autocommit=True) as conn:
+    with psycopg.connect(postgres_dsn(settings), autocommit=True) as conn:
         result = flush_counters(_client(), conn, chunk=settings.counter_flush_chunk)
     if as_json:
         emit_json(result.as_dict())
@@ -124,10 +125,10 @@ def sync_ready(as_json: bool) -> None:
     """Rebuild the ready set fyp:videos:ready from Postgres."""
     import psycopg
 
-    from fyplake.serving.clients import resolve_postgres_dsn
     from fyplake.serving.ready import sync_ready_from_postgres
+    from infra.stack import postgres_dsn
 
-    with psycopg.connect(resolve_postgres_dsn()) as conn:
+    with psycopg.connect(postgres_dsn()) as conn:
         count = sync_ready_from_postgres(_client(), conn)
     if as_json:
         emit_json({"ready_videos": count})

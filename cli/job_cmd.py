@@ -11,6 +11,10 @@ import click
 
 from cli._common import FypError, emit_json, json_option
 
+#: Jobs that write Postgres/Valkey. The library never starts a server (fyplake.endpoints), so
+#: `fyp job` starts the embedded stack for them when it is not up (as `fyp build` does).
+SERVER_JOBS = frozenset({"publish_postgres", "publish_feeds", "flush_counters"})
+
 
 def job_summaries() -> dict[str, str]:
     """Job name -> the first sentence of its module's docstring (read, not imported: the
@@ -63,6 +67,11 @@ def job(name: str, ds: str | None, params: tuple[str, ...], no_gates: bool, as_j
         extra = parse_params(list(params))
     except ValueError as exc:
         raise FypError(str(exc)) from None
+    if name in SERVER_JOBS:
+        from fyplake.config import get_settings
+        from infra.stack import Stack
+
+        Stack(get_settings()).endpoints()
     try:
         result = run_task(name, day, extra)
     except ValueError as exc:

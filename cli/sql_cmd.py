@@ -28,7 +28,14 @@ def sql(
     from fyplake.lake_query import LakeQueryError, plain_rows, run_sql, write_result
 
     try:
-        result, used = run_sql(get_settings(), query, as_of=as_of, engine=engine)
+        settings = get_settings()
+
+        def spark():  # built only when the Spark engine answers
+            from infra.spark import get_spark
+
+            return get_spark("fyp-sql", settings)
+
+        result, used = run_sql(settings, query, as_of=as_of, engine=engine, spark=spark)
         if out:
             path = write_result(result, out)
             if not as_json:

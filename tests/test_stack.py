@@ -7,8 +7,11 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 import redis
 
+from fyplake import endpoints as library_endpoints
+from fyplake.endpoints import EndpointNotConfigured
 from infra.migrations import current_version, discover, migrate
 from infra.stack import Stack
 
@@ -18,9 +21,19 @@ def test_restart_keeps_postgres_and_valkey_data(stack, settings):
         conn.execute("INSERT INTO users (id, country) VALUES (910001, 'NZ') ON CONFLICT DO NOTHING")
     redis.Redis.from_url(stack.valkey).set("fyp:test:restart", "kept")
 
+    # the library finds the running stack from its state files, as infra/stack.py reports it
+    assert library_endpoints.postgres_dsn(settings) == stack.postgres
+    assert library_endpoints.valkey_url(settings) == stack.valkey
+
     st = Stack(settings)
     stopped = st.down()
     assert stopped == {"postgres": True, "valkey": True}
+    assert st.status()["running"] == {"postgres": False, "valkey": False}
+    # stopped: the library raises instead of starting it
+    with pytest.raises(EndpointNotConfigured, match="fyp stack up"):
+        library_endpoints.postgres_dsn(settings)
+    with pytest.raises(EndpointNotConfigured, match="fyp stack up"):
+        library_endpoints.valkey_url(settings)
     assert st.status()["running"] == {"postgres": False, "valkey": False}
 
     endpoints = st.up()

@@ -64,7 +64,7 @@ def connect(settings: Any = None):
     """A Postgres connection (autocommit) to the configured or embedded server."""
     import psycopg
 
-    from infra.stack import postgres_dsn
+    from fyplake.endpoints import postgres_dsn
 
     with psycopg.connect(postgres_dsn(_settings(settings)), autocommit=True) as conn:
         yield conn

@@ -128,7 +128,7 @@ def submit_upload(
     :class:`UnknownCreator` when ``creator_id`` is not a user."""
     import psycopg
 
-    from infra.stack import postgres_dsn
+    from fyplake.endpoints import postgres_dsn
 
     settings = _settings(settings)
     if filename is None and isinstance(source, (str, Path)):
@@ -245,7 +245,7 @@ def trigger_airflow(video_id: int, *, settings: Any = None, client: Any = None) 
 def _mark_triggered(video_id: int, run_id: str | None, *, settings: Any) -> None:
     import psycopg
 
-    from infra.stack import postgres_dsn
+    from fyplake.endpoints import postgres_dsn
 
     with psycopg.connect(postgres_dsn(settings), autocommit=True) as conn:
         conn.execute(
@@ -270,7 +270,7 @@ def claim_pending(
     (``FOR UPDATE SKIP LOCKED``). A job claimed ``MAX_ATTEMPTS`` times is marked failed."""
     import psycopg
 
-    from infra.stack import postgres_dsn
+    from fyplake.endpoints import postgres_dsn
 
     settings = _settings(settings)
     with psycopg.connect(postgres_dsn(settings), autocommit=True) as conn:
@@ -307,7 +307,7 @@ def claim_job(video_id: int, *, settings: Any = None, runner: str = "inline") ->
     """Claim one queued job for running it here; False if another runner has it."""
     import psycopg
 
-    from infra.stack import postgres_dsn
+    from fyplake.endpoints import postgres_dsn
 
     settings = _settings(settings)
     with psycopg.connect(postgres_dsn(settings), autocommit=True) as conn:
@@ -326,7 +326,7 @@ def drain(*, settings: Any = None, limit: int = 20) -> list[int]:
     Jobs whose trigger fails go back to ``queued`` for the next drain."""
     import psycopg
 
-    from infra.stack import postgres_dsn
+    from fyplake.endpoints import postgres_dsn
 
     settings = _settings(settings)
     done = []

@@ -12,22 +12,18 @@ if TYPE_CHECKING:
 
 
 def resolve_valkey_url(settings: Settings | None = None) -> str:
-    """The configured Valkey URL, or the embedded one (started if needed)."""
-    settings = settings or get_settings()
-    if settings.valkey_url:
-        return settings.valkey_url
-    from infra.stack import valkey_url
+    """The configured Valkey URL, or the running embedded one; never starts a server
+    (:func:`fyplake.endpoints.valkey_url`: a clear error when neither is there)."""
+    from fyplake.endpoints import valkey_url
 
-    return valkey_url(settings)
+    return valkey_url(settings or get_settings())
 
 
 def resolve_postgres_dsn(settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
-    if settings.postgres_dsn:
-        return settings.postgres_dsn
-    from infra.stack import postgres_dsn
+    """The configured Postgres DSN, or the running embedded one; never starts a server."""
+    from fyplake.endpoints import postgres_dsn
 
-    return postgres_dsn(settings)
+    return postgres_dsn(settings or get_settings())
 
 
 def valkey_client(

