@@ -3,9 +3,14 @@
 ``video_transcode`` is triggered per upload with conf ``{"video_id": N}`` (by the upload path
 through the Airflow API, or by ``video_upload_drain``)::
 
-    validate -> fingerprint -> plan -> transcode[1080p, 720p, ...]  (dynamic task mapping)
-                                    -> thumbnails, audio            (alongside the renditions)
+    validate -> fingerprint -> transcode          (the whole ladder: one decode, one filter graph)
+                            -> thumbnails, audio  (alongside the ladder)
              -> store -> mark_ready
+
+``transcode`` plans the ladder from the probe and makes every rung with one ffmpeg run
+(``split`` -> ``scale`` -> one x264 encoder per rung, built with ffmpeg-python): the source is
+decoded once, not once per rung as a task per rendition would (issue 17, item 4); a re-run
+rewrites the same content-addressed keys.
 
 ``validate`` and ``fingerprint`` are short-circuits: a bad file (marked ``failed`` with a reason)
 or a duplicate (marked ``duplicate``) skips the rest and the run still succeeds, so one bad
@@ -64,17 +69,11 @@ def video_transcode():
 
         return operators.fingerprint(context)
 
-    @task
-    def plan(**context) -> list[dict]:
+    @task(retry_delay=timedelta(seconds=20))
+    def transcode(**context) -> list[dict]:
         from orchestration import media_operators as operators
 
-        return operators.plan(context)
-
-    @task(max_active_tis_per_dagrun=4, retry_delay=timedelta(seconds=20))
-    def transcode(rendition: dict, **context) -> dict:
-        from orchestration import media_operators as operators
-
-        return operators.transcode(context, rendition)
+        return operators.transcode(context)
 
     @task
     def thumbnails(**context) -> list[dict]:
@@ -102,12 +101,10 @@ def video_transcode():
 
     checked = validate()
     unique = fingerprint()
-    renditions_plan = plan()
-    checked >> unique >> renditions_plan
-    renditions = transcode.expand(rendition=renditions_plan)
+    renditions = transcode()
     thumbs = thumbnails()
     sound = audio()
-    unique >> [thumbs, sound]
+    checked >> unique >> [renditions, thumbs, sound]
     stored = store(renditions, thumbs)
     sound >> stored
     stored >> mark_ready()

@@ -103,22 +103,19 @@ def fingerprint(context: Mapping[str, Any], video_id: int) -> bool:
     return not result.get("duplicate_of") and not result.get("skipped")
 
 
-@_guarded("planning")
-def plan(context: Mapping[str, Any], video_id: int) -> list[dict[str, Any]]:
-    from fyplake.media.pipeline import step_plan
-
-    return step_plan(video_id, settings=_settings())
-
-
 @_guarded("transcode")
-def transcode(
-    context: Mapping[str, Any], video_id: int, rendition: dict[str, Any]
-) -> dict[str, Any]:
-    from fyplake.media.pipeline import step_transcode
+def transcode(context: Mapping[str, Any], video_id: int) -> list[dict[str, Any]]:
+    """Plan the ladder and encode every rung from one decode of the original (one ffmpeg
+    filter graph: ``split`` -> ``scale`` -> one encoder per rung); each rung's playlist and
+    segments go to the media store. Returns the renditions for ``store`` (largest first)."""
+    from fyplake.media.pipeline import step_plan, step_transcode_ladder
+    from fyplake.media.transcode import default_threads
 
     settings = _settings()
-    threads = settings.media_ffmpeg_threads or None
-    return step_transcode(video_id, rendition, settings=settings, threads=threads)
+    plan = step_plan(video_id, settings=settings)
+    return step_transcode_ladder(
+        video_id, plan, settings=settings, threads=default_threads(settings, 1)
+    )
 
 
 @_guarded("thumbnails")

@@ -91,7 +91,16 @@ def test_dags_import_with_owner_tags_retries_and_mapping(settings, stack):
     vt = out["dags"]["video_transcode"]
     assert vt["tags"] == ["media", "transcode", "video"] and vt["owners"] == ["media"]
     assert all(r >= 2 for r in vt["retries"].values())
-    assert vt["mapped"] == ["transcode"]
+    assert vt["mapped"] == []  # the ladder is one task: one decode, one filter graph
+    assert set(vt["retries"]) == {
+        "validate",
+        "fingerprint",
+        "transcode",
+        "thumbnails",
+        "audio",
+        "store",
+        "mark_ready",
+    }
     assert vt["params"] == ["video_id"] and vt["max_active_runs"] >= 16
     assert vt["schedule"] == "None"
     drain = out["dags"]["video_upload_drain"]
@@ -107,16 +116,20 @@ def test_dag_runs_transcode_and_short_circuits_bad_uploads(pg, settings, stack, 
         settings=settings,
     )
     bad = submit_upload(clips.text_as_mp4(tmp_path / "dag_text.mp4"), 7401, settings=settings)
-    out = _airflow(settings, stack, good, bad)
-    run_good, run_bad = out["runs"]
+    out = _airflow(settings, stack, good, bad, good)
+    run_good, run_bad, run_again = out["runs"]
 
     assert run_good["state"] == "success"
-    transcodes = sorted(m for t, m, _ in run_good["tis"] if t == "transcode")
-    assert transcodes == [0, 1]  # one mapped task instance per rendition (480p, 360p)
+    transcodes = [m for t, m, _ in run_good["tis"] if t == "transcode"]
+    assert transcodes == [-1]  # one task instance makes the whole ladder (480p and 360p)
     assert all(s == "success" for _, _, s in run_good["tis"])
     media = video_media(pg, good, settings)
     assert media["status"] == "ready"
     assert [r["name"] for r in media["renditions"]] == ["480p", "360p"]
+    # Idempotent: the second run of the same upload (ready by then) succeeds and leaves the
+    # same renditions (the same content-addressed keys, the rows replaced).
+    assert run_again["state"] == "success"
+    assert all(s == "success" for _, _, s in run_again["tis"])
     assert media["job"]["runner"] == "airflow" and media["job"]["state"] == "done"
     assert media["job"]["dag_run_id"]
 

@@ -323,15 +323,14 @@ def test_operator_marks_failed_only_on_the_last_attempt(
         "ti": SimpleNamespace(try_number=1, max_tries=2),
     }
     assert operators.validate(ctx) is True
-    [rendition] = operators.plan(ctx)
     _crashing_ffmpeg(tmp_path, monkeypatch)
     try:
         with pytest.raises(Exception, match="simulated encoder crash"):
-            operators.transcode(ctx, rendition)
+            operators.transcode(ctx)
         assert _media(pg, settings, video_id)["status"] == "processing"  # Airflow will retry
         ctx["ti"] = SimpleNamespace(try_number=3, max_tries=2)
         with pytest.raises(Exception, match="simulated encoder crash"):
-            operators.transcode(ctx, rendition)
+            operators.transcode(ctx)
     finally:
         monkeypatch.delenv("FYP_MEDIA_FFMPEG")
         ffmpeg_exe.cache_clear()
