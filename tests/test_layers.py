@@ -1,12 +1,14 @@
-"""Layers point one way: the library imports no application layer, jobs import only the library.
+"""Layers point one way: the library imports no application layer; jobs import the library.
 
 ::
 
-    application:  cli/  ->  orchestration/ -> dags/      serving_api/      infra/
-                    |            |                            |              |
-    jobs:           +-------> jobs/  (+ infra.spark, the one Spark session builder)
-                                 |                            |              |
-    library:                  fyplake/  <---------------------+--------------+
+    application   cli/   dags/ -> orchestration/   serving_api/   infra/
+                    |      (cli/ may import every layer; dags/ and orchestration/ use jobs/, infra/)
+                    v
+    jobs          jobs/      (+ infra.spark, the one Spark session builder)
+                    |
+                    v
+    library       fyplake/   (imports nothing above it: no Airflow, FastAPI, embedded servers)
 
 ``ALLOWED`` below is the rule (each layer -> the first-party packages it may import); the README's
 layout section draws the same picture. The check reads every ``.py`` of each layer with ``ast``
