@@ -175,6 +175,21 @@ def test_labels_come_only_from_the_window_and_grade_the_engagement(spark):
     assertDataFrameEqual(got, expected)
 
 
+def test_random_labels_hold_out_a_seeded_slice_that_the_history_never_sees(spark, world):
+    """``train_random``'s split (``fyp evaluate --holdout random``): history and held-out
+    impressions partition the watch history, the same seed draws the same slice, and the
+    slice is about the asked share."""
+    watch = world[0].watch
+    hist, held = learned.random_label_split(watch, 0.2, seed=5)
+    again, _ = learned.random_label_split(watch, 0.2, seed=5)
+    key = ["user_id", "video_id", "event_time"]
+    n, n_hist, n_held = watch.count(), hist.count(), held.count()
+    assert n_hist + n_held == n and n_held > 0
+    assert hist.join(held, key, "left_semi").count() == 0
+    assertDataFrameEqual(hist, again)
+    assert abs(n_held / n - 0.2) < 0.05, n_held / n
+
+
 def test_training_rows_use_nothing_from_after_the_as_of_date(spark, world):
     """The same world plus engagement after T' that would move every feature if it leaked
     (everyone likes video 100 many times: its popularity, quality, co-engagement; every user's

@@ -68,6 +68,8 @@ from jobs.recsys.params import EXPLORATION, SOURCE_CODE, RecParams
 logger = logging.getLogger(__name__)
 
 KIND = "ranker"
+#: Share of impressions held out to label a ``train_random`` ranker.
+RANDOM_LABEL_SHARE = 0.2
 #: Graded relevance of a (user, candidate) in the label window.
 LABELS = {"engaged": 3, "watched": 2, "glanced": 1, "none": 0}
 #: Affinity kinds (gold.user_affinities.kind) in feature order.
@@ -469,6 +471,10 @@ class TrainingData:
     reason: str | None = None
 
 
+def _utc(epoch: float) -> dt.datetime:
+    return dt.datetime(1970, 1, 1) + dt.timedelta(seconds=epoch)
+
+
 def training_window(ds: dt.date, p: RecParams) -> tuple[dt.date, float, float]:
     """(T', label window start, label window end): the as-of date the candidates are generated
     for and the epoch seconds of (end of T', end of ds]."""
@@ -482,18 +488,17 @@ def training_data(
     p: RecParams,
     gold: dict[str, DataFrame],  # noqa: ANN001
     ds: dt.date,
+    window: tuple[dt.date, float, float] | None = None,
 ) -> TrainingData:
     """Labelled candidates for ``ds``: ``prep`` is silver prepared as of T' (``training_window``),
     ``gold`` the engine's gold frames of T' (lake partitions or ``gold_as_of``); labels come
-    from ``watch`` in (T', ds] only."""
+    from ``watch`` in (T', ds] only. ``window`` (as-of date, label start, label end epoch)
+    replaces ``training_window``'s (``train_random``: as of ds, labels from a held-out slice)."""
     from jobs.recsys import pipeline
 
-    as_of, start, end = training_window(ds, p)
+    as_of, start, end = window or training_window(ds, p)
     assert prep.ds == as_of, (prep.ds, as_of)
-    win = (
-        dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None),
-        dt.datetime.fromtimestamp(end, dt.UTC).replace(tzinfo=None),
-    )
+    win = (_utc(start), _utc(end))
     lab = labels(watch, start, end, p.ranker_label_completion).where(F.col("label") > 0)
     n_eng = prep.events.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"))
     users = (
@@ -840,14 +845,66 @@ def latest_model(models: DataFrame, ds: dt.date) -> tuple[Model | None, str]:
     )
 
 
-def train_ranker(source, ds: dt.date, p: RecParams) -> Model | None:  # noqa: ANN001
+def train_ranker(
+    source,  # noqa: ANN001
+    ds: dt.date,
+    p: RecParams,
+    *,
+    labels_from: str = "time",
+    fraction: float = RANDOM_LABEL_SHARE,
+) -> Model | None:
     """Train a ranker on ``source`` (a ``pipeline.Silver`` -- e.g. an evaluation's training
     split -- or a ``pipeline.Prepared``, whose silver frames are used) for ``ds``, all in
-    memory: the engine's stages as of T' = ds - horizon, labels from (T', ds]. Returns the
-    model, or None when there is too little history or the model does worse than the fallback
-    formula on its validation users (the fallback formula ranks then)."""
-    res = train(source, ds, p)
+    memory: the engine's stages as of T' = ds - horizon, labels from (T', ds]; or, with
+    ``labels_from="random"`` (``train_random``), as of ds with labels from a random slice.
+    Returns the model, or None when there is too little history or the model does worse than
+    the fallback formula on its validation users (the fallback formula ranks then)."""
+    if labels_from == "random":
+        res = train_random(source, ds, p, fraction=fraction)
+    elif labels_from == "time":
+        res = train(source, ds, p)
+    else:
+        raise ValueError(f"labels_from must be 'time' or 'random', got {labels_from!r}")
     return res.model if res.status == "accepted" else None
+
+
+def random_label_split(watch: DataFrame, fraction: float, seed: int) -> tuple[DataFrame, DataFrame]:
+    """(history, held out): each impression held out with probability ``fraction`` (a seeded
+    hash of user, video and time, so a re-run draws the same slice)."""
+    u = F.xxhash64(
+        F.lit(int(seed)), "user_id", "video_id", F.col("event_time").cast("long")
+    ).bitwiseAND(F.lit((1 << 52) - 1)) / F.lit(float(1 << 52))
+    tagged = watch.withColumn("_held", u < F.lit(fraction))
+    return (
+        tagged.where(~F.col("_held")).drop("_held"),
+        tagged.where(F.col("_held")).drop("_held"),
+    )
+
+
+def train_random(
+    source,  # noqa: ANN001
+    ds: dt.date,
+    p: RecParams,
+    *,
+    fraction: float = RANDOM_LABEL_SHARE,
+) -> TrainResult:
+    """A ranker for *missing* interactions rather than future ones: a random ``fraction`` of
+    ``source``'s impressions is held out, the engine runs as of ``ds`` on the rest, and the
+    held-out impressions label its candidates. ``fyp evaluate --holdout random`` trains this
+    way, as its EASE baseline validates lambda on a random slice: each model is fit to the
+    kind of gap it is scored on. The nightly trains on the future window (``train``)."""
+    from jobs.recsys import pipeline
+
+    silver = source
+    if isinstance(source, pipeline.Prepared):
+        silver = pipeline.Silver(_raw_watch(source), source.users, source.videos, source.follows)
+    history, held = random_label_split(silver.watch, fraction, p.seed + 17)
+    history = history.localCheckpoint(eager=True)
+    held = held.localCheckpoint(eager=True)
+    hist_silver = pipeline.Silver(history, silver.users, silver.videos, silver.follows)
+    prep, gold = gold_as_of(hist_silver, ds, p)
+    window = (ds, 0.0, as_of_epoch(ds))
+    return fit(training_data(held, prep, p, gold, ds, window=window), p, ds)
 
 
 def train(
@@ -891,10 +948,7 @@ def too_little_history(watch: DataFrame, ds: dt.date, p: RecParams) -> TrainResu
     )
     if n >= p.ranker_min_users:
         return None
-    win = (
-        dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None),
-        dt.datetime.fromtimestamp(end, dt.UTC).replace(tzinfo=None),
-    )
+    win = (_utc(start), _utc(end))
     reason = f"{n} labelled users < rec_ranker_min_users {p.ranker_min_users}"
     logger.warning("learned ranker for %s not trained: %s", ds, reason)
     data = TrainingData(None, {}, as_of, *win, n, reason)

@@ -89,7 +89,9 @@ def evaluate(
     model, ranker = None, p.ranker
     if p.ranker == "learned":  # trained on the training split only, as the nightly would
         tm = time.monotonic()
-        model = learned.train_ranker(train_silver, ds, p)
+        # labels of the kind this hold-out scores: the future for time, a random slice for
+        # random (the EASE baseline's lambda is validated the same way)
+        model = learned.train_ranker(train_silver, ds, p, labels_from=holdout, fraction=fraction)
         ranker = "learned" if model is not None else p.ranker_fallback
         timings["train_ranker_s"] = round(time.monotonic() - tm, 1)
     notes["ranker"] = ranker
