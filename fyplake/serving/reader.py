@@ -302,7 +302,11 @@ class ServingReader:
         seen_key = keys.seen(user_id)
 
         if phase == PHASE_FEED and finfo is not None:
-            window = max(2 * limit, limit + 10)
+            # Ids the script tests per SMISMEMBER/ZMSCORE round inside Valkey: a little over the
+            # page, since a published feed rarely holds unready or seen videos (every id tested
+            # is decoded, formatted and looked up in Lua: the script's main cost); more rounds
+            # follow inside the same call when too many are filtered out.
+            window = limit + max(2, limit // 4)
             shard = keys.shard(keys.FEED, fv, keys.shard_of(str(user_id), finfo.shards))
             res = await self._feed_page(
                 keys=[shard, seen_key, keys.READY_VIDEOS],
