@@ -44,6 +44,8 @@ def _cfg(**kw) -> ranking.RankConfig:
         cold_popular_share=0.7,
         explore_slots=2,
         explore_every=5,
+        cowatch_scale=p.cowatch_scale,
+        cowatch_norm=p.cowatch_norm,
         seed=7,
     )
     base.update(kw)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -70,26 +70,12 @@ CANDIDATE_SCHEMA = T.StructType(
 
 @dataclass(frozen=True)
 class CandidateConfig:
-    quotas: dict[str, int] = field(
-        default_factory=lambda: {
-            FOLLOWED: 200,
-            HASHTAG: 300,
-            SOUND: 200,
-            TRENDING: 300,
-            EMBEDDING: 200,
-            COWATCH: 200,
-        }
-    )
-    overfetch: float = 1.5
-    priority: tuple[str, ...] = (
-        EXPLORATION,
-        FOLLOWED,
-        HASHTAG,
-        SOUND,
-        COWATCH,
-        EMBEDDING,
-        TRENDING,
-    )
+    """Quotas, overfetch and source priority, from ``RecParams`` (``from_params``): no defaults
+    here, the values live in ``fyplake.config`` only."""
+
+    quotas: dict[str, int]
+    overfetch: float
+    priority: tuple[str, ...]
 
     @classmethod
     def from_params(cls, p: RecParams) -> CandidateConfig:

@@ -121,19 +121,22 @@ def display_score(rank: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RankConfig:
-    top_n: int = 200
-    weights: tuple[float, ...] = ()  # per FEATURES; empty = the design's formula
-    diversity_decay: float = 0.8
-    diversity_window: int = 10
-    max_per_creator: int = 2
-    cold_start_min: int = 1
-    cold_start_full: int = 1
-    cold_popular_share: float = 0.7
-    explore_slots: int = 5
-    explore_every: int = 10
-    cowatch_scale: float = 3.0
-    cowatch_norm: float = 0.5
-    seed: int = 42
+    """What the rank kernel reads, from ``RecParams`` (``from_params``): no defaults here, the
+    values live in ``fyplake.config`` only."""
+
+    top_n: int
+    weights: tuple[float, ...]  # per FEATURES; empty = the design's formula
+    diversity_decay: float
+    diversity_window: int
+    max_per_creator: int
+    cold_start_min: int
+    cold_start_full: int
+    cold_popular_share: float
+    explore_slots: int
+    explore_every: int
+    cowatch_scale: float
+    cowatch_norm: float
+    seed: int
     #: Score the personalised list with the learned model handed to the kernel (``weights``
     #: stay a formula's, ``design_weights``: the cold-start pool's order, and the score when
     #: no model is given).
