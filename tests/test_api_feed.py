@@ -327,6 +327,41 @@ def test_valkey_outage_answers_503_and_recovers_by_itself(stack):
         assert client.get(f"/v1/feed/{U + 1}").status_code == 503
 
 
+def test_the_direct_feed_read_matches_the_script_call_and_survives_a_script_flush(world, stack):
+    """The reader writes the feed-page EVALSHA pre-packed and reads the reply itself; pages
+    equal those of redis-py's Script call, and a flushed script cache (NOSCRIPT) or a dropped
+    connection falls back to that call, which loads the script again."""
+    import asyncio
+
+    from fyplake.serving.clients import async_valkey_client
+    from fyplake.serving.reader import ServingReader
+
+    _, settings, _ = world
+
+    async def pages() -> tuple[list, list, list]:
+        aclient = async_valkey_client(stack.valkey, 1.0)
+        try:
+            direct = ServingReader(aclient, settings)
+            plain = ServingReader(aclient, settings)
+
+            async def script_call(script_keys, args):  # noqa: ANN001, ANN202
+                return await plain._feed_page(keys=list(script_keys), args=list(args))
+
+            plain._run_feed_page = script_call
+            users = [U, U + 1, U + 4, U + 5, U + 7, U + 999]
+            a = [await direct.feed_page(u, 4) for u in users]
+            b = [await plain.feed_page(u, 4) for u in users]
+            await aclient.script_flush()
+            c = [await direct.feed_page(u, 4) for u in users]
+            return a, b, c
+        finally:
+            await aclient.aclose()
+
+    direct, plain, after_flush = asyncio.run(pages())
+    assert direct == plain == after_flush
+    assert any(page.personalized and page.items for page in direct)
+
+
 def test_the_fast_path_answers_exactly_as_fastapi_does(api, monkeypatch):
     """The feed route answers plainly valid requests without FastAPI's parameter solving and
     response validation; it must produce the same bytes and headers as the FastAPI path."""
