@@ -245,6 +245,12 @@ class Settings(BaseSettings):
     rec_trending_half_life_days: float = Field(
         default=1.0, description="Half-life of trending views."
     )
+    rec_popularity_half_life_days: float | None = Field(
+        default=None,
+        description="Half-life of the views a video's popularity counts; unset = chosen each run "
+        "by validation on each user's latest positives (1 day .. all-time), so a log whose "
+        "ratings span years and a feed whose views turn over daily both get theirs.",
+    )
     rec_engage_completion: float = Field(
         default=1.0, description="Engagement weight per unit completion."
     )

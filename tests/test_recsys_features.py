@@ -154,6 +154,7 @@ def test_video_features_freshness_and_unseen_video(spark):
         freshness_half_life_days=3.0,
         freshness_floor=0.1,
         trending_half_life_days=1.0,
+        popularity_half_life_days=3.0,
         w_quality=1.0,
         w_creator=0.6,
         w_freshness=0.6,
@@ -247,3 +248,42 @@ def test_lists_keep_ready_videos_only_best_first(spark):
             [(1, 10, 5.0), (2, 13, 1.0)], "rank int, video_id bigint, score double"
         ),
     )
+
+
+def _pop_events(spark, held_video: int):
+    """Videos 1-3 were popular a year ago (100 views each, one-off viewers), video 9 in the last
+    day (40 views); 30 test users each watched video 5 ten days ago and then ``held_video``
+    (their latest impression: the held-out positive)."""
+    rows, uid = [], 1000
+    t = lambda age: dt.datetime(2026, 11, 10) - dt.timedelta(days=age)  # noqa: E731
+    for v in (1, 2, 3):
+        for j in range(100):
+            rows.append((uid, v, t(360 + j % 20), 360.0 + j % 20))
+            uid += 1
+    for _ in range(40):
+        rows.append((uid, 9, t(0.5), 0.5))
+        uid += 1
+    for u in range(1, 31):
+        rows.append((u, 5, t(10), 10.0))
+        rows.append((u, held_video if held_video != 0 else 1 + u % 3, t(0.1), 0.1))
+    data = [(u, v, ts, age, False, 1.0, False, False, False) for u, v, ts, age in rows]
+    return spark.createDataFrame(
+        data,
+        "user_id bigint, video_id bigint, event_time timestamp, evidence_age_days double, "
+        "skipped boolean, completion double, liked boolean, shared boolean, commented boolean",
+    )
+
+
+def test_popularity_half_life_is_chosen_by_what_users_engage_with_next(spark):
+    """A log whose next engagements go to the all-time favourites gets a long half-life; one
+    whose next engagements follow yesterday's views gets a short one (never a constant)."""
+    all_time, scores = features.choose_popularity_half_life(
+        _pop_events(spark, held_video=0), min_completion=0.5, fallback=3.0
+    )
+    assert all_time >= 365.0, scores
+    assert scores[all_time] > scores[1.0]
+    recent, scores = features.choose_popularity_half_life(
+        _pop_events(spark, held_video=9), min_completion=0.5, fallback=3.0
+    )
+    assert recent <= 30.0, scores
+    assert scores[recent] > scores[365.0]

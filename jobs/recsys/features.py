@@ -12,8 +12,9 @@ comparable; quality is the weighted mean of the lifts (weights from the design's
 from __future__ import annotations
 
 import datetime as dt
+import math
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.recsys.common import age_days, as_of_epoch, half_life_decay, top_per_key
@@ -65,9 +66,9 @@ def with_engagement(
     decay_from_epoch: float | None = None,
 ) -> DataFrame:
     """Add ``completion`` (clipped to [0, 1]), ``engagement`` (completion, like, comment and share
-    raise it, a skip lowers it), ``age_days`` (at ``now_epoch``), ``decay`` (half-life, of the
-    age at ``decay_from_epoch``, default ``now_epoch``; see ``decay_reference``) and ``weight`` =
-    engagement x decay to every impression."""
+    raise it, a skip lowers it), ``age_days`` (at ``now_epoch``), ``evidence_age_days`` (at
+    ``decay_from_epoch``, default ``now_epoch``; see ``decay_reference``), ``decay`` (half-life
+    of the latter) and ``weight`` = engagement x decay to every impression."""
     decay_from = now_epoch if decay_from_epoch is None else decay_from_epoch
     flag = lambda c: F.coalesce(F.col(c), F.lit(False)).cast("double")  # noqa: E731
     completion = F.least(
@@ -84,15 +85,18 @@ def with_engagement(
         events.withColumn("completion", completion)
         .withColumn("engagement", engagement)
         .withColumn("age_days", age_days("event_time", now_epoch))
-        .withColumn("decay", half_life_decay(age_days("event_time", decay_from), half_life_days))
+        .withColumn("evidence_age_days", age_days("event_time", decay_from))
+        .withColumn("decay", half_life_decay(F.col("evidence_age_days"), half_life_days))
         .withColumn("weight", F.col("engagement") * F.col("decay"))
     )
 
 
 def video_engagement(
-    events: DataFrame, *, freshness_half_life_days: float, trending_half_life_days: float
+    events: DataFrame, *, popularity_half_life_days: float, trending_half_life_days: float
 ) -> DataFrame:
-    """Per video: impression counts and sums (needs ``with_engagement`` columns)."""
+    """Per video: impression counts and sums (needs ``with_engagement`` columns). Recent views
+    and trending engagement decay with the age at the decay reference (``evidence_age_days``),
+    so a log that ended long before the as-of date keeps its ordering."""
     viewed = ~F.coalesce(F.col("skipped"), F.lit(False))
     flag = lambda c: F.coalesce(F.col(c), F.lit(False)).cast("long")  # noqa: E731
     positive = F.greatest(F.col("engagement"), F.lit(0.0))
@@ -106,13 +110,13 @@ def video_engagement(
         F.sum(flag("shared")).alias("shares"),
         F.sum(flag("skipped")).alias("skips"),
         F.sum(
-            F.when(viewed, half_life_decay(F.col("age_days"), freshness_half_life_days)).otherwise(
-                0.0
-            )
+            F.when(
+                viewed, half_life_decay(F.col("evidence_age_days"), popularity_half_life_days)
+            ).otherwise(0.0)
         ).alias("recent_views"),
-        F.sum(positive * half_life_decay(F.col("age_days"), trending_half_life_days)).alias(
-            "trending_engagement"
-        ),
+        F.sum(
+            positive * half_life_decay(F.col("evidence_age_days"), trending_half_life_days)
+        ).alias("trending_engagement"),
     )
 
 
@@ -204,6 +208,7 @@ def video_features(
     freshness_half_life_days: float,
     freshness_floor: float,
     trending_half_life_days: float,
+    popularity_half_life_days: float,
     w_quality: float,
     w_creator: float,
     w_freshness: float,
@@ -217,7 +222,7 @@ def video_features(
     known = videos.where(F.col("created_at").cast("double") < F.lit(now))
     eng = video_engagement(
         events,
-        freshness_half_life_days=freshness_half_life_days,
+        popularity_half_life_days=popularity_half_life_days,
         trending_half_life_days=trending_half_life_days,
     )
     smoothed = (
@@ -355,3 +360,90 @@ def trending(features: DataFrame, n: int) -> DataFrame:
     return top_per_key(ready.withColumn("_all", F.lit(1)), ["_all"], "trending_score", n).select(
         "rank", "video_id", F.col("trending_score").alias("score")
     )
+
+
+#: Popularity half-lives (days) ``choose_popularity_half_life`` validates; inf = all-time counts.
+POPULARITY_HALF_LIFE_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 365.0, math.inf)
+
+
+def choose_popularity_half_life(
+    events: DataFrame,
+    *,
+    min_completion: float,
+    fallback: float,
+    grid: tuple[float, ...] = POPULARITY_HALF_LIFE_GRID,
+    fraction: float = 0.2,
+    k: int = 100,
+) -> tuple[float, dict[float, float]]:
+    """The half-life whose popularity best predicts what users engage with next: each user's
+    latest ``fraction`` of impressions (users with two or more) is held out, every half-life of
+    ``grid`` ranks the videos by decayed views of the rest, and each list's top ``k`` is scored
+    by the DCG of the held-out positives it contains (a video the user had already seen does
+    not count), per held-out user. Returns (best, {half-life: DCG}); ``fallback`` when nothing
+    is held out. ``events`` carries the ``with_engagement`` columns; the work is one
+    aggregation over videos and ``len(grid)`` top-``k`` lists on the driver."""
+    from jobs.recsys.cowatch import is_positive
+
+    by_user = Window.partitionBy("user_id")
+    latest = by_user.orderBy(F.col("event_time").desc(), F.col("video_id"))
+    n = F.count(F.lit(1)).over(by_user)
+    held_n = F.when(n >= 2, F.greatest(F.lit(1), F.floor(n * F.lit(fraction)))).otherwise(0)
+    tagged = (
+        events.select(
+            "user_id",
+            "video_id",
+            "event_time",
+            "evidence_age_days",
+            (~F.coalesce(F.col("skipped"), F.lit(False))).alias("_viewed"),
+            is_positive(min_completion, "completion").alias("_positive"),
+        )
+        .withColumn("_held", F.row_number().over(latest) <= held_n)
+        .cache()
+    )
+    try:
+        fit = tagged.where(~F.col("_held"))
+        held = (
+            tagged.where(F.col("_held") & F.col("_positive"))
+            .select("user_id", "video_id")
+            .distinct()
+            .join(fit.select("user_id", "video_id"), ["user_id", "video_id"], "left_anti")
+            .cache()
+        )
+        n_users = held.select("user_id").distinct().count()
+        if n_users == 0:
+            return fallback, {}
+        views = F.col("_viewed").cast("double")
+        cols = [
+            F.sum(views * half_life_decay(F.col("evidence_age_days"), h)).alias(f"h{i}")
+            for i, h in enumerate(grid)
+        ]
+        pop = fit.groupBy("video_id").agg(*cols).cache()
+        tops = [
+            [
+                r["video_id"]
+                for r in pop.where(F.col(f"h{i}") > 0)
+                .orderBy(F.col(f"h{i}").desc(), "video_id")
+                .limit(k)
+                .select("video_id")
+                .collect()
+            ]
+            for i in range(len(grid))
+        ]
+        listed = sorted({v for top in tops for v in top})
+        hits = {
+            r["video_id"]: r["n"]
+            for r in held.where(F.col("video_id").isin(listed))
+            .groupBy("video_id")
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        }
+        pop.unpersist()
+        held.unpersist()
+    finally:
+        tagged.unpersist()
+    scores = {
+        h: sum(hits.get(v, 0) / math.log2(r + 2) for r, v in enumerate(top)) / n_users
+        for h, top in zip(grid, tops, strict=True)
+    }
+    best = max(scores, key=lambda h: (scores[h], -grid.index(h)))
+    return best, scores

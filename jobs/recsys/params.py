@@ -95,6 +95,7 @@ class RecParams:
     freshness_floor: float = _setting("rec_freshness_floor")
     user_half_life_days: float = _setting("rec_user_half_life_days")
     trending_half_life_days: float = _setting("rec_trending_half_life_days")
+    popularity_half_life_days: float | None = _setting("rec_popularity_half_life_days")
     e_completion: float = _setting("rec_engage_completion")
     e_like: float = _setting("rec_engage_like")
     e_comment: float = _setting("rec_engage_comment")

@@ -122,6 +122,21 @@ def quality_weights(p: RecParams) -> dict[str, float]:
     }
 
 
+def popularity_half_life(prep: Prepared, p: RecParams) -> float:
+    """``rec_popularity_half_life_days``, or the one validation chooses on this run's events."""
+    if p.popularity_half_life_days is not None:
+        return p.popularity_half_life_days
+    best, scores = features.choose_popularity_half_life(
+        prep.events, min_completion=p.cowatch_min_completion, fallback=p.freshness_half_life_days
+    )
+    logger.info(
+        "popularity half-life %s days (validated DCG by half-life: %s)",
+        best,
+        {h: round(v, 5) for h, v in scores.items()},
+    )
+    return best
+
+
 def stage_features(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
     ds = prep.ds
     vf = features.video_features(
@@ -133,6 +148,7 @@ def stage_features(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
         freshness_half_life_days=p.freshness_half_life_days,
         freshness_floor=p.freshness_floor,
         trending_half_life_days=p.trending_half_life_days,
+        popularity_half_life_days=popularity_half_life(prep, p),
         w_quality=p.w_quality,
         w_creator=p.w_creator,
         w_freshness=p.w_freshness,
