@@ -18,6 +18,7 @@ Every command runs as a user would run it (subprocesses of the ``fyp`` CLI).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -178,9 +179,13 @@ def main() -> None:
     ap.add_argument("--ml-items", type=int, default=1682)
     ap.add_argument("--ml-ratings", type=int, default=100_000)
     ap.add_argument("--json", help="also write every row to this JSON file")
+    ap.add_argument(
+        "--workdir", help="keep each world's FYP_HOME under this folder (default: a temp folder)"
+    )
     args = ap.parse_args()
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="fyp-worlds-") as tmp:
+    keep = contextlib.nullcontext(args.workdir) if args.workdir else None
+    with keep or tempfile.TemporaryDirectory(prefix="fyp-worlds-") as tmp:
         for shape in filter(None, args.shapes.split(",")):
             for seed in map(int, filter(None, args.seeds.split(","))):
                 home = Path(tmp, f"{shape}-{seed}")
