@@ -93,6 +93,7 @@ def prepare(silver: Silver, ds: dt.date, p: RecParams, cache: bool = True) -> Pr
         "skipped",
         "engagement",
         "age_days",
+        "evidence_age_days",
         "decay",
         "weight",
     )
