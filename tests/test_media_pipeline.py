@@ -259,7 +259,7 @@ def test_renditions_run_in_parallel_and_steps_are_idempotent(pg, settings, creat
     ).fetchall()
     # Re-run steps for the same upload: same keys, same rows, same sound, still ready.
     plan = pipeline.step_plan(video_id, settings=settings)
-    again = [pipeline.step_transcode(video_id, r, settings=settings) for r in plan]
+    again = pipeline.step_transcode_ladder(video_id, plan, settings=settings)
     thumbs = pipeline.step_thumbnails(video_id, settings=settings)
     sound = pipeline.step_audio(video_id, settings=settings)
     pipeline.step_store(video_id, again, thumbs, settings=settings)

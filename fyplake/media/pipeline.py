@@ -339,15 +339,6 @@ def step_plan(video_id: int, *, settings: Any = None) -> list[dict[str, Any]]:
     return [r.as_dict() for r in plan]
 
 
-def step_transcode(
-    video_id: int, rendition: dict[str, Any], *, settings: Any = None, threads: int | None = None
-) -> dict[str, Any]:
-    """Encode one rendition and put its playlist and segments into the media store (the
-    Airflow DAG maps this over the plan)."""
-    [result] = step_transcode_ladder(video_id, [rendition], settings=settings, threads=threads)
-    return result
-
-
 def step_transcode_ladder(
     video_id: int,
     renditions: list[dict[str, Any]],
