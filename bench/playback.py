@@ -53,20 +53,6 @@ def _serve(port: int) -> subprocess.Popen:
     )
 
 
-def _wait_ready(base: str, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"the API at {base} did not become ready")
-
-
 def _warm(media_root: Path) -> int:
     total = 0
     for path in media_root.rglob("*"):
@@ -173,7 +159,9 @@ def main() -> None:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         api = _serve(port)
-        _wait_ready(base)
+        from cli.demo_cmd import wait_until_ready
+
+        wait_until_ready(base)
         results = []
         for mode in args.modes.split(","):
             load = os.getloadavg()[0]

@@ -91,7 +91,7 @@ def demo(
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base)
+        wait_until_ready(base)
         click.echo(f"   serving on {base} (docs at {base}/docs)")
         active, newest = _pick_users(settings)
         if media_videos > 0:
@@ -130,7 +130,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_healthy(base: str, timeout: float = 60) -> None:
+def wait_until_ready(base: str, timeout: float = 60) -> None:
+    """Poll ``base``/readyz until the API answers 200 (the demo and bench/playback.py)."""
     import httpx
 
     deadline = time.monotonic() + timeout

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from fyplake.media.ffmpeg import ffmpeg_exe
+from fyplake.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 from fyplake.media.store import open_store, original_key
 
 #: Fonts tried for the title (Debian's fonts-dejavu-core); without one the clip has no text.
@@ -96,13 +96,7 @@ def synth_clip(
         f"gradients=s={width}x{height}:r={fps}:d={seconds}:seed={seed % 2**31}"
         f":speed=0.03:c0=0x{rng.randint(0, 0xFFFFFF):06x}:c1=0x{rng.randint(0, 0xFFFFFF):06x}"
     )
-    cmd = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "error",
+    args = [
         "-f",
         "lavfi",
         "-i",
@@ -123,12 +117,10 @@ def synth_clip(
         str(path),
     ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+        run_ffmpeg(args, what="demo clip", timeout=120)  # FFmpegError (a RuntimeError) on failure
     finally:
         if textfile is not None:
             textfile.unlink(missing_ok=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg could not make a demo clip: {proc.stderr.strip()[-800:]}")
     return path
 
 
