@@ -400,6 +400,7 @@ def choose_popularity_half_life(
         .withColumn("_held", F.row_number().over(latest) <= held_n)
         .cache()
     )
+    cached = [tagged]
     try:
         fit = tagged.where(~F.col("_held"))
         held = (
@@ -409,6 +410,7 @@ def choose_popularity_half_life(
             .join(fit.select("user_id", "video_id"), ["user_id", "video_id"], "left_anti")
             .cache()
         )
+        cached.append(held)
         n_users = held.select("user_id").distinct().count()
         if n_users == 0:
             return fallback, {}
@@ -418,6 +420,7 @@ def choose_popularity_half_life(
             for i, h in enumerate(grid)
         ]
         pop = fit.groupBy("video_id").agg(*cols).cache()
+        cached.append(pop)
         tops = [
             [
                 r["video_id"]
@@ -437,10 +440,9 @@ def choose_popularity_half_life(
             .agg(F.count(F.lit(1)).alias("n"))
             .collect()
         }
-        pop.unpersist()
-        held.unpersist()
     finally:
-        tagged.unpersist()
+        for df in cached:
+            df.unpersist()
     scores = {
         h: sum(hits.get(v, 0) / math.log2(r + 2) for r, v in enumerate(top)) / n_users
         for h, top in zip(grid, tops, strict=True)

@@ -56,10 +56,6 @@ def _setting(name: str, convert: Callable[[Any], Any] | None = None) -> Any:
     )
 
 
-def _convert(f: dataclasses.Field, value: Any) -> Any:
-    return f.metadata["convert"](value)
-
-
 @dataclass(frozen=True)
 class RecParams:
     """The engine's knobs, each read from its ``Settings`` field (``metadata["setting"]``):
@@ -147,7 +143,7 @@ class RecParams:
     @classmethod
     def from_settings(cls, settings: Any) -> RecParams:
         kw: dict[str, Any] = {
-            f.name: _convert(f, getattr(settings, f.metadata["setting"]))
+            f.name: f.metadata["convert"](getattr(settings, f.metadata["setting"]))
             for f in dataclasses.fields(cls)
             if "setting" in f.metadata
         }
