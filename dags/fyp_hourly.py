@@ -4,6 +4,12 @@
                                      -> features (trending, hashtag, sound lists, cold-start pools)
                                         -> exploration pool (new videos)
                                            -> users/videos/sounds to Postgres -> publish lists/pools
+                                              -> close the day (the day's last hour only)
+
+The last hour of a UTC day ends with ``close_day``: it emits the ``silver.day_closed`` Asset
+(``extra={"ds": day}``), which schedules ``fyp_nightly`` for that day, so the nightly starts
+when the day's silver is in and gated, not at a clock time; in every other hour it is skipped
+(a skipped task emits no Asset event).
 
 The data interval is one hour; ``ingest`` consumes the landing files that arrived in it (plus
 any earlier files not yet consumed, within the configured catch-up window). Every task is
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from orchestration.assets import EMBEDDINGS_PUBLISHED, POOLS_PUBLISHED, lake
+from orchestration.assets import EMBEDDINGS_PUBLISHED, POOLS_PUBLISHED, SILVER_DAY_CLOSED, lake
 from orchestration.defaults import DEFAULT_ARGS, INTERVAL_PARAMS, START_DATE, TAGS
 from orchestration.spark_submit import FypSparkSubmitOperator
 
@@ -79,9 +85,15 @@ def fyp_hourly():
         outlets=[POOLS_PUBLISHED],
     )
 
+    @task(outlets=[SILVER_DAY_CLOSED])
+    def close_day(**context) -> str:
+        from orchestration.intervals import close_day_event
+
+        return close_day_event(context, SILVER_DAY_CLOSED)
+
     ingest >> silver >> gate
     gate >> flush_counters()
-    gate >> features >> exploration >> sync_metadata >> publish_lists
+    gate >> features >> exploration >> sync_metadata >> publish_lists >> close_day()
 
 
 fyp_hourly()

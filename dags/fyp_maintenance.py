@@ -1,13 +1,20 @@
 """``fyp_maintenance``: OPTIMIZE and VACUUM (>= 7 days) every lake table; expire old feed versions.
 
-Runs on its own so compaction never competes with the hourly and nightly pipelines.
+Its OPTIMIZE/VACUUM task takes the whole ``fyp_lake_writers`` pool, so it never overlaps a task
+of the hourly or nightly DAG that writes the lake (they wait for it, and it for them).
 """
 
 from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
+from orchestration.defaults import (
+    DEFAULT_ARGS,
+    LAKE_WRITER_SLOTS,
+    LAKE_WRITERS_POOL,
+    START_DATE,
+    TAGS,
+)
 from orchestration.spark_submit import FypSparkSubmitOperator
 
 
@@ -22,9 +29,11 @@ from orchestration.spark_submit import FypSparkSubmitOperator
     doc_md=__doc__,
 )
 def fyp_maintenance():
-    optimize_vacuum = FypSparkSubmitOperator(task_id="optimize_vacuum", job="maintenance")
+    optimize_vacuum = FypSparkSubmitOperator(
+        task_id="optimize_vacuum", job="maintenance", pool_slots=LAKE_WRITER_SLOTS
+    )
 
-    @task
+    @task(pool=LAKE_WRITERS_POOL)
     def expire_feed_versions() -> dict:
         from orchestration.connections import apply_endpoint_env
 

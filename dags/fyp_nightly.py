@@ -7,24 +7,28 @@
 The ``evaluate`` param (default true) lets a long backfill leave the offline evaluation out:
 ``fyp run fyp_nightly --date D1 --to D2 --conf '{"evaluate": false}'``; the report still runs.
 
-The data interval is one UTC day; the jobs read silver as of its end and write that day's
-partitions of the gold tables, so a re-run of a date replaces its own output and a backfill of a
-date range is a run per date. A failed gate stops the run before anything is published, so the
-previous feed version keeps serving.
+It is scheduled on data, not the clock: the ``silver.day_closed`` Asset, which ``fyp_hourly``'s
+run of a day's last hour emits once that day's silver is built and gated (``extra={"ds": day}``).
+A run is for one UTC day (``orchestration.intervals.run_ds``: the triggering event's day, or a
+manual run's logical date); the jobs read silver as of its end and write that day's partitions
+of the gold tables, so a re-run of a date replaces its own output and a backfill of a date range
+is a run per date. Every Spark task runs in the ``fyp_lake_writers`` pool (one writer at a
+time across the hourly, nightly and maintenance DAGs). A failed gate stops the run before
+anything is published, so the previous feed version keeps serving.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-from orchestration.assets import EMBEDDINGS_PUBLISHED, FEEDS_PUBLISHED, lake
+from orchestration.assets import EMBEDDINGS_PUBLISHED, FEEDS_PUBLISHED, SILVER_DAY_CLOSED, lake
 from orchestration.defaults import DEFAULT_ARGS, START_DATE, TAGS
 from orchestration.spark_submit import FypSparkSubmitOperator
 
 
 @dag(
     dag_id="fyp_nightly",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    schedule=SILVER_DAY_CLOSED,
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -87,8 +91,9 @@ def fyp_nightly():
     @task(trigger_rule="none_failed")  # also after a skipped evaluation
     def report(**context) -> str:
         from fyplake.report import write_run_report
+        from orchestration.intervals import run_ds
 
-        return write_run_report(context)
+        return write_run_report(context, run_ds(context))
 
     (
         features

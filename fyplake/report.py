@@ -407,11 +407,9 @@ def write_report(
     return path
 
 
-def write_run_report(context: dict[str, Any]) -> str:
-    """The nightly DAG's last task: write the report of this run, return its path (XCom)."""
+def write_run_report(context: dict[str, Any], ds: dt.date) -> str:
+    """The nightly DAG's last task: write the report of ``ds``'s run, return its path (XCom)."""
     settings = get_settings()
-    start = context.get("data_interval_start")
-    ds = start.date() if start is not None else dt.date.fromisoformat(context["ds"])
     run_id = str(context["run_id"])
     dag_id = context["dag"].dag_id if context.get("dag") else "fyp_nightly"
     from fyplake.run_files import run_dir

@@ -23,6 +23,14 @@ CONN_POSTGRES = "fyp_postgres"
 CONN_VALKEY = "fyp_valkey"
 CONN_S3 = "fyp_s3"
 
+#: The Airflow pool every task that writes the lake or the serving stores runs in (the DAGs'
+#: defaults, ``orchestration.defaults``). ``ensure_airflow_db`` creates it with one slot, so the
+#: hourly, nightly and maintenance DAGs' writers take turns task by task and OPTIMIZE/VACUUM
+#: never overlaps a writer. Maintenance asks for ``LAKE_WRITER_SLOTS`` slots, the whole pool:
+#: a deployment that wants two writers at once raises both together.
+LAKE_WRITERS_POOL = "fyp_lake_writers"
+LAKE_WRITER_SLOTS = 1
+
 
 def _postgres_conn(dsn: str) -> str:
     """A DSN as an Airflow connection JSON (keeps Unix-socket hosts given as ?host=...)."""
@@ -98,19 +106,33 @@ def airflow_environ(settings: Settings | None = None, endpoints=None) -> dict[st
 
 
 def ensure_airflow_db(settings: Settings | None = None) -> None:
-    """`airflow db migrate` once per FYP_HOME (a stamp file remembers the Airflow version)."""
+    """`airflow db migrate` and the lake writers' pool, once per FYP_HOME (a stamp file
+    remembers the Airflow version and the pool it made)."""
     settings = settings or get_settings()
     home = Path(settings.airflow_home)
     home.mkdir(parents=True, exist_ok=True)
     import airflow
 
     stamp = home / ".fyp-db-migrated"
-    if stamp.exists() and stamp.read_text().strip() == airflow.__version__:
+    done = f"{airflow.__version__} {LAKE_WRITERS_POOL}={LAKE_WRITER_SLOTS}"
+    if stamp.exists() and stamp.read_text().strip() == done:
         return
     env = {**os.environ, **airflow_environ(settings)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True
+    steps = (
+        ["db", "migrate"],
+        [
+            "pools",
+            "set",
+            LAKE_WRITERS_POOL,
+            str(LAKE_WRITER_SLOTS),
+            "Tasks that write the lake or the serving stores (fyp_hourly, fyp_nightly, "
+            "fyp_maintenance): one at a time, so maintenance never overlaps a writer",
+        ],
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{proc.stderr[-3000:]}")
-    stamp.write_text(airflow.__version__)
+    for args in steps:
+        proc = subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args[:2])} failed:\n{proc.stderr[-3000:]}")
+    stamp.write_text(done)

@@ -25,6 +25,14 @@ EMBEDDINGS_PUBLISHED = Asset(
 )
 
 
+#: A day's silver is complete: the hourly run of the day's last hour emits it (``extra={"ds":
+#: day}``) after that day's silver is built and gated and the hour's serving lists are out;
+#: ``fyp_nightly`` is scheduled on it (``orchestration.intervals``).
+SILVER_DAY_CLOSED = Asset(
+    name="silver.day_closed", uri="fyplake://lake/silver/day_closed", group="lake"
+)
+
+
 def lake(full_name: str) -> Asset:
     """The Asset of a catalog table, e.g. ``lake("silver.watch_history")``."""
     try:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+# The pool of every task that writes the lake or the serving stores (defined beside the
+# Airflow set-up that creates it).
+from infra.airflow_env import LAKE_WRITER_SLOTS, LAKE_WRITERS_POOL  # noqa: F401
+
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 DEFAULT_ARGS = {

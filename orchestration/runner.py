@@ -23,6 +23,9 @@ from orchestration.dagtest import MARKER
 #: DAGs; for the hourly DAG a bare date means its last hour).
 DAILY_DAGS = {"fyp_nightly", "fyp_maintenance"}
 HOURLY_DAGS = {"fyp_hourly"}
+#: Daily DAGs scheduled on an Asset, not a data-interval timetable: a manual run's interval is
+#: just its logical date, so the run for day D has logical date D (``orchestration.intervals``).
+ASSET_DAILY_DAGS = {"fyp_nightly"}
 
 
 @dataclass
@@ -52,8 +55,9 @@ class DagRunResult:
 def logical_date_for(dag_id: str, when: str | None) -> str:
     """The logical date to pass `airflow dags test` so the run's data interval is ``when``.
 
-    Our DAGs use data-interval timetables; a manual run at T covers the interval that ends at T.
-    So a daily DAG run for date D is triggered at D+1 00:00, an hourly run for hour H at H+1.
+    Our time-scheduled DAGs use data-interval timetables; a manual run at T covers the interval
+    that ends at T. So a daily DAG run for date D is triggered at D+1 00:00, an hourly run for
+    hour H at H+1. An asset-scheduled daily DAG's run for D is triggered at D 00:00.
     """
     now = dt.datetime.now(dt.UTC)
     if when is None:
@@ -76,7 +80,9 @@ def logical_date_for(dag_id: str, when: str | None) -> str:
         date_only = len(when) <= 10
         if dag_id in HOURLY_DAGS and date_only:
             when_dt += dt.timedelta(hours=23)  # a bare date: that day's last hour
-    if dag_id in DAILY_DAGS:
+    if dag_id in ASSET_DAILY_DAGS:
+        end = dt.datetime.combine(when_dt.date(), dt.time(), dt.UTC)
+    elif dag_id in DAILY_DAGS:
         end = dt.datetime.combine(when_dt.date(), dt.time(), dt.UTC) + dt.timedelta(days=1)
     elif dag_id in HOURLY_DAGS:
         end = when_dt.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)

@@ -16,8 +16,10 @@ from typing import Any
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 from fyplake.config import REPO_ROOT
+from orchestration.defaults import LAKE_WRITERS_POOL
 from orchestration.inprocess import drop_cached_data as _drop_cached_data  # noqa: F401 - tests/conftest.py
 from orchestration.inprocess import run_task
+from orchestration.intervals import run_ds
 
 
 class FypSparkSubmitOperator(SparkSubmitOperator):
@@ -35,6 +37,7 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
         (e.g. ``fyp run fyp_nightly ... --conf '{"evaluate": false}'`` in a long backfill)."""
         kwargs.setdefault("conn_id", "spark_default")
         kwargs.setdefault("name", f"fyp-{job}")
+        kwargs.setdefault("pool", LAKE_WRITERS_POOL)
         super().__init__(application=str(REPO_ROOT / "jobs" / f"{job}.py"), **kwargs)
         self.job = job
         self.job_params = job_params or {}
@@ -53,8 +56,7 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
         env = endpoint_env()
         os.environ.update(env)
         settings = reload_settings()
-        start = context.get("data_interval_start")
-        ds = start.date().isoformat() if start is not None else context["ds"]
+        ds = run_ds(context).isoformat()
         run_files = run_dir(settings, self.dag_id, context["run_id"])
         result_file = run_files / f"{self.task_id}.json"
         result_file.unlink(missing_ok=True)
@@ -76,7 +78,7 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
             "FYP_HOME": str(settings.home),
             "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", "python3"),
         }
-        # The job's date is the start of the data interval (manual and scheduled runs agree).
+        # The job's date: the interval start, or the day an asset-triggered run was for.
         args = ["--ds", ds, "--result-file", str(result_file)]
         for key, value in self.job_params.items():
             args += ["--param", f"{key}={value}"]

@@ -88,6 +88,19 @@ class World:
     def sql(self, query: str) -> list[dict]:
         return json.loads(self.fyp("sql", query, "--json", "--max-rows", "1000000").stdout)
 
+    def day_closed_events(self) -> list[tuple[str, str, dict]]:
+        """The ``silver.day_closed`` Asset events in this world's Airflow metadata DB."""
+        import sqlite3
+
+        (db,) = self.home.rglob("airflow.db")
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute(
+                "SELECT e.source_dag_id, e.source_task_id, e.extra FROM asset_event e "
+                "JOIN asset a ON a.id = e.asset_id WHERE a.name = 'silver.day_closed' "
+                "ORDER BY e.id"
+            ).fetchall()
+        return [(dag, task, json.loads(extra)) for dag, task, extra in rows]
+
     def feed_versions(self) -> dict:
         return json.loads(self.fyp("feeds", "status", "--dataset", "feed", "--json").stdout)["feed"]
 
@@ -107,6 +120,12 @@ class World:
         if "backfill" not in self.state:
             hourly = self.run("fyp_hourly", "--date", self.last.isoformat())
             assert hourly[0]["state"] == "success"
+            # The day's last hour closed the day: the Asset the nightly is scheduled on.
+            states = {t["task_id"]: t["state"] for t in hourly[0]["tasks"]}
+            assert states["close_day"] == "success", hourly[0]["tasks"]
+            assert self.day_closed_events() == [
+                ("fyp_hourly", "close_day", {"ds": self.last.isoformat()})
+            ]
             runs = self.run(
                 "fyp_nightly",
                 "--date",
@@ -224,9 +243,8 @@ def test_backfill_of_three_dates(world):
     """`fyp run --date D1 --to D3`: a run per date, in order; each date gets its gold partitions,
     its run records and its own feed version, published in date order."""
     runs = world.backfilled()
-    assert [r["logical_date"][:10] for r in runs] == [
-        (d + dt.timedelta(days=1)).isoformat() for d in world.days
-    ]
+    # fyp_nightly is scheduled on the day_closed Asset: a manual run for D has logical date D.
+    assert [r["logical_date"][:10] for r in runs] == [d.isoformat() for d in world.days]
     for r in runs:
         states = {t["task_id"]: t["state"] for t in r["tasks"]}
         assert states.pop("evaluation") == "skipped"  # {"evaluate": false}
