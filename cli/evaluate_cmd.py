@@ -133,6 +133,22 @@ def print_evaluation(result: dict) -> None:
                 f"ease: lambda {vals['lambda']:.4g} chosen on a validation slice of the training "
                 "split" + (f" (nDCG@{k} by lambda: {grid})" if grid else "")
             )
+    if blend := notes.get("blend"):
+        w = blend.get("blend_weights") or {}
+        how = blend.get("blend_source")
+        extra = ""
+        if how == "validated":
+            extra = (
+                f" on a {blend.get('blend_holdout')} slice of {blend.get('blend_users')} users' "
+                f"training impressions: nDCG@10 {blend.get('blend_ndcg_best')} vs "
+                f"{blend.get('blend_ndcg_prior')} for the prior (pop/cw: {blend.get('blend_ndcg')})"
+            )
+        elif blend.get("blend_note"):
+            extra = f" ({blend['blend_note']})"
+        click.echo(
+            f"hybrid blend: w_popularity {w.get('w_popularity')}, w_cowatch "
+            f"{w.get('w_cowatch')} ({how}){extra}"
+        )
     cand = parts["candidates"].get(CANDIDATES)
     if cand:
         click.echo(

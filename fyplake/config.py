@@ -189,14 +189,27 @@ class Settings(BaseSettings):
     rec_weight_freshness: float = Field(
         default=0.6, description="Ranking exponent of freshness (Medium)."
     )
-    rec_weight_popularity: float = Field(
-        default=3.0,
-        description="Ranking exponent of (1 + log1p(recent views)) when rec_ranker=hybrid.",
+    rec_weight_popularity: float | None = Field(
+        default=None,
+        description="Ranking exponent of (1 + log1p(recent views)) when rec_ranker=hybrid; "
+        "unset = chosen each run with rec_weight_cowatch by validation on a held-out slice of "
+        "the kind rec_blend_holdout names (jobs/recsys/blend.py; 3 when it cannot run).",
     )
-    rec_weight_cowatch: float = Field(
-        default=3.0,
+    rec_weight_cowatch: float | None = Field(
+        default=None,
         description="Ranking exponent of (1 + rec_cowatch_scale x co-engagement score) when "
-        "rec_ranker=hybrid.",
+        "rec_ranker=hybrid; unset = chosen each run by validation, as rec_weight_popularity.",
+    )
+    rec_blend_holdout: Literal["time", "random"] = Field(
+        default="time",
+        description="What the hybrid blend's validation holds out of each sampled user: the "
+        "latest impressions (time: the nightly predicts the future) or a random slice "
+        "(`fyp evaluate --holdout random` sets it for its own run).",
+    )
+    rec_blend_users: int = Field(
+        default=1000,
+        ge=0,
+        description="Users (a seeded sample) the hybrid blend's validation scores.",
     )
     rec_cowatch_scale: float = Field(
         default=3.0, description="Scale of the co-engagement score inside its ranking factor."

@@ -86,6 +86,8 @@ def evaluate(
             .drop("cutoff")
         )
     train_silver = Silver(train, silver.users, silver.videos, follows)
+    # the hybrid blend is validated on a held-out slice of the kind this hold-out scores
+    p = p.replace(blend_holdout=holdout)
     model, ranker = None, p.ranker
     if p.ranker == "learned":  # trained on the training split only, as the nightly would
         tm = time.monotonic()
@@ -100,6 +102,8 @@ def evaluate(
         variants[DESIGN] = "design"  # the design's formula on the same candidates
     out = build_all(train_silver, ds, p, variants, model)
     prep = out["_prepared"]
+    if out.get("_blend"):
+        notes["blend"] = out["_blend"]
     truth = _pin(evaluation.positives(test, min_completion))
     eval_users = _pin(truth.select("user_id").distinct())
     n_eval = eval_users.count()
@@ -234,6 +238,16 @@ def evaluate(
             rows += evaluation.metric_rows(name, k, {"lambda": base.info["lambda"]})
         if "rank" in base.info:
             rows += evaluation.metric_rows(name, k, {"factors": base.info["rank"]})
+    blend_w = (notes.get("blend") or {}).get("blend_weights")
+    if blend_w:  # the hybrid blend the engine ran with (validated or configured)
+        rows += evaluation.metric_rows(
+            ENGINE,
+            k,
+            {
+                "blend_w_popularity": blend_w["w_popularity"],
+                "blend_w_cowatch": blend_w["w_cowatch"],
+            },
+        )
     timings["metrics_s"] = round(time.monotonic() - t2, 1)
 
     # --- candidate recall: before ranking, what could the ranker have found ----------------

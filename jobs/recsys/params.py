@@ -77,8 +77,10 @@ class RecParams:
     w_quality: float = _setting("rec_weight_quality")
     w_creator: float = _setting("rec_weight_creator")
     w_freshness: float = _setting("rec_weight_freshness")
-    w_popularity: float = _setting("rec_weight_popularity")
-    w_cowatch: float = _setting("rec_weight_cowatch")
+    w_popularity: float | None = _setting("rec_weight_popularity")  # None: validated
+    w_cowatch: float | None = _setting("rec_weight_cowatch")  # None: validated
+    blend_holdout: str = _setting("rec_blend_holdout")
+    blend_users: int = _setting("rec_blend_users")
     cowatch_scale: float = _setting("rec_cowatch_scale")
     cowatch_norm: float = _setting("rec_cowatch_norm")
     cowatch_history: int = _setting("rec_cowatch_history")

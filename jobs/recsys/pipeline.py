@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from jobs.recsys import (
     bandit,
+    blend,
     candidates,
     catalogue,
     coldstart,
@@ -27,7 +28,7 @@ from jobs.recsys import (
     ranking,
 )
 from jobs.recsys.common import DAY_S, as_of_epoch
-from jobs.recsys.params import RecParams
+from jobs.recsys.params import HYBRID, RecParams
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Prepared:
     follows: DataFrame
     watched: DataFrame  # distinct (user_id, video_id)
     recent: DataFrame | None = None  # recent positives, built once (``recent_positives``)
+    popularity_half_life: float | None = None  # the validated one, once chosen
 
 
 def prepare(silver: Silver, ds: dt.date, p: RecParams, cache: bool = True) -> Prepared:
@@ -127,6 +129,8 @@ def popularity_half_life(prep: Prepared, p: RecParams) -> float:
     """``rec_popularity_half_life_days``, or the one validation chooses on this run's events."""
     if p.popularity_half_life_days is not None:
         return p.popularity_half_life_days
+    if prep.popularity_half_life is not None:
+        return prep.popularity_half_life
     best, scores = features.choose_popularity_half_life(
         prep.events, min_completion=p.cowatch_min_completion, fallback=p.freshness_half_life_days
     )
@@ -135,6 +139,7 @@ def popularity_half_life(prep: Prepared, p: RecParams) -> float:
         best,
         {h: round(v, 5) for h, v in scores.items()},
     )
+    prep.popularity_half_life = best
     return best
 
 
@@ -362,10 +367,12 @@ def stage_rank(
     neighbours: DataFrame | None = None,
     model: Any = None,
     user_affinities: DataFrame | None = None,
+    report: dict[str, Any] | None = None,
 ) -> DataFrame:
     """gold.feeds without run_id, from materialised candidates: ds, user_id, rank, video_id,
     score, source. ``model``: a ``learned.Model`` that ranks when ``ranker`` is learned (its
-    features read ``user_affinities``)."""
+    features read ``user_affinities``). The hybrid formula's unset blend weights are
+    validated first (``blend.resolve``; ``report`` gets the choice)."""
     cat = _catalog(p, video_features, video_emb, coldstart_pools, neighbours)
     rows = ranking.user_rows(
         prep.users,
@@ -376,6 +383,15 @@ def stage_rank(
         fatigue_since_epoch=as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0,
         cold_start_full=p.cold_start_full,
     )
+    if (ranker or p.ranker) == HYBRID:
+        p = blend.resolve(
+            prep,
+            p,
+            video_features=video_features,
+            video_emb=video_emb,
+            neighbours=neighbours,
+            report=report,
+        )
     cfg = ranking.RankConfig.from_params(p, ranker=ranker)
     bound = None
     if model is not None and cfg.learned:
@@ -393,6 +409,7 @@ def stage_recommend(
     gold: dict[str, DataFrame],
     variants: dict[str, str] | None = None,
     model: Any = None,
+    report: dict[str, Any] | None = None,
 ) -> DataFrame:
     """Candidates and ranking fused (nothing materialised in between): the feeds. With
     ``variants`` (model name -> ranker), every ranker ranks the same candidates and the feeds
@@ -415,10 +432,22 @@ def stage_recommend(
         user_affinities=gold["user_affinities"],
         assignments=gold["exploration_assignments"],
     )
+    hp = p  # the hybrid formula's unset blend weights validated (``report``: the choice)
+    if HYBRID in (set(variants.values()) if variants else {p.ranker}):
+        hp = blend.resolve(
+            prep,
+            p,
+            video_features=gold["video_features"],
+            video_emb=gold["video_embeddings"],
+            neighbours=gold["video_neighbours"],
+            lists={k: gold[k] for k in ("hashtag_top", "sound_top", "creator_top", "trending")},
+            report=report,
+        )
+    pick = lambda r: hp if r == HYBRID else p  # noqa: E731
     cfg = (
-        {name: ranking.RankConfig.from_params(p, ranker=r) for name, r in variants.items()}
+        {name: ranking.RankConfig.from_params(pick(r), ranker=r) for name, r in variants.items()}
         if variants
-        else ranking.RankConfig.from_params(p)
+        else ranking.RankConfig.from_params(pick(p.ranker))
     )
     bound = None
     if model is not None and any(c.learned for c in (cfg.values() if variants else [cfg])):
@@ -451,8 +480,10 @@ def build_all(
         )
     )
     out["exploration_assignments"] = out["exploration_assignments"].cache()
-    out["feeds"] = stage_recommend(prep, p, out, variants, model)
+    report: dict[str, Any] = {}
+    out["feeds"] = stage_recommend(prep, p, out, variants, model, report=report)
     out["_prepared"] = prep  # type: ignore[assignment]
+    out["_blend"] = report  # type: ignore[assignment]  # the hybrid blend's choice
     return out
 
 

@@ -188,7 +188,10 @@ def design_weights(p: RecParams, ranker: str | None = None) -> tuple[float, ...]
     exactly for ``ranker="design"``; ``hybrid`` adds the popularity and co-engagement factors;
     ``learned`` gives the formula its model boosts from (``p.ranker_base``; the fallback's when
     none): what orders a blending user's cold-start pool, the model's prior."""
+    from jobs.recsys.blend import with_prior  # unset blend weights: the prior (blend.resolve)
+
     design = formula_name(p, ranker) == DESIGN
+    p = with_prior(p)
     return (
         p.w_similarity,
         p.w_quality,
