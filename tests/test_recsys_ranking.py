@@ -426,3 +426,146 @@ def test_ranked_by_is_the_ranker_that_scored_the_personalised_list():
     # no model: the formula its weights are (the model's base) ranks, and says so
     assert ranking.ranked_by_label(learned) == RecParams().ranker_base
     assert ranking.display_score(1) == 1.0
+
+
+# --- the block kernel against a plain per-user reference ---------------------------------------
+
+
+def _per_user_reference(score, creator, seg, n_users, keep, cfg):
+    """``rank_block``'s contract written per user in plain Python: a creator's j-th best video
+    (by score, ties by input position) gets ``diversity_decay ** j``; the first
+    ``diversity_window`` videos in adjusted order whose occurrence is below ``max_per_creator``
+    lead, then the rest in adjusted order (ties by input position); the first ``keep`` stay."""
+    import numpy as np
+
+    order, adj_out, pos_out = [], [], []
+    for u in range(n_users):
+        rows = [i for i in range(len(seg)) if seg[i] == u]
+        occ, seen = {}, {}
+        for i in sorted(rows, key=lambda i: (-score[i], i)):
+            occ[i] = seen.get(creator[i], 0)
+            seen[creator[i]] = occ[i] + 1
+        adj = {i: score[i] * np.power(cfg.diversity_decay, occ[i]) for i in rows}
+        window, rest = [], []
+        for i in sorted(rows, key=lambda i: (-adj[i], i)):
+            if occ[i] < cfg.max_per_creator and len(window) < cfg.diversity_window:
+                window.append(i)
+            else:
+                rest.append(i)
+        for p, i in enumerate((window + rest)[:keep]):
+            order.append(i)
+            adj_out.append(adj[i])
+            pos_out.append(p)
+    return np.array(order, np.int64), np.array(adj_out), np.array(pos_out, np.int64)
+
+
+def _random_catalog(rng, n_videos, dim, n_creators):
+    import numpy as np
+
+    emb = rng.standard_normal((n_videos, dim)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    return catalogue.Catalog(
+        ids=np.arange(1, n_videos + 1, dtype=np.int64),
+        emb=emb,
+        log_quality=rng.normal(size=n_videos),
+        log_creator=rng.normal(size=n_videos),
+        log_freshness=rng.normal(size=n_videos),
+        log1p_pop=rng.uniform(0, 2, n_videos),
+        # large and negative keys (a creator-less video's own key) as the catalogue makes them
+        creator=rng.choice(np.array([-7, 3, 10**12, 5, 42, 77, 1_000_003]), n_videos)
+        if n_creators is None
+        else rng.integers(0, n_creators, n_videos) * 1_000_003 - 5,
+    )
+
+
+def _ragged_users(rng, n_users, lengths):
+    """Flat candidate rows of ``n_users`` with the given lengths (0 = no candidates), the rows
+    shuffled so that ``seg`` is unsorted."""
+    import numpy as np
+
+    seg = np.repeat(np.arange(n_users), lengths)
+    return seg[rng.permutation(len(seg))]
+
+
+def test_block_kernel_equals_a_per_user_reference_with_ties_short_and_empty_users():
+    """Learned-style scores from a few values (ties everywhere, also at the kernel's cut-off),
+    few creators (long creator runs: rows whose cut-off is redone over all candidates), users
+    with more candidates than the cut-off, fewer than ``keep``, none; unsorted rows; blocks of
+    several users, padded rows."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    cat = _random_catalog(rng, 400, 8, None)
+    for decay, window, max_pc, keep in [(0.9, 3, 1, 10), (0.5, 10, 2, 40), (0.0, 2, 1, 5)]:
+        cfg = _cfg(diversity_decay=decay, diversity_window=window, max_per_creator=max_pc)
+        lengths = rng.choice([0, 1, 3, 9, 10, 40, 70, 150, 300], 23)
+        seg = _ragged_users(rng, 23, lengths)
+        n = len(seg)
+        idx = rng.integers(0, len(cat.ids), n)
+        ls = rng.integers(-3, 3, n).astype(np.float64) * 0.5
+        zero = np.zeros(n, np.int64)
+        score = np.exp(ls)
+        creator = cat.creator[idx]
+        want = _per_user_reference(score, creator, seg, 23, keep, cfg)
+        for block in (1, 64, 500, 1 << 20):
+            got = ranking.rank_block(
+                cat, idx, seg, 23, np.zeros((23, 8), np.float32), zero, np.zeros(n), cfg,
+                keep=keep, log_score=ls, block_candidates=block,
+            )  # fmt: skip
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)
+
+
+def test_block_kernel_equals_a_per_user_reference_on_the_formula():
+    """The formula's scores (gathered vectors, one batched dot per block; and the small
+    catalogue's one product) order and cut the candidates as the reference does over
+    ``log_scores``: the same ranking, the same adjusted scores up to rounding."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    p = RecParams()
+    shapes = [(5_000, [300] * 12), (5_000, [0, 5, 260, 1, 400, 90] * 2), (50, [8] * 12)]
+    for n_videos, lengths in shapes:
+        cat = _random_catalog(rng, n_videos, 16, max(2, n_videos // 20))
+        cfg = ranking.RankConfig.from_params(p, ranker="hybrid")
+        cfg = _cfg(
+            weights=cfg.weights, top_n=100, diversity_decay=0.8, diversity_window=10,
+            max_per_creator=2,
+        )  # fmt: skip
+        nu = len(lengths)
+        seg = np.repeat(np.arange(nu), lengths)
+        n = len(seg)
+        idx = rng.integers(0, n_videos, n)
+        users = rng.standard_normal((nu, 16)).astype(np.float32)
+        users /= np.linalg.norm(users, axis=1, keepdims=True)
+        src = rng.integers(0, len(ranking.FEATURES) - ranking.SRC0, n)
+        fatigue = rng.integers(0, 3, n).astype(np.float64)
+        cw = rng.random(n) * (rng.random(n) < 0.3)
+        ls = ranking.log_scores(cat, idx, seg, users, src, fatigue, cfg.weights, cw, 3.0)
+        want = _per_user_reference(
+            np.exp(np.clip(ls, -700, 700)), cat.creator[idx], seg, nu, cfg.top_n, cfg
+        )
+        for block in (700, ranking.BLOCK_CANDIDATES):
+            got = ranking.rank_block(
+                cat, idx, seg, nu, users, src, fatigue, cfg, cowatch=cw, block_candidates=block
+            )
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[2], want[2])
+            np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+def test_block_kernel_with_no_candidates_or_nothing_to_keep():
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    cat = _random_catalog(rng, 50, 4, 5)
+    cfg = _cfg()
+    e = np.zeros(0, np.int64)
+    users = np.zeros((3, 4), np.float32)
+    for args, keep in [((e, e, 3), None), ((np.array([1, 2]), np.array([2, 2]), 3), 0)]:
+        idx, seg, nu = args
+        got = ranking.rank_block(
+            cat, idx, seg, nu, users, np.zeros(len(idx), np.int64), np.zeros(len(idx)), cfg,
+            keep=keep,
+        )  # fmt: skip
+        assert [len(x) for x in got] == [0, 0, 0]

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -339,6 +340,36 @@ def cowatch_log_factor(weight: float, scale: float, cowatch: np.ndarray) -> np.n
     return weight * np.log1p(scale * cowatch) if weight != 0.0 else 0.0
 
 
+#: Candidates per kernel step: the users whose candidates are scored, diversified and cut
+#: together (rows of one matrix; about 32 users of 1,000 candidates).
+BLOCK_CANDIDATES = 32_768
+#: Candidate vectors gathered per batched dot product (float32 x dim each, in a reused buffer
+#: that stays in cache: 4,096 x 128-d = 2 MiB).
+GATHER_CANDIDATES = 4_096
+
+_scratch = threading.local()
+
+
+def _gather_buffer(rows: int, dim: int, dtype: np.dtype) -> np.ndarray:
+    """A reused (rows, dim) buffer of this thread (the gather's target: no fresh pages)."""
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf.shape[0] < rows or buf.shape[1] != dim or buf.dtype != dtype:
+        buf = np.empty((rows, dim), dtype)
+        _scratch.buf = buf
+    return buf[:rows]
+
+
+def creator_codes(cat: Catalog) -> np.ndarray:
+    """Each video's creator as a dense code 0..n_creators-1 (cached on ``cat``): the kernel's
+    creator groups, however large the creator keys are."""
+    cached = getattr(cat, "_creator_codes", None)
+    if cached is None or cached[0] is not cat.creator:
+        codes = np.unique(cat.creator, return_inverse=True)[1].astype(np.int64).ravel()
+        cached = (cat.creator, codes)
+        object.__setattr__(cat, "_creator_codes", cached)
+    return cached[1]
+
+
 def rank_block(
     cat: Catalog,
     idx: np.ndarray,
@@ -351,48 +382,277 @@ def rank_block(
     keep: int | None = None,
     cowatch: np.ndarray | None = None,
     log_score: np.ndarray | None = None,
+    block_candidates: int = BLOCK_CANDIDATES,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score, diversify and cut flat candidates of ``n_users`` users (``seg`` sorted or not).
     ``log_score``: the candidates' log scores when already computed (the learned ranker's
-    prediction); otherwise the formula's (``log_scores`` with ``cfg.weights``).
+    prediction); otherwise the formula's (``cfg.weights`` over ``FEATURES``, as ``log_scores``).
+
+    Vectorised over blocks of users (about ``block_candidates`` candidates each): one gather of
+    the block's candidate vectors and one batched dot product, the other factors added per
+    candidate, then per user (as rows of one matrix) the top candidates by ``argpartition``,
+    creator diversity and the window over those only (``_diversify``), and the exact order of
+    the kept ones. Ties break by input position, as a stable sort over each user's candidates.
 
     Returns (order, adjusted score, position-in-user) of the kept rows, ``order`` indexing the
     input arrays, sorted by (user, position).
     """
     keep = cfg.top_n if keep is None else keep
-    if len(idx) == 0:
-        e = np.zeros(0, np.int64)
+    e = np.zeros(0, np.int64)
+    if len(idx) == 0 or keep <= 0:
         return e, np.zeros(0), e
-    if log_score is None:
-        log_score = log_scores(
-            cat, idx, seg, user_vecs, src, fatigue, cfg.weights, cowatch, cfg.cowatch_scale
-        )
-    # the learned model's raw prediction is unbounded: keep exp() finite and positive
-    score = np.exp(np.clip(log_score, -700.0, 700.0))
-    creator = cat.creator[idx]
-    # occurrence of the creator among the user's better-scored candidates
-    o1 = np.lexsort((-score, creator, seg))
-    grp = np.r_[True, (seg[o1][1:] != seg[o1][:-1]) | (creator[o1][1:] != creator[o1][:-1])]
-    start = np.maximum.accumulate(np.where(grp, np.arange(len(o1)), 0))
-    occ = np.empty(len(o1), np.int64)
-    occ[o1] = np.arange(len(o1)) - start
-    adj = score * np.power(cfg.diversity_decay, occ)
-    # the top window admits at most max_per_creator per creator (greedy over adj order)
-    o2 = np.lexsort((-adj, seg))
-    s2 = seg[o2]
-    first = np.r_[True, s2[1:] != s2[:-1]]
-    elig = (occ[o2] < cfg.max_per_creator).astype(np.int64)
-    cum = np.cumsum(elig)
-    ustart = np.maximum.accumulate(np.where(first, np.arange(len(o2)), 0))
-    within = cum - (cum[ustart] - elig[ustart])
-    in_window = np.zeros(len(o2), bool)
-    in_window[o2] = (elig == 1) & (within <= cfg.diversity_window)
-    o3 = np.lexsort((-adj, ~in_window, seg))
-    s3 = seg[o3]
-    first3 = np.r_[True, s3[1:] != s3[:-1]]
-    pos = np.arange(len(o3)) - np.maximum.accumulate(np.where(first3, np.arange(len(o3)), 0))
-    sel = pos < keep
-    return o3[sel], adj[o3[sel]], pos[sel]
+    idx = np.asarray(idx, np.int64)
+    seg = np.asarray(seg, np.int64)
+    perm = None
+    if len(seg) > 1 and np.any(seg[1:] < seg[:-1]):  # group by user, input order within
+        perm = np.argsort(seg, kind="stable")
+        idx, seg = idx[perm], seg[perm]
+        src, fatigue = np.asarray(src)[perm], np.asarray(fatigue)[perm]
+        cowatch = None if cowatch is None else np.asarray(cowatch)[perm]
+        log_score = None if log_score is None else np.asarray(log_score)[perm]
+    bounds = np.searchsorted(seg, np.arange(n_users + 1))
+    codes = creator_codes(cat)
+    # the whole (users x catalogue) product when the catalogue is small (as ``similarity``)
+    full_sim = (
+        user_vecs @ cat.emb.T
+        if log_score is None and len(user_vecs) * len(cat.ids) <= 4 * len(idx)
+        else None
+    )
+    out_o, out_a, out_p = [], [], []
+    u0 = 0
+    while u0 < n_users:
+        u1 = int(np.searchsorted(bounds, bounds[u0] + block_candidates, "right")) - 1
+        u1 = min(n_users, max(u1, u0 + 1))
+        a, b = int(bounds[u0]), int(bounds[u1])
+        if b > a:
+            if log_score is None:
+                ls = _block_log_score(
+                    cat, idx, seg, bounds, u0, u1, user_vecs, src, fatigue, cfg, cowatch, full_sim
+                )
+            else:
+                ls = log_score[a:b]
+            # the learned model's raw prediction is unbounded: keep exp() finite and positive
+            score = np.exp(np.clip(ls, -700.0, 700.0))
+            order, adj, pos = _diversify(score, codes[idx[a:b]], bounds[u0 : u1 + 1] - a, keep, cfg)
+            out_o.append(order + a)
+            out_a.append(adj)
+            out_p.append(pos)
+        u0 = u1
+    order = np.concatenate(out_o) if out_o else e
+    if perm is not None:
+        order = perm[order]
+    return (
+        order,
+        np.concatenate(out_a) if out_a else np.zeros(0),
+        np.concatenate(out_p) if out_p else e,
+    )
+
+
+def _block_log_score(
+    cat: Catalog,
+    idx: np.ndarray,
+    seg: np.ndarray,
+    bounds: np.ndarray,
+    u0: int,
+    u1: int,
+    user_vecs: np.ndarray,
+    src: np.ndarray,
+    fatigue: np.ndarray,
+    cfg: RankConfig,
+    cowatch: np.ndarray | None,
+    full_sim: np.ndarray | None,
+) -> np.ndarray:
+    """The formula's log score of the candidates of users ``u0:u1`` (flat ``bounds[u0]`` to
+    ``bounds[u1]``): ``FEATURES`` x ``cfg.weights`` without building the feature matrix. The
+    cosine is the same float32 dot as ``similarity``'s (one gather, one einsum)."""
+    a, b = int(bounds[u0]), int(bounds[u1])
+    ix = idx[a:b]
+    if full_sim is not None:
+        sim = full_sim[seg[a:b], ix]
+    else:
+        sim = _block_similarity(cat.emb, ix, seg[a:b], bounds[u0 : u1 + 1] - a, user_vecs, u0)
+    w = cfg.weights
+    ls = np.log(np.clip(sim, SIM_FLOOR, 1.0)).astype(np.float64)
+    ls *= w[0]
+    ls += static_log_score(cat, w)[ix]
+    if w[5] != 0.0:
+        ls += w[5] * np.asarray(fatigue[a:b], np.float64)
+    wsrc = np.asarray(w[SRC0:], np.float64)
+    if wsrc.any():
+        ls += wsrc[np.asarray(src[a:b], np.int64)]
+    if cowatch is not None and w[6] != 0.0:
+        cw = cowatch[a:b]
+        nz = np.flatnonzero(cw)  # log1p(0) = 0: only co-engaged candidates move
+        ls[nz] += w[6] * np.log1p(cfg.cowatch_scale * cw[nz])
+    return ls
+
+
+def _block_similarity(
+    emb: np.ndarray,
+    ix: np.ndarray,
+    seg: np.ndarray,
+    offs: np.ndarray,
+    user_vecs: np.ndarray,
+    u0: int,
+) -> np.ndarray:
+    """cosine(user, video) of a block's flat candidates (``offs``: each user's offsets, user
+    ``u0`` first): gathers of ``GATHER_CANDIDATES`` vectors into a reused buffer, each followed
+    by its batched dot (the float32 einsum of ``similarity``, so the values are its values)."""
+    n, dim = len(ix), emb.shape[1]
+    sim = np.empty(n, np.float32)
+    lens = np.diff(offs)
+    if lens.min() == lens.max():  # every user as many candidates: (users, L, dim) x (users, dim)
+        per = int(lens[0])
+        step = max(1, GATHER_CANDIDATES // per)
+        buf = _gather_buffer(step * per, dim, emb.dtype)
+        for v in range(0, len(lens), step):
+            w = min(len(lens), v + step)
+            p, q = v * per, w * per
+            vecs = np.take(emb, ix[p:q], axis=0, out=buf[: q - p])
+            sim[p:q] = np.einsum(
+                "bkd,bd->bk",
+                vecs.reshape(w - v, per, dim),
+                user_vecs[u0 + v : u0 + w],
+                dtype=np.float32,
+            ).ravel()
+    else:
+        buf = _gather_buffer(GATHER_CANDIDATES, dim, emb.dtype)
+        for p in range(0, n, GATHER_CANDIDATES):
+            q = min(n, p + GATHER_CANDIDATES)
+            vecs = np.take(emb, ix[p:q], axis=0, out=buf[: q - p])
+            sim[p:q] = np.einsum("nd,nd->n", vecs, user_vecs[seg[p:q]], dtype=np.float32)
+    return sim
+
+
+def _diversify(
+    score: np.ndarray, creator: np.ndarray, offs: np.ndarray, keep: int, cfg: RankConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Creator diversity and the top ``keep`` of a block of users, each user a row of one
+    matrix (``offs``: row offsets into the flat ``score``/``creator``; shorter rows padded).
+
+    The j-th best video of a creator gets ``diversity_decay ** j``; a video below the best
+    ``M`` by score (``argpartition``) can only lose, so the diversity and the window run over
+    those ``M`` only. That is exact when the candidates whose adjusted score beats every
+    cut-off score fill ``keep`` places and the window: they are a prefix of the full order.
+    Rows where that does not hold are redone over all their candidates.
+    """
+    nu = len(offs) - 1
+    lens = np.diff(offs)
+    width = int(lens.max())
+    if lens.min() == width:
+        s2 = score.reshape(nu, width)
+        c2 = creator.reshape(nu, width)
+    else:
+        rows = np.repeat(np.arange(nu), lens)
+        cols = np.arange(len(score)) - offs[rows]
+        s2 = np.full((nu, width), -np.inf)
+        s2[rows, cols] = score
+        c2 = np.zeros((nu, width), np.int64)
+        c2[rows, cols] = creator
+    stable = bool(np.isnan(score).any())  # NaN (a learned score): stable sorts, no cut-off
+    m = width if stable else min(width, max(2 * keep, keep + cfg.diversity_window, 64))
+    cols, adj, ok = _diversify_rows(s2, c2, lens, keep, m, cfg, stable)
+    if not ok.all():  # a row whose cut-off may have hidden part of its answer: all candidates
+        bad = np.flatnonzero(~ok)
+        cols_b, adj_b, _ = _diversify_rows(s2[bad], c2[bad], lens[bad], keep, width, cfg, stable)
+        cols[bad], adj[bad] = cols_b, adj_b
+    pos = np.arange(cols.shape[1])
+    kept = pos[None, :] < np.minimum(lens, keep)[:, None]
+    order = (offs[:-1, None] + cols)[kept]
+    return order, adj[kept], np.broadcast_to(pos, cols.shape)[kept]
+
+
+def _argsort_desc(x: np.ndarray, stable: bool) -> np.ndarray:
+    """Row-wise order of ``x`` descending, ties by column (a stable sort), via the fast
+    unstable sort when no row has a tie (padding, -inf, may tie: it is never kept)."""
+    if not stable:
+        o = np.argsort(-x, axis=1)
+        v = np.take(x, o + (np.arange(len(x)) * x.shape[1])[:, None])
+        if not ((v[:, 1:] == v[:, :-1]) & (v[:, 1:] != -np.inf)).any():
+            return o
+    return np.argsort(-x, axis=1, kind="stable")
+
+
+def _diversify_rows(
+    s2: np.ndarray,
+    c2: np.ndarray,
+    lens: np.ndarray,
+    keep: int,
+    m: int,
+    cfg: RankConfig,
+    stable: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_diversify`` over the best ``m`` of each row: (columns, adjusted scores) of the first
+    ``min(keep, m)`` places of each row, and whether each row's answer is exact. Rows are
+    indexed flat (row offset + column) rather than with ``take_along_axis``."""
+    nu, width = s2.shape
+    padded = bool(lens.min() < width)
+    s2, c2 = np.ascontiguousarray(s2), np.ascontiguousarray(c2)
+    cols = None  # column of each kept candidate: its position when all are kept
+    if m < width:
+        # the best m by (score desc, column): ties at the cut-off go to the earlier columns
+        part = np.partition(s2, (width - m - 1, width - m), axis=1)
+        cut, below = part[:, width - m], part[:, width - m - 1]
+        top = s2 >= cut[:, None]
+        if (top.sum(axis=1) != m).any():
+            gt = s2 > cut[:, None]
+            eq = top & ~gt
+            need = m - gt.sum(axis=1)
+            top = gt | (eq & (np.cumsum(eq, axis=1) <= need[:, None]))
+        flat = np.flatnonzero(top)  # row-major: each row's m columns in column order
+        st = s2.reshape(-1)[flat].reshape(nu, m)
+        ct = c2.reshape(-1)[flat].reshape(nu, m)
+        cols = flat.reshape(nu, m) - (np.arange(nu) * width)[:, None]
+    else:
+        st, ct = s2, c2
+        below = np.full(nu, -np.inf)
+    row = (np.arange(nu) * m)[:, None]
+    j = np.arange(m)
+    # occurrence of the creator among the row's better-scored candidates: sort (creator,
+    # score place) keys; a candidate's occurrence is its place within its creator's run
+    o1 = _argsort_desc(st, stable) + row
+    key = ct.reshape(-1)[o1] * m + j  # unique in a row
+    key.sort(axis=1)
+    grp = key // m
+    first = np.ones((nu, m), bool)
+    first[:, 1:] = grp[:, 1:] != grp[:, :-1]
+    start = np.maximum.accumulate(np.where(first, j, 0), axis=1)
+    occ = np.empty(nu * m, np.int64)
+    occ[o1.reshape(-1)[(key - grp * m + row).reshape(-1)]] = (j - start).reshape(-1)
+    occ = occ.reshape(nu, m)
+    # decay ** occ from a table of the same powers
+    with np.errstate(invalid="ignore"):  # padding (-inf) x 0 when the decay is 0
+        adj = st * np.power(cfg.diversity_decay, np.arange(m))[occ]
+    elig = occ < cfg.max_per_creator
+    if padded:  # padding stays last whatever the decay, and never takes a window place
+        pad = np.isneginf(st)
+        adj[pad] = -np.inf
+        elig &= ~pad
+    # the top window admits at most max_per_creator per creator (greedy over adj order);
+    # then the window's candidates, then the others, each in adj order
+    o2 = _argsort_desc(adj, stable) + row
+    e2 = elig.reshape(-1)[o2]
+    in_window = e2 & (np.cumsum(e2, axis=1) <= cfg.diversity_window)
+    cwin = np.cumsum(in_window, axis=1)
+    place = np.where(in_window, cwin - 1, cwin[:, -1:] + j - cwin)
+    k = min(keep, m)
+    sel = place < k
+    dest = (place + (np.arange(nu) * k)[:, None])[sel]
+    src = o2[sel]
+    # each row has exactly k selected places, in row order
+    out_cols = np.empty(nu * k, np.int64)
+    if cols is None:
+        out_cols[dest] = src - np.repeat(np.arange(nu) * m, k)
+    else:
+        out_cols[dest] = cols.reshape(-1)[src]
+    out_adj = np.empty(nu * k)
+    out_adj[dest] = adj.reshape(-1)[src]
+    # exact when every cut candidate (score <= below) is beaten by keep places and the window
+    sure = adj > below[:, None]
+    ok = (lens <= m) | (
+        (sure.sum(axis=1) >= keep) & ((sure & elig).sum(axis=1) >= cfg.diversity_window)
+    )
+    return out_cols.reshape(nu, k), out_adj.reshape(nu, k), ok
 
 
 class CandidateContext:
