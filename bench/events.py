@@ -15,7 +15,7 @@ and reads the whole answer before the next (closed loop), from one asyncio + uvl
 Reported per mode: events/s and requests/s accepted, p50/p99 latency, landing files and files
 per 1,000 requests, and accepted == landed: the ids of every 202 body, each found exactly once
 in the mode's landing files, and nothing else there. ``--ingest`` then runs the lake ingest
-(``jobs.ingest.ingest_interval``, one local Spark session, after a tiny warm-up ingest) over
+(``jobs.lake.ingest.ingest_interval``, one local Spark session, after a tiny warm-up ingest) over
 each mode's landing files, with users and videos landed first so the events are accepted, and
 reports its time.
 """
@@ -179,7 +179,7 @@ def land_dimensions(lake: Path) -> None:
 
 def run_ingest(spark, lake: Path, quality: Path) -> dict:
     from fyplake.config import Settings
-    from jobs.ingest import ingest_interval
+    from jobs.lake.ingest import ingest_interval
 
     now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
     settings = Settings(lake=str(lake), quality_dir=str(quality))

@@ -7,7 +7,7 @@ same Spark session:
 
 * plain copy: ``spark.read.schema(typed).json(event files) -> Delta`` (append, no checks): the
   floor an ingest can approach;
-* ingest: ``jobs.ingest.ingest_interval`` for the day: dimensions, parsing, typing, every
+* ingest: ``jobs.lake.ingest.ingest_interval`` for the day: dimensions, parsing, typing, every
   quarantine check, duplicate detection against bronze, the bronze MERGE, the quarantine MERGE
   and the file log.
 
@@ -175,7 +175,7 @@ def plain_copy(spark, lake: Path, target: Path) -> float:
 
 
 def run_ingest(spark, settings) -> tuple[float, dict]:
-    from jobs.ingest import ingest_interval
+    from jobs.lake.ingest import ingest_interval
 
     t = time.monotonic()
     result = ingest_interval(spark, settings, DAY, DAY + dt.timedelta(days=1))

@@ -36,10 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def training_rows(spark, settings, ds: dt.date, p):  # noqa: ANN001, ANN201
     from pyspark.sql import functions as F
 
+    from jobs.jobrun import Reads
     from jobs.recsys import learned
-    from jobs.recsys.lakeio import Reads
+    from jobs.recsys.lakeio import read_silver
 
-    silver = Reads(spark, settings).silver()
+    silver = read_silver(Reads(spark, settings))
     as_of, _, _ = learned.training_window(ds, p)
     prep, gold = learned.gold_as_of(silver, as_of, p)
     data = learned.training_data(silver.watch, prep, p, gold, ds)
@@ -185,7 +186,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     from fyplake.config import get_settings
     from infra.spark import get_spark
-    from jobs.recsys.lakeio import Reads
+    from jobs.jobrun import Reads
+    from jobs.recsys.lakeio import read_silver
     from jobs.recsys.params import RecParams
 
     settings = get_settings()
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.date:
         ds = dt.date.fromisoformat(args.date)
     else:
-        ds = Reads(spark, settings).silver().watch.agg(F.max("event_date")).first()[0]
+        ds = read_silver(Reads(spark, settings)).watch.agg(F.max("event_date")).first()[0]
         if ds is None:
             raise SystemExit(
                 f"no silver events under {settings.lake}: generate and ingest a world first"

@@ -34,7 +34,7 @@ def evaluate(k: int | None, holdout: str | None, ds: str | None, as_json: bool) 
     from fyplake.config import get_settings
     from infra.spark import get_spark
     from jobs._entry import parse_ds
-    from jobs.evaluate import run
+    from jobs.nightly.evaluate import run
 
     if k is not None and k < 1:
         raise FypError("--k must be at least 1")

@@ -63,7 +63,7 @@ def fyp_hourly():
         from orchestration.connections import apply_endpoint_env
 
         apply_endpoint_env()
-        from jobs.flush_counters import flush
+        from jobs.publish.counters import flush
 
         return flush()
 

@@ -38,12 +38,19 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
 
 
 def run_job(
-    name: str, run: RunFn, ds: dt.date, spark: Any = None, params: dict[str, str] | None = None
+    name: str,
+    run: RunFn,
+    ds: dt.date,
+    spark: Any = None,
+    params: dict[str, str] | None = None,
+    settings: Any = None,
 ) -> dict:
     """Run one job for one data interval; returns its result with timing added.
 
     ``params`` are passed as keyword arguments to jobs whose ``run`` accepts them (e.g. the
     hourly ingest's interval end); a job that does not take a parameter it was given fails loudly.
+    ``settings``: default ``get_settings()``. The job's ``run`` is built on the job skeleton
+    (``jobs.jobrun``), which records the run in ``gold.runs``.
     """
     from fyplake.config import get_settings
     from infra.spark import get_spark
@@ -55,7 +62,7 @@ def run_job(
         raise ValueError(
             f"job {name} takes no parameter(s) {unknown}; it takes {list(accepted)[3:]}"
         )
-    settings = get_settings()
+    settings = settings or get_settings()
     spark = spark or get_spark(f"fyp-{name}", settings)
     t0 = time.monotonic()
     result = strict_json(run(spark, settings, ds, **params) or {})
@@ -80,8 +87,11 @@ def strict_json(value: Any) -> Any:
 
 
 def job_main(name: str, run: RunFn, argv: list[str] | None = None) -> None:
-    """``spark-submit jobs/<name>.py --ds YYYY-MM-DD [--param k=v] [--result-file F]``."""
-    parser = argparse.ArgumentParser(prog=f"jobs/{name}.py")
+    """``spark-submit jobs/<stage>/<module>.py --ds YYYY-MM-DD [--param k=v] [--result-file F]``
+    (``python -m jobs.<stage>.<module>`` alike)."""
+    from jobs.registry import JOBS
+
+    parser = argparse.ArgumentParser(prog=JOBS[name].replace(".", "/") + ".py")
     parser.add_argument("--ds", help="data interval date, YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--param", action="append", help="job parameter key=value (repeatable)")
     parser.add_argument("--result-file", help="write the result JSON here (read back as XCom)")

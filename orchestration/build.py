@@ -1,8 +1,8 @@
 """``fyp build``: whatever is in the landing zone -> lake -> quality gates -> the nightly jobs ->
 published feeds, in this process's one Spark application.
 
-It runs the task bodies the DAGs run (``orchestration.tasks``, each through
-``inprocess.run_task``), not a pipeline of its own:
+It runs the task bodies the DAGs run (``orchestration.tasks``, walked by
+``inprocess.run_tasks``, each task through ``inprocess.run_task``), not a pipeline of its own:
 
 1. the lake tasks for one arrival interval, from the earliest arrival hour holding a landing
    file no ingest consumed yet to the latest arrival hour (an ingest skips consumed files), so
@@ -21,18 +21,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fyplake import catalog, delta_io
 from fyplake.config import Settings
-from orchestration.inprocess import run_task
-from orchestration.tasks import (
-    GATE_JOB,
-    LAKE_TASKS,
-    NIGHTLY_TASKS,
-    PUBLISH_JOBS,
-    Task,
-)
+from orchestration.inprocess import run_tasks
+from orchestration.tasks import LAKE_TASKS, NIGHTLY_TASKS, PUBLISH_JOBS, Task
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -102,15 +96,6 @@ def feed_rows(spark: SparkSession, settings: Settings, ds: dt.date) -> int:
     return feeds.where(F.col("ds") == F.lit(ds)).count()
 
 
-def _run(
-    task: Task, ds: dt.date, spark: Any, reporter: Reporter, extra: dict | None = None
-) -> dict:
-    with reporter.stage(task) as note:
-        result = run_task(task.job, ds, {**task.params, **(extra or {})}, spark=spark)
-        note(result)
-    return result
-
-
 def build(
     spark: SparkSession,
     settings: Settings,
@@ -124,9 +109,7 @@ def build(
     ``tasks`` mapping each task id to its job's result. A failing gate raises and stops it."""
     reporter = reporter or Reporter()
     out: dict = {"interval": None, "tasks": {}}
-
-    def wanted(task: Task) -> bool:
-        return gates or task.job != GATE_JOB
+    walk = {"spark": spark, "settings": settings, "gates": gates, "stage": reporter.stage}
 
     pending = pending_interval(spark, settings)
     if pending is None:
@@ -136,9 +119,9 @@ def build(
         out["interval"] = [start.isoformat(), end.isoformat()]
         reporter.info(f"landing zone: {files:,} unconsumed files, arrival hours {start}..{end}")
         interval = {"start": start.isoformat(), "end": end.isoformat()}
-        for task in filter(wanted, LAKE_TASKS):
-            extra = interval if task.job == "ingest" else None
-            out["tasks"][task.task_id] = _run(task, start.date(), spark, reporter, extra)
+        out["tasks"].update(
+            run_tasks(LAKE_TASKS, start.date(), params={"ingest": interval}, **walk)
+        )
 
     span = event_dates(spark, settings)
     if span is None:
@@ -152,20 +135,23 @@ def build(
     reporter.info(_as_of_line(ds, span, picked=as_of is None))
 
     publishable: bool | None = None  # decided before the first task that needs feed rows
-    for task in filter(wanted, NIGHTLY_TASKS):
+
+    def skip(task: Task) -> bool:
+        nonlocal publishable
         if task.job == "evaluate" and not evaluate:
-            continue
-        if task.job in NEEDS_FEEDS:
-            if publishable is None:
-                publishable = feed_rows(spark, settings, ds) > 0
-                if not publishable:
-                    reporter.info(
-                        f"no feed rows as of the end of {ds} (events run {span[0]}..{span[1]}): "
-                        "nothing published (the feeds being served stay), no evaluation"
-                    )
+            return True
+        if task.job not in NEEDS_FEEDS:
+            return False
+        if publishable is None:
+            publishable = feed_rows(spark, settings, ds) > 0
             if not publishable:
-                continue
-        out["tasks"][task.task_id] = _run(task, ds, spark, reporter)
+                reporter.info(
+                    f"no feed rows as of the end of {ds} (events run {span[0]}..{span[1]}): "
+                    "nothing published (the feeds being served stay), no evaluation"
+                )
+        return not publishable
+
+    out["tasks"].update(run_tasks(NIGHTLY_TASKS, ds, skip=skip, **walk))
     out["published"] = bool(publishable)
     return out
 

@@ -1,4 +1,5 @@
-"""``FypSparkSubmitOperator``: a fyplake job (``jobs/<name>.py``) as a real Spark application.
+"""``FypSparkSubmitOperator``: a fyplake job (its module's file, ``jobs/<stage>/<module>.py``,
+from ``jobs.registry``) as a real Spark application.
 
 It is the provider's SparkSubmitOperator (connection ``spark_default``, so the same DAG runs on a
 cluster) with our settings filled in at execute time: Spark conf from ``infra.spark``, Delta's
@@ -15,7 +16,7 @@ from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-from fyplake.config import REPO_ROOT
+from jobs.registry import job_file
 from orchestration.defaults import LAKE_WRITERS_POOL
 from orchestration.inprocess import drop_cached_data as _drop_cached_data  # noqa: F401 - tests/conftest.py
 from orchestration.inprocess import run_task
@@ -38,7 +39,7 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
         kwargs.setdefault("conn_id", "spark_default")
         kwargs.setdefault("name", f"fyp-{job}")
         kwargs.setdefault("pool", LAKE_WRITERS_POOL)
-        super().__init__(application=str(REPO_ROOT / "jobs" / f"{job}.py"), **kwargs)
+        super().__init__(application=str(job_file(job)), **kwargs)
         self.job = job
         self.job_params = job_params or {}
         self.run_if_param = run_if_param

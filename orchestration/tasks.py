@@ -28,8 +28,8 @@ def _gate(layer: str, task_id: str | None = None) -> Task:
     return Task(task_id or f"quality_gate_{layer}", GATE_JOB, {"layer": layer})
 
 
-#: One arrival interval into the lake, each layer gated (``jobs.lake.pipeline``; the hourly
-#: DAG runs the first half of it).
+#: One arrival interval into the lake, each layer gated (``fyp build`` and the tests run it with
+#: ``orchestration.inprocess.run_tasks``; the hourly DAG runs the first half of it).
 LAKE_TASKS: tuple[Task, ...] = (
     Task("ingest", "ingest"),
     _gate("bronze"),
@@ -57,6 +57,14 @@ NIGHTLY_TASKS: tuple[Task, ...] = (
 
 #: Tasks that write to the serving stores (skipped when there is nothing to publish).
 PUBLISH_JOBS = frozenset({"publish_postgres", "publish_feeds"})
+
+
+def through(tasks: tuple[Task, ...], task_id: str) -> tuple[Task, ...]:
+    """``tasks`` up to and including ``task_id`` (the nightly's engine: through ``ranking``)."""
+    ids = [t.task_id for t in tasks]
+    if task_id not in ids:
+        raise KeyError(f"no task {task_id!r} in {ids}")
+    return tasks[: ids.index(task_id) + 1]
 
 
 def gate_after(job: str) -> str | None:

@@ -196,14 +196,15 @@ _BUILT: dict = {}
 
 def built_lake(spark, root: Path):
     """The hand-made world through the whole gated pipeline (ingest -> gate -> silver -> gate
-    -> gold -> gate), built once per test session and shared by the modules that only read it
-    (or rebuild it identically). Returns (settings, pipeline result)."""
+    -> gold -> gate: ``LAKE_TASKS``), built once per test session and shared by the modules that
+    only read it (or rebuild it identically). Returns (settings, each task id's result)."""
     if "lake" not in _BUILT:
-        from jobs.lake.pipeline import run_lake_pipeline
+        from orchestration.inprocess import run_tasks
+        from orchestration.tasks import LAKE_TASKS
 
         settings = lake_settings(root)
         land_world(settings)
-        _BUILT["lake"] = (settings, run_lake_pipeline(spark, settings, DAY))
+        _BUILT["lake"] = (settings, run_tasks(LAKE_TASKS, DAY, spark=spark, settings=settings))
     return _BUILT["lake"]
 
 

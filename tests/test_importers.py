@@ -203,7 +203,8 @@ def test_imported_logs_go_through_the_lake(spark, tmp_path):
     from pyspark.sql import functions as F
 
     from fyplake import catalog, delta_io
-    from jobs.lake.pipeline import run_lake_pipeline
+    from orchestration.inprocess import run_tasks
+    from orchestration.tasks import LAKE_TASKS
 
     settings = lake_settings(tmp_path)
     import_movielens(settings, _movielens(tmp_path / "ml-100k"), arrival=ARRIVAL)
@@ -218,7 +219,7 @@ def test_imported_logs_go_through_the_lake(spark, tmp_path):
     log.write_text("user,item,timestamp,weight\n1,5,1700000000,4\n")
     import_csv(settings, log, id_offset=2000, arrival=ARRIVAL)
 
-    out = run_lake_pipeline(spark, settings, ARRIVAL.date())
+    out = run_tasks(LAKE_TASKS, ARRIVAL.date(), spark=spark, settings=settings)
     ing = out["ingest"]
     assert ing["lines"] == ing["accepted"] + ing["quarantined"]
     q = delta_io.read_table(spark, catalog.QUARANTINE_EVENTS, settings=settings)
@@ -268,12 +269,12 @@ def test_an_imported_log_gives_one_feed_per_user_and_no_creator(spark, tmp_path)
     from pyspark.sql import functions as F
 
     from fyplake import catalog, delta_io
-    from jobs.lake.pipeline import run_lake_pipeline
-    from jobs.recsys import pipeline
+    from orchestration.inprocess import run_tasks
+    from orchestration.tasks import LAKE_TASKS, NIGHTLY_TASKS, through
 
     settings = lake_settings(tmp_path)
     import_movielens(settings, _movielens_world(tmp_path / "ml"), arrival=ARRIVAL)
-    run_lake_pipeline(spark, settings, ARRIVAL.date())
+    run_tasks(LAKE_TASKS, ARRIVAL.date(), spark=spark, settings=settings)
     read = lambda spec: delta_io.read_table(spark, spec, settings=settings)  # noqa: E731
     assert sorted(r[0] for r in read(catalog.SILVER_USERS).select("user_id").collect()) == list(
         range(1, 9)
@@ -282,7 +283,7 @@ def test_an_imported_log_gives_one_feed_per_user_and_no_creator(spark, tmp_path)
     assert videos.count() == 10 and videos.where(F.col("creator_id").isNotNull()).count() == 0
 
     ds = dt.date(1998, 3, 30)  # the day after the last rating
-    pipeline.run_nightly(spark, settings, ds)
+    run_tasks(through(NIGHTLY_TASKS, "ranking"), ds, spark=spark, settings=settings, gates=False)
     feeds = read(catalog.GOLD_FEEDS).where(F.col("ds") == F.lit(ds))
     assert sorted(r[0] for r in feeds.select("user_id").distinct().collect()) == list(range(1, 9))
     creators = read(catalog.GOLD_CREATOR_TOP).where(F.col("ds") == F.lit(ds))

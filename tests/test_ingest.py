@@ -205,28 +205,57 @@ def test_gold_daily_stats(spark, lake):
 
 def test_gates_ran_and_kept_their_results(lake):
     settings, result = lake
-    assert result["stages"] == [
+    assert list(result) == [
         "ingest",
-        "gate_bronze",
+        "quality_gate_bronze",
         "silver",
-        "gate_silver",
+        "quality_gate_silver",
         "gold",
-        "gate_gold",
+        "quality_gate_gold",
     ]
-    assert result["gate_silver"].startswith("gate silver passed")
+    assert result["quality_gate_silver"]["message"].startswith("gate silver passed")
     quality = Path(settings.quality_dir)
     assert (quality / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
     assert (quality / "results" / DAY.isoformat() / "gold-latest.json").exists()
 
 
+def test_every_lake_task_recorded_its_run(spark, lake):
+    """The job skeleton: each job (and each gate, by layer) of the interval has its gold.runs row
+    with the Delta versions it read and wrote; silver's are the ones its result names."""
+    import json
+
+    settings, result = lake
+    runs = {
+        r["job"]: r
+        for r in _read(spark, settings, "gold.runs").where(F.col("ds") == F.lit(DAY)).collect()
+    }
+    gates = {f"quality_gate.{layer}" for layer in ("bronze", "silver", "gold")}
+    assert {"ingest", "silver", "gold"} | gates <= set(runs)
+    for name in ("ingest", "silver", "gold"):
+        assert result[name]["run_id"].startswith(f"{DAY:%Y%m%d}-"), result[name]
+    silver = runs["silver"]
+    assert set(json.loads(silver["inputs"])) == {"bronze.events", "silver.videos"}
+    assert set(json.loads(silver["outputs"])) == set(result["silver"]["versions"])
+    assert "bronze.events" in json.loads(runs["ingest"]["outputs"])
+    assert "silver.watch_history" in json.loads(runs["quality_gate.silver"]["inputs"])
+
+
 def test_rerunning_the_interval_changes_nothing(spark, lake):
-    from jobs.lake.pipeline import run_lake_pipeline
+    from orchestration.inprocess import run_tasks
+    from orchestration.tasks import LAKE_TASKS
 
     settings, _ = lake
     before = {name: table_rows(spark, settings, name) for name in LAKE_TABLES}
-    again = run_lake_pipeline(spark, settings, DAY, gates=False)
+    again = run_tasks(LAKE_TASKS, DAY, spark=spark, settings=settings, gates=False)
     assert again["ingest"]["files_consumed"] == 0  # every file already consumed
-    replay = run_lake_pipeline(spark, settings, DAY, gates=False, force=True)
+    replay = run_tasks(
+        LAKE_TASKS,
+        DAY,
+        spark=spark,
+        settings=settings,
+        gates=False,
+        params={"ingest": {"force": True}},
+    )
     assert replay["ingest"]["files_consumed"] == 6  # the same files read again
     after = {name: table_rows(spark, settings, name) for name in LAKE_TABLES}
     for name in LAKE_TABLES:
@@ -234,7 +263,7 @@ def test_rerunning_the_interval_changes_nothing(spark, lake):
 
 
 def test_hourly_intervals_neither_skip_nor_reread_a_file(spark, tmp_path):
-    from jobs.ingest import ingest_interval
+    from jobs.lake.ingest import ingest_interval
 
     settings = lake_settings(tmp_path)
     land_dimensions(settings)  # hour 10
@@ -298,7 +327,7 @@ def test_many_small_files_are_read_from_their_folders_in_few_partitions(spark, t
     """The API's many small files cost no task or listing call each: the read lists their hour
     folders and packs them into a few partitions, and still reads exactly the files it is given
     (not one the caller left out as consumed, nor one written after the listing)."""
-    from jobs.ingest import read_lines
+    from jobs.lake.ingest import read_lines
     from jobs.lake.landing_files import list_landing_files
 
     settings = lake_settings(tmp_path)

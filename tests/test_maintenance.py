@@ -18,7 +18,7 @@ def test_vacuum_retention_is_at_least_seven_days():
 
 @pytest.mark.slow
 def test_optimize_compacts_and_vacuum_keeps_a_week(spark, tmp_path):
-    from jobs import maintenance
+    from jobs.lake import maintenance
 
     settings = lake_settings(tmp_path)
     spec = catalog.SILVER_SOUNDS

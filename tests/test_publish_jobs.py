@@ -169,7 +169,8 @@ def lake(spark, stack, tmp_path_factory):
 
 
 def test_publish_postgres_then_feeds(spark, lake, stack):
-    from jobs import publish_feeds, publish_postgres
+    from jobs.publish import feeds as publish_feeds
+    from jobs.publish import postgres as publish_postgres
 
     settings, valkey = lake
     out = publish_postgres.run(spark, settings, DS)
@@ -271,7 +272,7 @@ def test_the_served_feed_is_the_export_sorted_by_score(spark, lake, stack):
     from pyspark.sql import functions as F
 
     from fyplake import catalog, delta_io
-    from jobs import publish_feeds
+    from jobs.publish import feeds as publish_feeds
 
     settings, _ = lake
     day = DS + dt.timedelta(days=2)

@@ -51,8 +51,9 @@ def test_an_unknown_expectation_fails_loudly(tmp_path):
 
 @pytest.mark.slow
 def test_failing_expectation_stops_the_run_with_a_clear_message(spark, tmp_path_factory):
-    from jobs.lake.pipeline import run_lake_pipeline
     from jobs.quality import QualityGateFailed
+    from orchestration.inprocess import run_tasks
+    from orchestration.tasks import LAKE_TASKS
 
     settings, _ = built_lake(spark, tmp_path_factory.mktemp("lake"))
     strict = tmp_path_factory.mktemp("suites")
@@ -66,7 +67,13 @@ def test_failing_expectation_stops_the_run_with_a_clear_message(spark, tmp_path_
 
     gold_before = delta_io.latest_version(spark, catalog.GOLD_VIDEO_DAILY_STATS, settings)
     with pytest.raises(QualityGateFailed) as err:
-        run_lake_pipeline(spark, settings, DAY, suites_dir=strict)
+        run_tasks(
+            LAKE_TASKS,
+            DAY,
+            spark=spark,
+            settings=settings,
+            params={"quality_gate": {"suites_dir": strict}},
+        )
     message = str(err.value)
     assert message.startswith(
         "gate silver failed: silver.watch_history: "

@@ -23,6 +23,8 @@ from fyplake import catalog, delta_io, report
 from jobs.recsys import learned, pipeline
 from jobs.recsys.common import as_of_epoch
 from jobs.recsys.params import RecParams
+from orchestration.inprocess import run_tasks
+from orchestration.tasks import NIGHTLY_TASKS, through
 
 DS = dt.date(2026, 11, 10)
 T_PRIME = DS - dt.timedelta(days=1)
@@ -289,10 +291,11 @@ def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, w
         (catalog.SILVER_FOLLOWS, tiny.follows),
     ):
         df.write.format("delta").mode("overwrite").save(spec.path(settings))
-    results = pipeline.run_nightly(spark, settings, DS)
+    engine = through(NIGHTLY_TASKS, "ranking")
+    results = run_tasks(engine, DS, spark=spark, settings=settings, gates=False)
     trained = results["train_ranker"]
     assert trained["status"] == "skipped" and "rec_ranker_min_users 200" in trained["reason"]
-    assert results["rank"]["ranker_used"] == "design" and results["rank"]["model_id"] is None
+    assert results["ranking"]["ranker_used"] == "design" and results["ranking"]["model_id"] is None
     models = delta_io.read_table(spark, catalog.GOLD_MODELS, settings=settings).collect()
     assert [(r["ds"], r["status"], r["path"]) for r in models] == [(DS, "skipped", None)]
     runs = delta_io.read_table(spark, catalog.GOLD_RUNS, settings=settings)
@@ -314,7 +317,7 @@ def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, w
     delta_io.upsert_rows(
         spark, [learned.models_row(res, DS, P, {}, path)], catalog.GOLD_MODELS, settings=settings
     )
-    from jobs import rank
+    from jobs.nightly import rank
 
     ranked = rank.run(spark, settings, DS)
     assert ranked["ranker_used"] == "learned" and ranked["model_id"] == res.model.model_id

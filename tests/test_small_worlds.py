@@ -20,6 +20,8 @@ from pyspark.testing import assertDataFrameEqual
 from fyplake import catalog, delta_io
 from jobs.recsys import pipeline
 from jobs.recsys.params import COLD_EXPLORE, COLD_POPULAR, RecParams
+from orchestration.inprocess import run_tasks
+from orchestration.tasks import NIGHTLY_TASKS, through
 
 DS = dt.date(2026, 11, 10)
 T0 = dt.datetime(2026, 11, 1, 8)  # users and videos exist from here
@@ -254,7 +256,7 @@ def write_silver(spark, settings, world: pipeline.Silver) -> None:
 
 
 def nightly_feeds(spark, settings, ds: dt.date = DS):
-    pipeline.run_nightly(spark, settings, ds)
+    run_tasks(through(NIGHTLY_TASKS, "ranking"), ds, spark=spark, settings=settings, gates=False)
     return (
         delta_io.read_table(spark, catalog.GOLD_FEEDS, settings=settings)
         .where(F.col("ds") == F.lit(ds))
@@ -270,7 +272,8 @@ def test_nightly_on_an_empty_lake(spark, tmp_path):
     for name in ("video_embeddings", "user_embeddings", "candidates", "feeds"):
         assert delta_io.table_exists(spark, catalog.table(f"gold.{name}"), settings), name
     runs = delta_io.read_table(spark, catalog.GOLD_RUNS, settings=settings)
-    assert sorted(r["job"] for r in runs.collect()) == sorted(pipeline.NIGHTLY_JOBS)
+    engine = [t.job for t in through(NIGHTLY_TASKS, "ranking")]
+    assert sorted(r["job"] for r in runs.collect()) == sorted(engine)
 
 
 def test_nightly_first_day_of_a_handful_of_users_gives_cold_start_feeds(spark, tmp_path):
@@ -312,7 +315,7 @@ def test_publishing_the_empty_first_day_of_a_new_platform(spark, stack, tmp_path
     import redis
 
     from fyplake import keys
-    from jobs import publish_feeds
+    from jobs.publish import feeds as publish_feeds
 
     url = stack.valkey.rstrip("/").rsplit("/", 1)[0] + "/11"  # a Valkey db of its own
     settings = lake_settings(tmp_path, valkey_url=url)

@@ -98,8 +98,9 @@ def _land_world(settings: Settings) -> None:
 @pytest.fixture(scope="module")
 def world(spark, stack, tmp_path_factory):
     """A lake ingested and synced to Postgres (explicit ids 1-6), and an API over both."""
-    from jobs import publish_postgres
-    from jobs.lake.pipeline import run_lake_pipeline
+    from jobs.publish import postgres as publish_postgres
+    from orchestration.inprocess import run_tasks
+    from orchestration.tasks import LAKE_TASKS
     from serving_api.app import create_app
 
     root = tmp_path_factory.mktemp("upload-lake")
@@ -113,7 +114,7 @@ def world(spark, stack, tmp_path_factory):
         pointer_refresh_s=0.0,
     )
     _land_world(settings)
-    run_lake_pipeline(spark, settings, DAY, gates=False)
+    run_tasks(LAKE_TASKS, DAY, spark=spark, settings=settings, gates=False)
     synced = publish_postgres.run(spark, settings, DAY)
     assert synced["silver.videos"]["upserted"] == 6
     with TestClient(create_app(settings)) as api:
@@ -183,8 +184,10 @@ def test_an_upload_becomes_ready_reaches_the_lake_and_is_listed(world, spark, tm
     from media_clips import make_clip
 
     from fyplake.media.uploads import run_inline
-    from jobs import features, publish_feeds
-    from jobs.lake.pipeline import run_lake_pipeline
+    from jobs.nightly import features
+    from jobs.publish import feeds as publish_feeds
+    from orchestration.inprocess import run_tasks
+    from orchestration.tasks import LAKE_TASKS
 
     settings, api = world
     video_id = _upload(
@@ -196,7 +199,7 @@ def test_an_upload_becomes_ready_reaches_the_lake_and_is_listed(world, spark, tm
 
     # the upload's record arrived in the landing zone: the lake takes it like any other video
     today = dt.datetime.now(dt.UTC).date()
-    run_lake_pipeline(spark, settings, today, gates=False)
+    run_tasks(LAKE_TASKS, today, spark=spark, settings=settings, gates=False)
     silver = spark.read.format("delta").load(settings.lake_path("silver", "videos"))
     row = silver.where(f"video_id = {video_id}").first()
     assert row is not None and row["status"] == "ready" and row["hashtags"] == [TAG]

@@ -16,7 +16,8 @@ Modules, in pipeline order:
 * ``evaluation`` hold-out splits, per-user metrics with standard errors, candidate recall
 * ``baselines``  most-popular, item-kNN, ALS alone, EASE on the same training split
 * ``offline``    ``fyp evaluate``: the engine and the baselines on one split, bandit replay
-* ``pipeline``   the stages chained (used by the jobs, ``fyp evaluate`` and ``run_nightly``)
+* ``pipeline``   the stages chained (used by the jobs in ``jobs.nightly`` and ``fyp evaluate``)
+* ``lakeio``     the jobs' silver reads and per-ds gold writes; ``jobrun``: ``run_stage``
 
 Transforms never read configuration or paths: they take parameters (``params.RecParams`` is
 built from the settings by the jobs).

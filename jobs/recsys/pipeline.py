@@ -1,8 +1,8 @@
 """The engine's stages chained: silver frames in, gold frames out.
 
-The jobs (``jobs/features.py`` ...) read their inputs from the lake, call one stage and write its
-outputs; ``fyp evaluate`` calls every stage in memory on a training split; ``run_nightly`` runs
-the jobs in order. A stage only wires transforms; all logic is in the transform modules.
+The jobs (``jobs/nightly/features.py`` ...) read their inputs from the lake, call one stage and
+write its outputs; ``fyp evaluate`` calls every stage in memory on a training split. A stage only
+wires transforms; all logic is in the transform modules.
 """
 
 from __future__ import annotations
@@ -485,20 +485,3 @@ def build_all(
     out["_prepared"] = prep  # type: ignore[assignment]
     out["_blend"] = report  # type: ignore[assignment]  # the hybrid blend's choice
     return out
-
-
-#: The recommendation jobs in dependency order (names as in jobs/registry.py).
-NIGHTLY_JOBS = ("features", "embeddings", "exploration", "candidates", "train_ranker", "rank")
-
-
-def run_nightly(spark, settings, ds: dt.date) -> dict[str, dict]:
-    """Run the recommendation jobs for ``ds`` in order, in this process (the Airflow DAG submits
-    the same job modules one by one). Returns each job's result (versions read and written)."""
-    import importlib
-
-    results = {}
-    for name in NIGHTLY_JOBS:
-        module = importlib.import_module(f"jobs.{name}")
-        logger.info("nightly %s: %s", ds, name)
-        results[name] = module.run(spark, settings, ds)
-    return results

@@ -11,11 +11,12 @@ from typing import Any
 from fyplake import catalog
 from jobs._entry import job_main
 from jobs.recsys.jobrun import run_stage
+from jobs.recsys.lakeio import read_silver
 from jobs.recsys.pipeline import prepare, stage_candidates
 
 
 def _stage(reads, p, ds):
-    prep = prepare(reads.silver(), ds, p)
+    prep = prepare(read_silver(reads), ds, p)
     g = lambda spec: reads.gold(spec, ds)  # noqa: E731
     cands = stage_candidates(
         prep,

@@ -5,7 +5,8 @@ history as of T') and the engine's gold tables of T' (the nightly of T' wrote th
 lake has no gold of T' the stages run in memory on silver as of T'). Writes the model to
 ``<lake>/models/ranker/<model_id>/`` and one ``gold.models`` row (ds, kind=ranker; re-running
 a ds replaces it), including a row with status ``skipped`` and the reason when there is too
-little history to train; ``gold.runs`` records the versions read.
+little history to train; ``gold.runs`` records the versions read (pinned through the job
+skeleton, ``jobs.jobrun``) and the gold.models version written.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 from fyplake import catalog, delta_io
 from jobs._entry import job_main
+from jobs.jobrun import JobRun, Reads, run_job
 from jobs.recsys import learned
-from jobs.recsys.lakeio import Reads, record_run, run_id_for
+from jobs.recsys.lakeio import read_silver
 from jobs.recsys.params import RecParams
 
 logger = logging.getLogger(__name__)
@@ -55,56 +57,47 @@ def _gold_of(reads: Reads, spark: Any, settings: Any, as_of: dt.date) -> dict | 
 def run(spark: Any, settings: Any, ds: dt.date) -> dict:
     from jobs.recsys.pipeline import prepare
 
-    started = dt.datetime.now(dt.UTC)
     p = RecParams.from_settings(settings)
-    reads = Reads(spark, settings)
-    silver = reads.silver()
-    as_of, _, _ = learned.training_window(ds, p)
-    source = None
-    result = learned.too_little_history(silver.watch, ds, p)
-    if result is None:
-        gold = _gold_of(reads, spark, settings, as_of)
-        source = "lake" if gold is not None else "in_memory"
-        if gold is None:
-            prep, gold = learned.gold_as_of(silver, as_of, p)
-        else:
-            prep = prepare(silver, as_of, p)
-        result = learned.train(silver, ds, p, gold=gold, prep=prep)
-    path = None
-    if result.model is not None:
-        path = learned.model_path(settings, result.model.model_id)
-        learned.save(result, path)
-    row = learned.models_row(result, ds, p, reads.versions, path)
-    version = delta_io.upsert_rows(spark, [row], catalog.GOLD_MODELS, settings=settings)
-    params = {**p.as_dict(), "gold_as_of": source}
-    run_id = run_id_for(ds, reads.versions, params)
-    outputs = {catalog.GOLD_MODELS.full_name: version}
-    record_run(
-        spark,
-        settings,
-        ds=ds,
-        job="train_ranker",
-        run_id=run_id,
-        started_at=started,
-        inputs=reads.versions,
-        outputs=outputs,
-        params=params,
-    )
-    logger.info("train_ranker %s: %s (%s) %s", ds, result.status, result.reason or "", path or "")
-    return {
-        "job": "train_ranker",
-        "ds": ds.isoformat(),
-        "run_id": run_id,
-        "inputs": reads.versions,
-        "outputs": outputs,
-        "model_id": row[0],
-        "status": result.status,
-        "reason": result.reason,
-        "path": path,
-        "counts": result.counts,
-        "metrics": result.metrics,
-        "gold_as_of": source,
-    }
+
+    def body(run: JobRun) -> dict:
+        silver = read_silver(run)
+        as_of, _, _ = learned.training_window(ds, p)
+        source = None
+        result = learned.too_little_history(silver.watch, ds, p)
+        if result is None:
+            gold = _gold_of(run, spark, settings, as_of)
+            source = "lake" if gold is not None else "in_memory"
+            if gold is None:
+                prep, gold = learned.gold_as_of(silver, as_of, p)
+            else:
+                prep = prepare(silver, as_of, p)
+            result = learned.train(silver, ds, p, gold=gold, prep=prep)
+        path = None
+        if result.model is not None:
+            path = learned.model_path(settings, result.model.model_id)
+            learned.save(result, path)
+        row = learned.models_row(result, ds, p, run.inputs, path)
+        run.wrote(
+            catalog.GOLD_MODELS,
+            delta_io.upsert_rows(spark, [row], catalog.GOLD_MODELS, settings=settings),
+        )
+        run.params["gold_as_of"] = source
+        logger.info(
+            "train_ranker %s: %s (%s) %s", ds, result.status, result.reason or "", path or ""
+        )
+        return {
+            "inputs": run.inputs,
+            "outputs": run.outputs,
+            "model_id": row[0],
+            "status": result.status,
+            "reason": result.reason,
+            "path": path,
+            "counts": result.counts,
+            "metrics": result.metrics,
+            "gold_as_of": source,
+        }
+
+    return run_job("train_ranker", spark, settings, ds, body, params=p.as_dict())
 
 
 def models_of(spark: Any, settings: Any, reads: Reads | None = None):  # noqa: ANN201

@@ -5,6 +5,8 @@ whole (``replaceWhere``): ``followers_total`` is cumulative, so a late follow ch
 after it. Definitions (README "Lake tables"): views = watch + skip impressions; unique viewers;
 watch time; mean completion; like/share/comment rate = attributed engagements per view;
 new_followers = first follows that day; followers_total = all followers up to that day.
+Silver is read pinned through the job skeleton (``jobs.jobrun``), which records the versions
+read and written in ``gold.runs``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 from fyplake import catalog, delta_io
 from fyplake.config import Settings
 from jobs._entry import job_main
+from jobs.jobrun import JobRun, run_job
 from jobs.lake import transforms
 from jobs.lake.dates import rebuild_dates, touched_event_dates
 
@@ -25,34 +28,34 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def build_gold(spark: SparkSession, settings: Settings, lo: dt.date, hi: dt.date) -> dict:
+def build_gold(run: JobRun, lo: dt.date, hi: dt.date) -> dict:
     """Rebuild both gold tables for the dates ``[lo, hi]``."""
     from pyspark.sql import functions as F
 
+    spark, settings = run.spark, run.settings
     read = {
-        spec.full_name: delta_io.latest_version(spark, spec, settings)
+        spec.full_name: run.version(spec)
         for spec in (catalog.SILVER_WATCH_HISTORY, catalog.SILVER_FOLLOWS)
     }
-
-    def pinned(spec: catalog.TableSpec):
-        version = read[spec.full_name]
-        return delta_io.read_table(
-            spark, spec, version=version if version >= 0 else None, settings=settings
-        )
+    pinned = run.table
 
     in_range = F.col("event_date").between(F.lit(lo), F.lit(hi))
     history = pinned(catalog.SILVER_WATCH_HISTORY).where(in_range)
     follows = pinned(catalog.SILVER_FOLLOWS)
     predicate = f"`date` >= DATE'{lo.isoformat()}' AND `date` <= DATE'{hi.isoformat()}'"
-    written = {
-        catalog.GOLD_VIDEO_DAILY_STATS.full_name: delta_io.replace_where(
+    run.wrote(
+        catalog.GOLD_VIDEO_DAILY_STATS,
+        delta_io.replace_where(
             spark,
             transforms.video_daily_stats(history),
             catalog.GOLD_VIDEO_DAILY_STATS,
             predicate,
             settings=settings,
         ),
-        catalog.GOLD_CREATOR_DAILY_STATS.full_name: delta_io.replace_where(
+    )
+    run.wrote(
+        catalog.GOLD_CREATOR_DAILY_STATS,
+        delta_io.replace_where(
             spark,
             transforms.creator_daily_stats(history, follows).where(
                 F.col("date").between(F.lit(lo), F.lit(hi))
@@ -61,17 +64,21 @@ def build_gold(spark: SparkSession, settings: Settings, lo: dt.date, hi: dt.date
             predicate,
             settings=settings,
         ),
-    }
+    )
     return {
         "date_range": [lo.isoformat(), hi.isoformat()],
         "read_versions": read,
-        "versions": written,
+        "versions": dict(run.outputs),
     }
 
 
 def run(spark: SparkSession, settings: Settings, ds: dt.date) -> dict:
-    dates = rebuild_dates(touched_event_dates(spark, settings, ds), ds)
-    return build_gold(spark, settings, min(dates), max(dates))
+    def body(job: JobRun) -> dict:
+        dates = rebuild_dates(touched_event_dates(spark, settings, ds), ds)
+        job.params["date_range"] = [min(dates).isoformat(), max(dates).isoformat()]
+        return build_gold(job, min(dates), max(dates))
+
+    return run_job("gold", spark, settings, ds, body)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ For the landing files whose arrival hour lies in ``[start, end)`` (plus files of
    (lines = accepted + quarantined), and is skipped by later runs unless it changed.
 
 Re-running an interval, replaying files or receiving an event twice never duplicates a row.
-``spark-submit jobs/ingest.py --ds D`` ingests the whole arrival day; the hourly DAG passes
-``--param start=YYYY-MM-DDTHH:00 --param end=...``.
+``spark-submit jobs/lake/ingest.py --ds D`` ingests the whole arrival day; the hourly DAG passes
+``--param start=YYYY-MM-DDTHH:00 --param end=...``. Its ``gold.runs`` row (``jobs.jobrun``):
+inputs = the landing files consumed (a count) and the version of ``_meta.ingested_files`` the
+consumed-file check read; outputs = the versions written; params = the interval and ``force``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING
 from fyplake import catalog, delta_io
 from fyplake.config import Settings
 from jobs._entry import job_main
+from jobs.jobrun import JobRun, run_job
 from jobs.lake import parsing, transforms
 from jobs.lake.landing_files import (
     LandingFile,
@@ -330,7 +333,18 @@ def run(
     """The arrival day ``ds`` (or ``[start, end)`` when given, e.g. one hour)."""
     start_dt = _as_datetime(start) if start else _as_datetime(ds)
     end_dt = _as_datetime(end) if end else start_dt + dt.timedelta(days=1)
-    return ingest_interval(spark, settings, start_dt, end_dt, force=_flag(force))
+    do_force = _flag(force)
+
+    def body(run: JobRun) -> dict:
+        run.version(catalog.META_INGESTED_FILES)  # what the consumed-file check reads
+        result = ingest_interval(spark, settings, start_dt, end_dt, force=do_force)
+        run.counted("landing.files", result["files_consumed"])
+        for table, version in result["versions"].items():
+            run.wrote(table, version)
+        return result
+
+    params = {"start": start_dt.isoformat(), "end": end_dt.isoformat(), "force": do_force}
+    return run_job("ingest", spark, settings, ds, body, params=params)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 VACUUM keeps ``settings.vacuum_retain_hours`` (at least 168 h = 7 days, enforced by the
 settings and by Delta's retention check, which stays on), so time travel and readers of older
 snapshots keep working for a week. Runs in a maintenance DAG of its own, off the hot path:
-``spark-submit jobs/maintenance.py --ds D`` (``--param tables=bronze.events,silver.users`` to
-limit it, ``--param vacuum=false`` to only compact).
+``spark-submit jobs/lake/maintenance.py --ds D`` (``--param tables=bronze.events,silver.users``
+to limit it, ``--param vacuum=false`` to only compact). Its ``gold.runs`` row: inputs = each
+table's version before, outputs = its version after.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from fyplake import catalog, delta_io
 from fyplake.config import Settings
 from jobs._entry import job_main
+from jobs.jobrun import JobRun, run_job
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -72,14 +74,21 @@ def run(
         if isinstance(vacuum, bool)
         else vacuum.strip().lower() not in {"0", "false", "no", "n"}
     )
-    result: dict = {"tables": {}}
-    for name in names:
-        spec = catalog.table(name)
-        if not delta_io.table_exists(spark, spec, settings):
-            continue
-        result["tables"][name] = maintain_table(spark, settings, spec, vacuum=do_vacuum)
-        logger.info("maintenance %s: %s", name, result["tables"][name])
-    return result
+
+    def body(run: JobRun) -> dict:
+        result: dict = {"tables": {}}
+        for name in names:
+            spec = catalog.table(name)
+            if not delta_io.table_exists(spark, spec, settings):
+                continue
+            run.version(spec)
+            result["tables"][name] = maintain_table(spark, settings, spec, vacuum=do_vacuum)
+            run.wrote(spec, result["tables"][name]["version"])
+            logger.info("maintenance %s: %s", name, result["tables"][name])
+        return result
+
+    params = {"tables": names, "vacuum": do_vacuum}
+    return run_job("maintenance", spark, settings, ds, body, params=params)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ from typing import Any
 
 from jobs._entry import job_main
 from jobs.recsys.jobrun import run_stage
+from jobs.recsys.lakeio import read_silver
 from jobs.recsys.pipeline import prepare, stage_embeddings
 
 
 def _stage(reads, p, ds):
-    return stage_embeddings(prepare(reads.silver(), ds, p), p)
+    return stage_embeddings(prepare(read_silver(reads), ds, p), p)
 
 
 def run(spark: Any, settings: Any, ds: dt.date, versions: dict[str, int] | None = None) -> dict:

@@ -1,8 +1,11 @@
 """Flush view/like/comment/share counters from Valkey into Postgres, exactly once.
 
 Plain Python, no Spark: the hourly DAG calls :func:`flush` from a task (or runs this file), and
-``fyp feeds flush-counters`` does the same by hand. ``run`` exists so the job registry and
-``fyp job flush_counters`` can drive it like the Spark jobs (it ignores the session).
+``fyp feeds flush-counters`` does the same by hand; neither records a run. ``run`` is the job
+``flush_counters`` of the registry, so ``fyp job flush_counters`` drives it like the Spark jobs:
+through the job skeleton (``jobs.jobrun``), whose ``gold.runs`` row records as outputs the videos
+whose counters it updated (``postgres.videos``) and the batches it applied
+(``postgres.counter_flush_batches``).
 See ``fyplake.serving.counters`` for the exactly-once protocol.
 """
 
@@ -33,7 +36,15 @@ def flush(settings: Settings | None = None) -> dict:
 
 
 def run(spark: Any, settings: Settings, ds: dt.date) -> dict:
-    return flush(settings)
+    from jobs.jobrun import JobRun, run_job
+
+    def body(run: JobRun) -> dict:
+        result = flush(settings)
+        run.wrote("postgres.videos", result["videos"])
+        run.wrote("postgres.counter_flush_batches", len(result["applied"]))
+        return result
+
+    return run_job("flush_counters", spark, settings, ds, body)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from fyplake import catalog, delta_io
 from jobs._entry import job_main
 from jobs.recsys import learned
 from jobs.recsys.jobrun import run_stage
+from jobs.recsys.lakeio import read_silver
 from jobs.recsys.params import LEARNED
 from jobs.recsys.pipeline import prepare, stage_rank
 
@@ -55,7 +56,7 @@ def _stage(reads, p, ds, report: dict[str, Any]):  # noqa: ANN001
     report.update(
         {"ranker_used": ranker, "model_id": model.model_id if model else None, "ranker_note": note}
     )
-    prep = prepare(reads.silver(), ds, p)
+    prep = prepare(read_silver(reads), ds, p)
     g = lambda spec: reads.gold(spec, ds)  # noqa: E731
     feeds = stage_rank(
         prep,

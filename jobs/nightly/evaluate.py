@@ -10,6 +10,10 @@ gold.evaluation (ds = the last date of the data, or the ds given; one run_id per
 Standard errors are rows of their own (metric ``<name>_se``, e.g. ``ndcg_se``), not a new
 column: gold.evaluation's key (run_id, model, metric, k) and schema stay as they were, every
 old row reads as before, and a reader that does not know about errors simply sees more metrics.
+
+Silver is read pinned once; each hold-out is a run of the job skeleton (``jobs.jobrun``) over
+those reads, recorded in ``gold.runs`` (key ds, job: with ``both``, the second hold-out's row
+replaces the first's when they share a ds).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 
 from fyplake import catalog, delta_io
 from jobs._entry import job_main
-from jobs.recsys.lakeio import Reads, record_run, run_id_for
+from jobs.jobrun import JobRun, Reads
+from jobs.recsys.lakeio import read_silver
 from jobs.recsys.params import RecParams
 
 logger = logging.getLogger(__name__)
@@ -56,7 +61,7 @@ def run(
         raise FileNotFoundError(
             "silver.watch_history does not exist: run the ingest and silver jobs first"
         )
-    silver = reads.silver()
+    silver = read_silver(reads)
     ground_truth = settings.lake_path("ground_truth") if settings.lake_is_local else None
     from jobs.recsys.pipeline import Silver
 
@@ -91,44 +96,34 @@ def run(
             "fraction": settings.rec_eval_holdout_fraction,
             "min_completion": settings.rec_eval_positive_completion,
         }
-        run_id = run_id_for(day, reads.versions, params)
+        job = JobRun("evaluate", spark, settings, day, params=params, reads=reads, started=started)
+        run_id = job.run_id
         rows += [
             (run_id, day, m, metric, kk, v, h, now)
             for m, metric, kk, v in res["rows"]
             if not math.isnan(v)
         ]
-        runs.append((h, run_id, params, res))
+        runs.append((h, job, res))
     out_version = delta_io.upsert_rows(spark, rows, catalog.GOLD_EVALUATION, settings=settings)
     results = []
-    for h, run_id, params, res in runs:
-        record_run(
-            spark,
-            settings,
-            ds=res["ds"],
-            job="evaluate",
-            run_id=run_id,
-            started_at=started,
-            inputs=reads.versions,
-            outputs={catalog.GOLD_EVALUATION.full_name: out_version},
-            params=params,
-        )
+    for h, job, res in runs:
+        job.wrote(catalog.GOLD_EVALUATION, out_version)
         results.append(
-            {
-                "job": "evaluate",
-                "ds": res["ds"].isoformat(),
-                "run_id": run_id,
-                "k": k,
-                "holdout": h,
-                "inputs": reads.versions,
-                "outputs": {catalog.GOLD_EVALUATION.full_name: out_version},
-                "counts": res["counts"],
-                "timings": res["timings"],
-                "notes": res["notes"],
-                "metrics": [
-                    {"model": m, "metric": metric, "k": kk, "value": v}
-                    for m, metric, kk, v in res["rows"]
-                ],
-            }
+            job.finish(
+                {
+                    "k": k,
+                    "holdout": h,
+                    "inputs": reads.versions,
+                    "outputs": {catalog.GOLD_EVALUATION.full_name: out_version},
+                    "counts": res["counts"],
+                    "timings": res["timings"],
+                    "notes": res["notes"],
+                    "metrics": [
+                        {"model": m, "metric": metric, "k": kk, "value": v}
+                        for m, metric, kk, v in res["rows"]
+                    ],
+                }
+            )
         )
     if len(results) == 1:
         return results[0]
