@@ -83,6 +83,12 @@ def summarise(world: str, result: dict) -> dict:
     diffs = [(row[f"diff_{b}"], row[f"diff_{b}_se"]) for b in BASELINES if f"diff_{b}" in row]
     row["ok"] = all(d + se >= 0 for d, se in diffs)
     row["ranker"] = result.get("notes", {}).get("ranker")
+    blend = result.get("notes", {}).get("blend") or {}
+    if blend:  # the hybrid blend the engine ran with, and what validating it cost
+        row["blend"] = blend.get("blend_weights")
+        row["blend_source"] = blend.get("blend_source")
+        row["blend_seconds"] = blend.get("blend_seconds")
+    row["engine_s"] = (result.get("timings") or {}).get("engine_s")
     return row
 
 

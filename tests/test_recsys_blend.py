@@ -115,9 +115,10 @@ def test_validation_picks_co_engagement_where_co_occurrence_predicts(engine, hol
     assert report["blend_source"] == "validated", report
     assert report["blend_holdout"] == holdout
     assert report["blend_users"] >= blend.BLEND_MIN_USERS
-    # popularity off, co-engagement above the prior's: close to EASE's own ordering
-    assert p.w_popularity == 0.0, report
+    # co-engagement above the prior's; on the random slice popularity off too (EASE's order)
     assert p.w_cowatch > blend.PRIOR[1], report
+    if holdout == "random":
+        assert p.w_popularity == 0.0, report
     assert report["blend_ndcg_best"] > report["blend_ndcg_prior"], report
     assert len(report["blend_ndcg"]) == len(blend.BLEND_GRID)
 
