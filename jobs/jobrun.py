@@ -82,7 +82,7 @@ class JobRun(Reads):
         job: str,
         spark: SparkSession,
         settings: Settings,
-        ds: dt.date,
+        ds: dt.date | None,
         *,
         versions: dict[str, int] | str | None = None,
         params: dict[str, Any] | None = None,
@@ -97,8 +97,9 @@ class JobRun(Reads):
         super().__init__(spark, settings, versions)
         if reads is not None:
             self.pinned, self.versions = reads.pinned, reads.versions
-        self.job, self.ds = job, ds
         self.started = started or dt.datetime.now(dt.UTC)
+        # a job called without a date (maintenance from a script) is recorded on its UTC day
+        self.job, self.ds = job, ds or self.started.date()
         self.params: dict[str, Any] = dict(params or {})
         self.outputs: dict[str, Any] = {}
 
