@@ -207,9 +207,10 @@ class Settings(BaseSettings):
         "(`fyp evaluate --holdout random` sets it for its own run).",
     )
     rec_blend_users: int = Field(
-        default=1000,
+        default=300,
         ge=0,
-        description="Users (a seeded sample) the hybrid blend's validation scores.",
+        description="Users (a seeded sample) the hybrid blend's validation scores (fewer than "
+        "30 with a held-out positive keep the prior, 3/3).",
     )
     rec_cowatch_scale: float = Field(
         default=3.0, description="Scale of the co-engagement score inside its ranking factor."

@@ -70,6 +70,7 @@ def _stage(reads, p, ds, report: dict[str, Any]):  # noqa: ANN001
         ranker=ranker,
         model=model,
         user_affinities=g(catalog.GOLD_USER_AFFINITIES) if model is not None else None,
+        report=report,
     )
     return {"feeds": feeds}
 

@@ -19,13 +19,16 @@ lambda, the two exponents are chosen each run (``rec_weight_popularity`` /
    and, with the EASE item model, the item-item neighbours (EASE refit on the remaining
    positives of every user). ALS video vectors and quality rates keep the slice (one user's
    share of them is small);
-3. candidates are generated for the sample exactly as the nightly generates them, and each
-   weight pair of the grid (``BLEND_GRID``: popularity 0 .. 10 x co-engagement 1 .. 40, from
-   co-engagement dominant with popularity off -- close to EASE's ordering -- to popularity
-   dominant, close to most-popular's) orders them through the rank kernel's own
-   ``rank_block`` (diversity included); the nDCG@10 of each user's list is computed on the
-   executors and only (user, grid cell, nDCG) rows reach the driver;
-4. the pair with the best mean nDCG@10 wins (ties: the earlier pair, the prior first).
+3. candidates are generated once for the sample exactly as the nightly generates them (the
+   users' inputs collected in one Spark action; the catalogue's vectors and features collected
+   once, its popularity and EASE neighbours patched on the driver: EASE refit at the lambda
+   the run's own fit chose, ``ease.chosen_lambda``), and each weight pair orders them through
+   the rank kernel's own ``rank_block`` (diversity included) on the driver;
+4. coarse to fine (``_Grid.search``): the prior, a coarse grid (``COARSE_POPULARITY`` x
+   ``COARSE_COWATCH``), then the best pair's neighbours on the fine ladders (``POPULARITY_GRID``
+   x ``COWATCH_GRID``), a ladder extended past an end the best lies on (``BLEND_EXTEND`` rungs),
+   until the best's neighbourhood is scored; the best mean nDCG@10 wins (ties: the earlier
+   pair, the prior first).
 
 Too few validation users (``BLEND_MIN_USERS``) keeps the prior (``PRIOR``, the former fixed
 defaults). The choice and every pair's score are reported (``blend_report``).
@@ -36,57 +39,42 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from jobs.recsys import candidates, catalogue, cowatch, ease, embeddings, features, ranking
-from jobs.recsys.common import half_life_decay
 from jobs.recsys.params import HYBRID, RecParams
 
 logger = logging.getLogger(__name__)
 
 #: (w_popularity, w_cowatch) when validation cannot run: the former fixed defaults.
 PRIOR = (3.0, 3.0)
+#: The ladders the search walks (fine), and the coarse grid it starts from.
 POPULARITY_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 6.0, 10.0)
 COWATCH_GRID = (1.0, 3.0, 6.0, 10.0, 20.0, 40.0)
-#: Every (w_popularity, w_cowatch) validated, the prior first (it wins ties).
-BLEND_GRID = (PRIOR, *[(a, b) for a in POPULARITY_GRID for b in COWATCH_GRID if (a, b) != PRIOR])
+COARSE_POPULARITY = (0.0, 1.0, 3.0, 10.0)
+COARSE_COWATCH = (1.0, 3.0, 10.0, 40.0)
+#: Rungs past a ladder's end, added one at a time while the best pair lies on that end
+#: (``BLEND_EXTEND`` each at most; popularity 0 = off is a hard end).
+BLEND_EXTEND = 3
+POPULARITY_UP = (16.0, 25.0, 40.0)[:BLEND_EXTEND]
+COWATCH_UP = (80.0, 160.0, 320.0)[:BLEND_EXTEND]
+COWATCH_DOWN = (0.5, 0.25, 0.0)[:BLEND_EXTEND]
+#: At most this many pairs scored per validation.
+BLEND_MAX_PAIRS = 40
 #: Share of each sampled user's impressions held out.
 BLEND_FRACTION = 0.2
 #: Fewer validation users with a held-out positive than this keeps the prior.
 BLEND_MIN_USERS = 30
 NDCG_K = 10
 
-_OUT = T.StructType(
-    [
-        T.StructField("user_id", T.LongType()),
-        T.StructField("cell", T.IntegerType()),
-        T.StructField("ndcg", T.DoubleType()),
-    ]
-)
-
 
 def needs_validation(p: RecParams) -> bool:
     return p.w_popularity is None or p.w_cowatch is None
-
-
-def grid_for(p: RecParams) -> list[tuple[float, float]]:
-    """The grid with an explicitly set weight pinned to its value (deduplicated, in order)."""
-    out: list[tuple[float, float]] = []
-    for a, b in BLEND_GRID:
-        cell = (
-            p.w_popularity if p.w_popularity is not None else a,
-            p.w_cowatch if p.w_cowatch is not None else b,
-        )
-        if cell not in out:
-            out.append(cell)
-    return out
 
 
 def with_prior(p: RecParams) -> RecParams:
@@ -149,20 +137,52 @@ def _held_flags(events: DataFrame, kind: str, seed: int) -> DataFrame:
     raise ValueError(f"rec_blend_holdout must be 'time' or 'random', got {kind!r}")
 
 
-def _sample_users(prep: Any, p: RecParams) -> DataFrame:
+def _sample_ids(prep: Any, p: RecParams) -> np.ndarray:
+    """A seeded sample of at most ``blend_users`` of the users the personalised ranking serves
+    (at least ``cold_start_min`` impressions, and two): one collect of their ids."""
     n_eng = prep.events.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"))
     users = (
         n_eng.where(F.col("n") >= F.lit(max(2, p.cold_start_min)))
         .join(prep.users.select("user_id"), "user_id", "left_semi")
         .select("user_id")
     )
-    n = users.count()
-    if n > p.blend_users:
-        bucket = (
-            F.abs(F.xxhash64(F.col("user_id"), F.lit(p.seed + 29))) % F.lit(1_000_003)
-        ) / F.lit(1_000_003.0)
-        users = users.where(bucket < F.lit(p.blend_users / n))
-    return users
+    ids = np.sort(np.asarray(users.toArrow().column("user_id").to_numpy(), np.int64))
+    if len(ids) > p.blend_users:
+        rng = np.random.default_rng(p.seed + 29)
+        ids = np.sort(rng.choice(ids, p.blend_users, replace=False))
+    return ids
+
+
+def _ids_frame(spark: Any, ids: np.ndarray) -> DataFrame:
+    return spark.createDataFrame(pa.table({"user_id": pa.array(ids, pa.int64())}))
+
+
+_LIST_KEYS = {"hashtag_top": "hashtag", "sound_top": "sound_id", "creator_top": "creator_id"}
+
+
+def _collect_lists(cat: catalogue.Catalog, lists: dict[str, DataFrame]) -> catalogue.SourceLists:
+    """``catalogue.build_lists`` in one collect (the four lists unioned)."""
+    df = None
+    for name in ("hashtag_top", "sound_top", "creator_top", "trending"):
+        k = F.col(_LIST_KEYS[name]).cast("string") if name in _LIST_KEYS else F.lit("0")
+        part = lists[name].select(
+            F.lit(name).alias("_l"),
+            k.alias("k"),
+            F.col("rank").cast("long").alias("rank"),
+            F.col("video_id").cast("long").alias("video_id"),
+            F.col("score").cast("double").alias("score"),
+        )
+        df = part if df is None else df.unionByName(part)
+    pdf = df.toPandas()
+    by = {name: pdf[pdf["_l"] == name].drop(columns="_l") for name in lists}
+    creators = by["creator_top"].assign(k=by["creator_top"]["k"].astype(np.int64))
+    trend = catalogue._keyed_lists(cat, by["trending"].assign(k=0), "k")
+    return catalogue.SourceLists(
+        hashtag=catalogue._keyed_lists(cat, by["hashtag_top"], "k"),
+        sound=catalogue._keyed_lists(cat, by["sound_top"], "k"),
+        creator={int(k): v for k, v in catalogue._keyed_lists(cat, creators, "k").items()},
+        trending=trend.get(0, (np.zeros(0, np.int64), np.zeros(0))),
+    )
 
 
 def choose(
@@ -175,80 +195,83 @@ def choose(
     lists: dict[str, DataFrame] | None = None,
     popularity_half_life_days: float | None = None,
 ) -> dict[str, Any]:
-    """Validate ``grid_for(p)`` (see the module docstring). Returns the ``blend_*`` report:
+    """Validate the blend (see the module docstring). Returns the ``blend_*`` report:
     blend_weights (chosen), blend_source (validated / prior), blend_holdout, blend_users,
-    blend_ndcg ({"pop/cw": nDCG@10}), blend_ndcg_prior, blend_ndcg_best and its paired SE."""
+    blend_ndcg ({"pop/cw": nDCG@10} of every pair scored), blend_ndcg_prior, blend_ndcg_best
+    and its paired SE, blend_seconds and blend_phase_seconds (where they went)."""
     from jobs.recsys import pipeline  # (pipeline imports this module)
 
     t0 = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        now = time.monotonic()
+        phases[name] = round(now - t0 - sum(phases.values()), 2)
+
     kind = p.blend_holdout
-    grid = grid_for(p)
     out: dict[str, Any] = {"blend_holdout": kind, "blend_users": 0}
     prior = with_prior(p)
     fallback = {"w_popularity": prior.w_popularity, "w_cowatch": prior.w_cowatch}
+    spark = prep.events.sparkSession
     cached: list[DataFrame] = []
     try:
-        sample = _sample_users(prep, p).cache()
-        cached.append(sample)
+        ids = _sample_ids(prep, p)
+        lap("sample")
         tagged = _held_flags(
-            prep.events.join(sample, "user_id", "left_semi"), kind, p.seed + 31
-        ).cache()
+            prep.events.join(_ids_frame(spark, ids), "user_id", "left_semi"), kind, p.seed + 31
+        ).withColumn("_pos", cowatch.is_positive(p.cowatch_min_completion, "completion"))
+        tagged = tagged.cache()
         cached.append(tagged)
-        fit = tagged.where(~F.col("_held")).drop("_held")
-        held_rows = tagged.where(F.col("_held"))
-        held_pos = (
-            held_rows.where(cowatch.is_positive(p.cowatch_min_completion, "completion"))
-            .select("user_id", "video_id")
-            .distinct()
-            .join(fit.select("user_id", "video_id"), ["user_id", "video_id"], "left_anti")
-        )
-        labels = held_pos.groupBy("user_id").agg(F.collect_set("video_id").alias("held")).cache()
-        cached.append(labels)
-        n_users = labels.count()
-        out["blend_users"] = n_users
-        if n_users < BLEND_MIN_USERS:
+        ev = tagged.select(
+            "user_id",
+            "video_id",
+            F.col("event_time").cast("double").alias("t"),
+            "_held",
+            "_pos",
+            F.coalesce(F.col("skipped"), F.lit(False)).alias("skipped"),
+            F.col("evidence_age_days").cast("double").alias("age"),
+        ).toArrow()
+        ev_u = np.asarray(ev.column("user_id").to_numpy(), np.int64)
+        ev_v = np.asarray(ev.column("video_id").to_numpy(), np.int64)
+        ev_t = np.asarray(ev.column("t").to_numpy(zero_copy_only=False), np.float64)
+        held = np.asarray(ev.column("_held").to_numpy(zero_copy_only=False), bool)
+        pos = np.asarray(ev.column("_pos").fill_null(False).to_numpy(zero_copy_only=False), bool)
+        # labels: held-out positives the user did not otherwise see (key = user x video)
+        key = ev_u * (1 << 32) + ev_v
+        seen = np.unique(key[~held])
+        lab = np.unique(key[held & pos])
+        lab = lab[~np.isin(lab, seen)]
+        lab_u, lab_v = lab >> 32, lab & ((1 << 32) - 1)
+        val_ids = np.unique(lab_u)
+        out["blend_users"] = len(val_ids)
+        lap("holdout")
+        if len(val_ids) < BLEND_MIN_USERS:
             out.update(blend_weights=fallback, blend_source="prior")
-            out["blend_note"] = f"{n_users} validation users < {BLEND_MIN_USERS}"
+            out["blend_note"] = f"{len(val_ids)} validation users < {BLEND_MIN_USERS}"
             return out
-        fit = fit.join(labels.select("user_id"), "user_id", "left_semi").cache()
-        cached.append(fit)
 
-        # the videos' popularity without the held-out views
+        # the catalogue (features, vectors) once, its popularity without the held-out views
+        cat = catalogue.build_catalog(video_features, video_emb, None, None, p.embedding_dim)
         hl = popularity_half_life_days
         if hl is None:
             hl = pipeline.popularity_half_life(prep, p)
-        viewed = ~F.coalesce(F.col("skipped"), F.lit(False))
-        held_views = held_rows.groupBy("video_id").agg(
-            F.sum(
-                F.when(viewed, half_life_decay(F.col("evidence_age_days"), hl)).otherwise(0.0)
-            ).alias("_hv")
+        ev_age = np.asarray(ev.column("age").fill_null(0.0).to_numpy(zero_copy_only=False))
+        ev_skip = np.asarray(ev.column("skipped").to_numpy(zero_copy_only=False), bool)
+        hv_rows = held & ~ev_skip
+        hv_idx = cat.index(ev_v[hv_rows])
+        ok_hv = hv_idx >= 0
+        hv = np.bincount(
+            hv_idx[ok_hv], weights=np.exp2(-ev_age[hv_rows][ok_hv] / hl), minlength=len(cat.ids)
         )
-        vf = (
-            video_features.join(held_views, "video_id", "left")
-            .withColumn(
-                "popularity",
-                F.log1p(
-                    F.greatest(F.lit(0.0), F.expm1("popularity") - F.coalesce("_hv", F.lit(0.0)))
-                ),
-            )
-            .drop("_hv")
-        )
-        # the item-item neighbours without the held-out positives (EASE: refit, cheap)
-        nb = neighbours
-        if p.item_model != "cosine":
-            held_keys = held_rows.select("user_id", "video_id", "event_time")
-            rest = prep.events.join(held_keys, ["user_id", "video_id", "event_time"], "left_anti")
-            recent_all = cowatch.recent_positives(
-                rest, p.cowatch_min_completion, p.cowatch_history, completion="completion"
-            )
-            ready = features.ready_videos(prep.videos).select("video_id")
-            max_items = p.ease_max_items if p.item_model == "auto" else 10**9
-            refit, _ = ease.ease_neighbours(
-                recent_all, ready, p.cowatch_neighbours, max_items=max_items, seed=p.seed
-            )
-            if refit is not None:
-                nb = refit
-        cat = catalogue.build_catalog(vf, video_emb, None, None, p.embedding_dim, nb)
+        pop = np.log1p(np.maximum(0.0, np.expm1(np.expm1(cat.log1p_pop)) - hv))
+        cat.log1p_pop = np.log1p(pop)
+        lap("catalogue")
+        # the item-item neighbours without the held-out positives (EASE refit, one lambda)
+        nb_info = _refit_neighbours(prep, p, cat, ev_u, ev_v, ev_t, held, pos, ids)
+        if nb_info is None and neighbours is not None:
+            catalogue._add_neighbours(cat, neighbours)
+        out["blend_item_model"] = nb_info or {"model": "as served"}
+        lap("neighbours")
         if lists is None:
             tags, sounds, creators = features.key_top_lists(
                 video_features, prep.videos, p.list_size
@@ -259,11 +282,10 @@ def choose(
                 "creator_top": creators,
                 "trending": features.trending(video_features, p.list_size),
             }
-        src_lists = catalogue.build_lists(
-            cat, lists["hashtag_top"], lists["sound_top"], lists["creator_top"], lists["trending"]
-        )
-        # the users' side from the remaining history only
-        spark = fit.sparkSession
+        src_lists = _collect_lists(cat, lists)
+        lap("lists")
+        # the users' side from the remaining history only, collected once
+        fit = tagged.where(~F.col("_held")).drop("_held", "_pos")
         user_emb = embeddings.user_embeddings(fit, video_emb, p.embedding_dim)
         aff = features.user_affinities(fit, prep.videos, p.affinity_top_k)
         recent = cowatch.recent_positives(
@@ -271,7 +293,7 @@ def choose(
         )
         no_assign = spark.createDataFrame([], "user_id bigint, video_id bigint, score double")
         rows = candidates.candidate_inputs(
-            prep.users.join(labels.select("user_id"), "user_id", "left_semi"),
+            prep.users.join(_ids_frame(spark, val_ids), "user_id", "left_semi"),
             fit,
             user_emb,
             prep.follows,
@@ -279,44 +301,125 @@ def choose(
             no_assign,
             cowatch.user_history(recent),
             fatigue_since_epoch=_fatigue_since(prep, p),
-        ).join(labels, "user_id")
-        scored = _score_grid(rows, cat, src_lists, p, grid).toPandas()
+        ).toArrow()
+        lap("user_inputs")
     finally:
         for df in cached:
             df.unpersist()
-    if len(scored) == 0:
+    grid = _Grid(rows, lab_u, lab_v, cat, src_lists, p)
+    lap("candidates")
+    scores = grid.search(p)
+    lap("search")
+    if not scores:
         out.update(blend_weights=fallback, blend_source="prior", blend_note="no candidates")
         return out
-    table = scored.pivot_table(index="user_id", columns="cell", values="ndcg").fillna(0.0)
-    means = {c: float(table[c].mean()) for c in table.columns}
-    best = max(means, key=lambda c: (means[c], -c))
-    diff = table[best] - table[0]
+    cells = list(scores)  # in the order scored: the prior first
+    means = {c: float(v.mean()) for c, v in scores.items()}
+    best = max(cells, key=lambda c: (means[c], -cells.index(c)))
+    ref = cells[0]
+    diff = scores[best] - scores[ref]
     se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
-    name = lambda c: f"{grid[c][0]:g}/{grid[c][1]:g}"  # noqa: E731
+    name = lambda c: f"{c[0]:g}/{c[1]:g}"  # noqa: E731
     out.update(
-        blend_weights={"w_popularity": grid[best][0], "w_cowatch": grid[best][1]},
+        blend_weights={"w_popularity": best[0], "w_cowatch": best[1]},
         blend_source="validated",
-        blend_users=len(table),
-        blend_ndcg={name(c): round(v, 5) for c, v in sorted(means.items())},
-        blend_ndcg_prior=round(means.get(0, 0.0), 5),
+        blend_users=len(diff),
+        blend_ndcg={name(c): round(means[c], 5) for c in sorted(cells)},
+        blend_ndcg_prior=round(means[ref], 5),
         blend_ndcg_best=round(means[best], 5),
         blend_gain_over_prior=round(float(diff.mean()), 5),
         blend_gain_over_prior_se=round(se, 5),
         blend_seconds=round(time.monotonic() - t0, 1),
+        blend_phase_seconds=phases,
     )
     logger.info(
-        "hybrid blend (%s hold-out, %d users): w_popularity %g, w_cowatch %g (nDCG@%d %.4f; "
-        "prior %.4f; by pop/cw: %s)",
+        "hybrid blend (%s hold-out, %d users, %d pairs, %.1fs): w_popularity %g, w_cowatch %g "
+        "(nDCG@%d %.4f; prior %.4f; by pop/cw: %s; seconds: %s)",
         kind,
-        len(table),
-        grid[best][0],
-        grid[best][1],
+        len(diff),
+        len(cells),
+        out["blend_seconds"],
+        best[0],
+        best[1],
         NDCG_K,
         means[best],
-        means.get(0, 0.0),
+        means[ref],
         out["blend_ndcg"],
+        phases,
     )
     return out
+
+
+def _refit_neighbours(
+    prep: Any,
+    p: RecParams,
+    cat: catalogue.Catalog,
+    ev_u: np.ndarray,
+    ev_v: np.ndarray,
+    ev_t: np.ndarray,
+    held: np.ndarray,
+    pos: np.ndarray,
+    sample: np.ndarray,
+) -> dict[str, Any] | None:
+    """EASE refit on every user's recent positives with the sample's held-out slice taken out,
+    put straight into ``cat`` (no Spark round trip), at the lambda the run's own fit chose
+    (``ease.chosen_lambda``; a lambda search only when this process did not fit it, e.g. the
+    nightly rank job reading gold.video_neighbours). None: keep the served neighbours
+    (cosine item model, or a catalogue above EASE's limits)."""
+    from jobs.recsys import pipeline  # (pipeline imports this module)
+
+    if p.item_model == "cosine":
+        return None
+    recent_all = pipeline.recent_positives(prep, p)
+    lam = ease.chosen_lambda(recent_all)
+    tab = recent_all.select("user_id", "video_id", F.col("t").cast("double").alias("t")).toArrow()
+    ru = np.asarray(tab.column("user_id").to_numpy(), np.int64)
+    rv = np.asarray(tab.column("video_id").to_numpy(), np.int64)
+    rt = np.asarray(tab.column("t").to_numpy(zero_copy_only=False), np.float64)
+    # the sample's recent positives from its remaining impressions only
+    keep = ~np.isin(ru, sample)
+    f = ~held & pos
+    fu, fv, ft = ev_u[f], ev_v[f], ev_t[f]
+    order = np.lexsort((-ft, fv, fu))  # per (user, video) the latest first
+    fu, fv, ft = fu[order], fv[order], ft[order]
+    first = np.r_[True, (fu[1:] != fu[:-1]) | (fv[1:] != fv[:-1])]
+    fu, fv, ft = fu[first], fv[first], ft[first]
+    order = np.lexsort((fv, -ft, fu))  # per user: latest first, ties by video id
+    fu, fv, ft = fu[order], fv[order], ft[order]
+    starts = np.searchsorted(fu, fu, side="left")
+    within = np.arange(len(fu)) - starts < p.cowatch_history
+    user = np.r_[ru[keep], fu[within]]
+    vid = np.r_[rv[keep], fv[within]]
+    t = np.r_[rt[keep], ft[within]]
+    max_items = p.ease_max_items if p.item_model == "auto" else 10**9
+    item_ids, item = np.unique(vid, return_inverse=True)
+    if len(item_ids) == 0 or len(item_ids) > max_items or len(user) > ease.EASE_MAX_PAIRS:
+        return None
+    allowed = np.isin(item_ids, cat.ids)
+    src, nb, w, info = ease.neighbour_weights(
+        user,
+        item,
+        t,
+        len(item_ids),
+        allowed,
+        p.cowatch_neighbours,
+        fraction=0.2,
+        seed=p.seed,
+        lam=lam,
+    )
+    idx = cat.index(item_ids[nb])
+    ok = idx >= 0
+    src, idx, w = src[ok], idx[ok], w[ok]
+    keys, counts = np.unique(item_ids[src], return_counts=True)
+    cat.nb_keys = keys
+    cat.nb_ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    cat.nb_idx = idx.astype(np.int64)
+    cat.nb_sim = w.astype(np.float64)
+    return {
+        "model": "ease",
+        "lambda": round(float(info["lambda"]), 4),
+        "lambda_from": "the run's fit" if lam is not None else "searched",
+    }
 
 
 def _fatigue_since(prep: Any, p: RecParams) -> float:
@@ -325,110 +428,135 @@ def _fatigue_since(prep: Any, p: RecParams) -> float:
     return as_of_epoch(prep.ds) - p.fatigue_window_days * 86_400.0
 
 
-def _score_grid(
-    rows: DataFrame,
-    cat: catalogue.Catalog,
-    lists: catalogue.SourceLists,
-    p: RecParams,
-    grid: list[tuple[float, float]],
-) -> DataFrame:
-    """user_id, cell, ndcg: nDCG@10 of each grid cell's personalised list per user (rows:
-    ``candidate_inputs`` with ``held``, the user's held-out positive video ids)."""
-    ccfg = candidates.CandidateConfig.from_params(p)
-    cfg = ranking.RankConfig.from_params(with_prior(p).replace(w_cowatch=1.0), ranker=HYBRID)
-    dim = p.embedding_dim
-    bc = rows.sparkSession.sparkContext.broadcast((cat, lists))
+class _Grid:
+    """The validation users' candidates and feature matrices, built once on the driver; each
+    weight pair then costs one ``rank_block`` pass per block of users (``ndcg``)."""
 
-    def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        c, lst = bc.value
-        for batch in batches:
-            if batch.num_rows:
-                yield grid_batch(batch, c, lst, ccfg, cfg, dim, grid)
-
-    return rows.mapInArrow(kernel, _OUT)
-
-
-def grid_batch(
-    batch: pa.RecordBatch,
-    cat: catalogue.Catalog,
-    lists: catalogue.SourceLists,
-    ccfg: candidates.CandidateConfig,
-    cfg: ranking.RankConfig,
-    dim: int,
-    grid: list[tuple[float, float]],
-    block_users: int = 256,
-) -> pa.RecordBatch:
-    """The nDCG@10 of every grid cell for every user row of ``batch`` (see ``_score_grid``)."""
-    uid, n_eng, _seg, uvec, fat_row, fat_c, fat_n, _w_off, _watched, hist = ranking._user_side(
-        batch, cat, dim
-    )
-    n = len(uid)
-    h_off, _, h_vals = catalogue.list_column(batch, "held")
-    held_ids = np.asarray(h_vals.to_numpy(zero_copy_only=False), np.int64)
-    n_rel = np.diff(h_off)
-    held_idx = cat.index(held_ids)
-    held_row = np.repeat(np.arange(n, dtype=np.int64), n_rel)
-    known = held_idx >= 0
-    held_key = np.sort(held_row[known] * (1 << 40) + held_idx[known])
-    row, cidx, src, _cscore, _mask = candidates.generate_batch(batch, cat, lists, ccfg, dim)
-    ok = (cidx >= 0) & (n_eng[row] >= cfg.cold_start_min)
-    ctx = ranking.CandidateContext(n, row, cidx, fat_row, fat_c, fat_n, cat, cfg, hist, ok)
-    disc = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
-    idcg = np.cumsum(disc)[np.clip(n_rel, 1, NDCG_K) - 1]
-    base = np.asarray(cfg.weights, np.float64)
-    ws = []
-    for a, b in grid:
-        w = base.copy()
-        w[4], w[6] = a, b
-        ws.append(w)
-    out_u, out_c, out_v = [], [], []
-    for lo in range(0, n, block_users):
-        hi = min(n, lo + block_users)
-        a, b = ctx.bounds[lo], ctx.bounds[hi]
-        sl = np.arange(a, b)[ok[a:b]]
-        if len(sl) == 0:
-            continue
-        cw = None if ctx.cand_cw is None else ctx.cand_cw[sl]
-        x = ranking.feature_matrix(
-            cat,
-            cidx[sl],
-            row[sl] - lo,
-            uvec[lo:hi],
-            src[sl],
-            ctx.fatigue[sl],
-            cw,
-            cfg.cowatch_scale,
+    def __init__(
+        self,
+        rows: pa.Table,
+        lab_u: np.ndarray,
+        lab_v: np.ndarray,
+        cat: catalogue.Catalog,
+        lists: catalogue.SourceLists,
+        p: RecParams,
+        block_users: int = 256,
+    ):
+        self.cat = cat
+        self.cfg = ranking.RankConfig.from_params(
+            with_prior(p).replace(w_cowatch=1.0), ranker=HYBRID
         )
-        users = np.unique(row[sl])
-        for g, w in enumerate(ws):
-            order, _adj, pos = ranking.rank_block(
-                cat,
-                cidx[sl],
-                row[sl] - lo,
-                hi - lo,
-                uvec[lo:hi],
-                src[sl],
-                ctx.fatigue[sl],
-                cfg,
-                keep=NDCG_K,
-                cowatch=cw,
-                log_score=x @ w,
+        self.base = np.asarray(self.cfg.weights, np.float64)
+        self.blocks: list[tuple] = []
+        self.n_users = 0
+        batches = rows.combine_chunks().to_batches() if rows.num_rows else []
+        if not batches:
+            return
+        batch = pa.RecordBatch.from_struct_array(
+            pa.concat_arrays([b.to_struct_array() for b in batches])
+        )
+        uid, n_eng, _seg, uvec, fat_row, fat_c, fat_n, _w_off, _watched, hist = ranking._user_side(
+            batch, cat, p.embedding_dim
+        )
+        n = len(uid)
+        order = np.argsort(uid)
+        at = np.searchsorted(uid[order], lab_u)
+        found = (at < n) & (uid[order][np.minimum(at, n - 1)] == lab_u)
+        held_row = order[np.minimum(at, n - 1)][found]
+        held_idx = cat.index(lab_v[found])
+        n_rel = np.bincount(held_row, minlength=n)
+        known = held_idx >= 0
+        held_key = np.sort(held_row[known].astype(np.int64) * (1 << 40) + held_idx[known])
+        ccfg = candidates.CandidateConfig.from_params(p)
+        row, cidx, src, _cscore, _mask = candidates.generate_batch(
+            batch, cat, lists, ccfg, p.embedding_dim
+        )
+        ok = (cidx >= 0) & (n_eng[row] >= self.cfg.cold_start_min)
+        ctx = ranking.CandidateContext(n, row, cidx, fat_row, fat_c, fat_n, cat, self.cfg, hist, ok)
+        disc = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
+        self.disc = disc
+        idcg = np.cumsum(disc)[np.clip(n_rel, 1, NDCG_K) - 1]
+        for lo in range(0, n, block_users):
+            hi = min(n, lo + block_users)
+            a, b = ctx.bounds[lo], ctx.bounds[hi]
+            sl = np.arange(a, b)[ok[a:b]]
+            if len(sl) == 0:
+                continue
+            cw = None if ctx.cand_cw is None else ctx.cand_cw[sl]
+            r = row[sl] - lo
+            x = ranking.feature_matrix(
+                cat, cidx[sl], r, uvec[lo:hi], src[sl], ctx.fatigue[sl], cw, self.cfg.cowatch_scale
             )
-            r = row[sl][order]
-            key = r.astype(np.int64) * (1 << 40) + cidx[sl][order]
+            users = np.unique(r)
+            self.blocks.append(
+                (lo, hi, cidx[sl], r, uvec[lo:hi], src[sl], ctx.fatigue[sl], cw, x, users, held_key)
+            )
+            self.n_users += len(users)
+        self.idcg = idcg
+
+    def ndcg(self, w_pop: float, w_cw: float) -> np.ndarray:
+        """nDCG@10 per validation user (with a candidate) of the pair's personalised lists."""
+        w = self.base.copy()
+        w[4], w[6] = w_pop, w_cw
+        out = []
+        for lo, hi, cidx, r, uvec, src, fat, cw, x, users, held_key in self.blocks:
+            order, _adj, pos = ranking.rank_block(
+                self.cat, cidx, r, hi - lo, uvec, src, fat, self.cfg,
+                keep=NDCG_K, cowatch=cw, log_score=x @ w,
+            )  # fmt: skip
+            rr = r[order]
+            key = (rr + lo).astype(np.int64) * (1 << 40) + cidx[order]
             hit = np.isin(key, held_key)
             dcg = np.bincount(
-                r - lo, weights=hit * disc[np.minimum(pos, NDCG_K - 1)], minlength=hi - lo
+                rr, weights=hit * self.disc[np.minimum(pos, NDCG_K - 1)], minlength=hi - lo
             )
-            out_u.append(uid[users])
-            out_c.append(np.full(len(users), g, np.int32))
-            out_v.append(dcg[users - lo] / idcg[users])
-    cc = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.array(cc(out_u, np.int64), pa.int64()),
-            pa.array(cc(out_c, np.int32), pa.int32()),
-            pa.array(cc(out_v, np.float64), pa.float64()),
-        ],
-        schema=pa.schema([("user_id", pa.int64()), ("cell", pa.int32()), ("ndcg", pa.float64())]),
-    )
+            out.append(dcg[users] / self.idcg[users + lo])
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def search(self, p: RecParams) -> dict[tuple[float, float], np.ndarray]:
+        """Coarse to fine: the prior, the coarse grid, then the best pair's neighbours on the
+        full ladders (each ladder extended past an end the best lies on, ``BLEND_EXTEND``
+        rungs at most) until the best pair's neighbourhood is all scored (``BLEND_MAX_PAIRS``
+        at most). An explicitly set weight is pinned. Returns {pair: nDCG per user}, in the
+        order scored (the prior first)."""
+        scored: dict[tuple[float, float], np.ndarray] = {}
+        if not self.blocks:
+            return scored
+        pin_a, pin_b = p.w_popularity, p.w_cowatch
+        pops = [pin_a] if pin_a is not None else list(POPULARITY_GRID)
+        cws = [pin_b] if pin_b is not None else list(COWATCH_GRID)
+        up_a = [] if pin_a is not None else list(POPULARITY_UP)
+        up_b = [] if pin_b is not None else list(COWATCH_UP)
+        down_b = [] if pin_b is not None else list(COWATCH_DOWN)
+
+        def score(cells: list[tuple[float, float]]) -> None:
+            for c in cells:
+                if c not in scored and len(scored) < BLEND_MAX_PAIRS:
+                    scored[c] = self.ndcg(*c)
+
+        prior = (pin_a if pin_a is not None else PRIOR[0], pin_b if pin_b is not None else PRIOR[1])
+        score([prior])
+        coarse_a = [a for a in pops if pin_a is not None or a in COARSE_POPULARITY]
+        coarse_b = [b for b in cws if pin_b is not None or b in COARSE_COWATCH]
+        score([(a, b) for a in coarse_a for b in coarse_b])
+        while len(scored) < BLEND_MAX_PAIRS:
+            cells = list(scored)
+            best = max(cells, key=lambda c: (float(scored[c].mean()), -cells.index(c)))
+            i, j = pops.index(best[0]), cws.index(best[1])
+            if i == len(pops) - 1 and up_a:
+                pops.append(up_a.pop(0))
+            if j == len(cws) - 1 and up_b:
+                cws.append(up_b.pop(0))
+            if j == 0 and down_b:
+                cws.insert(0, down_b.pop(0))
+                j += 1
+            near = [
+                (pops[x], cws[y])
+                for x in range(max(0, i - 1), min(len(pops), i + 2))
+                for y in range(max(0, j - 1), min(len(cws), j + 2))
+            ]
+            new = [c for c in near if c not in scored]
+            if not new:
+                break
+            score(new)
+        return scored

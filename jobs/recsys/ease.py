@@ -10,6 +10,7 @@ validation inside the data the model is fit on (``choose_lambda``), never a cons
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,13 @@ EASE_LAMBDA_GRID = (0.25, 1.0, 4.0, 16.0)
 EASE_EXTEND = 3
 #: Validation users scored per lambda (a seeded sample when there are more).
 EASE_VALIDATION_USERS = 5_000
+#: The lambda ``ease_neighbours`` chose, by the ``recent`` frame it was fit on (this process).
+_CHOSEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def chosen_lambda(recent: DataFrame | None) -> float | None:
+    """The lambda ``ease_neighbours`` chose when fit on ``recent`` in this process, or None."""
+    return None if recent is None else _CHOSEN.get(recent)
 
 
 def top_k_masked(
@@ -191,15 +199,21 @@ def neighbour_weights(
     *,
     fraction: float,
     seed: int,
+    lam: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Each item's ``k`` largest positive EASE weights to an ``allowed`` item: (source position,
     neighbour position, weight), plus what was chosen. The weights are put on the cosine scale
     the ranking's co-engagement factor reads (``scale``: mean best cosine / mean best EASE
     weight over the items that have both, from the same X'X), so swapping the item model does
-    not silently re-weight that factor."""
+    not silently re-weight that factor. ``lam``: fit at this lambda (no validation search; the
+    hybrid blend's refit reuses the lambda the run's own fit chose)."""
     from scipy import sparse
 
-    lam, grid = choose_lambda(user, item, key, n_items, allowed, k=10, fraction=fraction, seed=seed)
+    grid: dict[float, float] = {}
+    if lam is None:
+        lam, grid = choose_lambda(
+            user, item, key, n_items, allowed, k=10, fraction=fraction, seed=seed
+        )
     users, u_idx = np.unique(user, return_inverse=True)
     x = sparse.csr_matrix((np.ones(len(user)), (u_idx, item)), shape=(len(users), n_items))
     x.data[:] = 1.0  # binary even when a pair repeats
@@ -260,6 +274,7 @@ def ease_neighbours(
     src, nb, w, info = neighbour_weights(
         user, item, key, len(item_ids), allowed, k, fraction=fraction, seed=seed
     )
+    _CHOSEN[recent] = info["lambda"]
     counts = np.bincount(src, minlength=len(item_ids))
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     rank = np.arange(len(src)) - starts[src] + 1
