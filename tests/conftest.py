@@ -54,9 +54,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for fixture, mark in _FIXTURE_MARKS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(getattr(pytest.mark, mark))
-    # The end-to-end module is the longest: first, so a two-worker run that includes it
-    # (`-n 2 --dist loadfile --no-loadscope-reorder`) starts it at once beside the rest.
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    # The longest modules first (the end-to-end one, then the `fyp build` recipes), so a
+    # two-worker run (`-n 2 --dist loadfile --no-loadscope-reorder`) starts them at once and
+    # hands the short ones to whichever worker frees up: no long tail on one worker.
+    items.sort(key=_start_order)
+
+
+#: Modules measured as the longest of `make test` (minutes each), longest first.
+_LONG_MODULES = ("test_e2e_pipeline.py", "test_build_cmd.py", "test_build_cmd_csv.py")
+
+
+def _start_order(item: pytest.Item) -> int:
+    name = item.path.name
+    return _LONG_MODULES.index(name) if name in _LONG_MODULES else len(_LONG_MODULES)
 
 
 @pytest.fixture(scope="session")
