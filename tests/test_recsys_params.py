@@ -1,4 +1,5 @@
-"""The engine's settings have one home: ``fyplake.config.Settings``. ``RecParams`` and the kernel
+"""The engine's settings have one home: the engine section of the settings
+(``fyplake.config.engine.EngineSettings``, part of ``Settings``). ``RecParams`` and the kernel
 configs it builds restate no value, so a changed default or an environment override reaches
 every transform."""
 
@@ -9,15 +10,19 @@ import dataclasses
 import pytest
 
 from fyplake.config import Settings
+from fyplake.config.engine import EngineSettings
 from jobs.recsys import candidates, ranking
 from jobs.recsys.params import QUOTA_SETTINGS, RecParams
 
 
 def test_every_engine_knob_names_a_settings_field_and_takes_its_default():
     names = {f.name: f.metadata.get("setting") for f in dataclasses.fields(RecParams)}
-    missing = {k: v for k, v in names.items() if k != "quotas" and v not in Settings.model_fields}
+    engine = EngineSettings.model_fields
+    missing = {k: v for k, v in names.items() if k != "quotas" and v not in engine}
     assert not missing
-    assert set(QUOTA_SETTINGS.values()) <= set(Settings.model_fields)
+    assert set(QUOTA_SETTINGS.values()) <= set(engine)
+    # the engine section is all of the rec_* settings, and Settings carries it whole
+    assert set(engine) == {n for n in Settings.model_fields if n.startswith("rec_")}
     assert RecParams() == RecParams.from_settings(Settings())
 
 

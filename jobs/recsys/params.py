@@ -1,4 +1,6 @@
-"""Every knob of the engine in one frozen object, built from ``Settings`` by the jobs only."""
+"""Every knob of the engine in one frozen object that the transforms receive, built by the jobs
+from the settings' engine section (``fyplake.config.engine.EngineSettings``), whose defaults it
+reads rather than restates."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ OUT_SOURCES = (*SOURCES, COLD_POPULAR, COLD_EXPLORE)
 DESIGN, HYBRID, LEARNED = "design", "hybrid", "learned"
 
 
-#: Candidate source -> the Settings field holding its quota.
+#: Candidate source -> the engine setting holding its quota.
 QUOTA_SETTINGS = {
     FOLLOWED: "rec_quota_followed",
     HASHTAG: "rec_quota_hashtag",
@@ -42,13 +44,13 @@ QUOTA_SETTINGS = {
 
 
 def _default(name: str) -> Any:
-    from fyplake.config import Settings
+    from fyplake.config.engine import EngineSettings
 
-    return Settings.model_fields[name].get_default(call_default_factory=True)
+    return EngineSettings.model_fields[name].get_default(call_default_factory=True)
 
 
 def _setting(name: str, convert: Callable[[Any], Any] | None = None) -> Any:
-    """A field whose default (and ``from_settings`` value) is the Settings field ``name``."""
+    """A field whose default (and ``from_settings`` value) is the engine setting ``name``."""
     conv = convert or (lambda v: v)
     return field(
         default_factory=lambda: conv(_default(name)),

@@ -1,0 +1,24 @@
+"""Airflow's home and how its tasks run Spark."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class AirflowSettings(BaseModel):
+    """Env ``FYP_<NAME>`` or the ``FYP_CONFIG`` file, as every setting."""
+
+    airflow_home: str = Field(default="", description="AIRFLOW_HOME. Default: <home>/airflow.")
+    spark_task_mode: Literal["submit", "inprocess"] = Field(
+        default="submit",
+        description="How DAG tasks run Spark jobs: `submit` (spark-submit through the "
+        "spark_default connection, a real Spark application) or `inprocess` (the same job entry "
+        "on the Airflow worker's local Spark session; for the embedded demo and tests).",
+    )
+    faults: str = Field(
+        default="",
+        description="Test hook: fault points at which jobs die on purpose, `point[=times]` "
+        "comma-separated (fyplake/faults.py). Empty in production.",
+    )
