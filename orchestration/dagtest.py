@@ -4,8 +4,9 @@
         [--conf JSON] [--mark-success-pattern REGEX]
 
 Each date is Airflow's own ``dags test`` command (the same parser and ``dag.test()``), run one
-after the other, stopping at the first run that does not succeed (``fyp run`` gives it one
-date per process, so in-process Spark tasks start each date with a fresh driver). After each
+after the other, stopping at the first run that does not succeed (``fyp run`` gives it a batch
+of ``backfill_dates_per_process`` dates: in-process Spark tasks share one driver within a batch,
+and each batch starts a fresh one). After each
 run it prints one line
 
     FYP_DAGRUN {"dag_id", "logical_date", "run_id", "state", "tasks": [{task_id, state,

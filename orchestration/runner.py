@@ -123,10 +123,10 @@ def run_dags(
     echo: bool = False,
     only: str | None = None,
 ) -> list[DagRunResult]:
-    """DAG runs for the intervals ``whens``, one after the other (each in its own Airflow
-    process), stopping at the first run that does not succeed. ``only``: a regex of the task
-    ids to run; the others are marked success without running (re-running part of an interval
-    whose other tasks already ran).
+    """DAG runs for the intervals ``whens``, one after the other (``backfill_dates_per_process``
+    dates per Airflow process), stopping at the first run that does not succeed. ``only``: a
+    regex of the task ids to run; the others are marked success without running (re-running
+    part of an interval whose other tasks already ran).
     Returns the runs that were made, the last one failed if the backfill stopped."""
     from infra.airflow_env import airflow_environ, ensure_airflow_db
     from infra.migrations import migrate
@@ -148,13 +148,16 @@ def run_dags(
     log_dir = Path(settings.home) / "logs" / "dag-runs"
     log_dir.mkdir(parents=True, exist_ok=True)
     results: list[DagRunResult] = []
-    for logical in logicals:
-        # One Airflow process (and, in process, one Spark driver) per interval: a long backfill
-        # never carries one run's driver memory into the next.
+    size = settings.backfill_dates_per_process
+    for batch in (logicals[i : i + size] for i in range(0, len(logicals), size)):
+        # One Airflow process (and, in process, one Spark driver) per batch of dates: the
+        # starts are paid once per batch, and a long backfill never carries one batch's driver
+        # memory into the next.
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        log_path = log_dir / f"{dag_id}-{logical[:19].replace(':', '')}-{stamp}.log"
-        cmd = [sys.executable, "-m", "orchestration.dagtest", dag_id, logical, *extra]
-        report: dict = {}
+        span = batch[0][:19] if len(batch) == 1 else f"{batch[0][:10]}--{batch[-1][:10]}"
+        log_path = log_dir / f"{dag_id}-{span.replace(':', '')}-{stamp}.log"
+        cmd = [sys.executable, "-m", "orchestration.dagtest", dag_id, *batch, *extra]
+        reports: list[dict] = []
         with open(log_path, "w", buffering=1) as log:  # line-buffered: follow it with tail -f
             proc = subprocess.Popen(
                 cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -165,21 +168,24 @@ def run_dags(
                 if echo:
                     sys.stderr.write(line)
                 if line.startswith(MARKER):
-                    report = json.loads(line[len(MARKER) :])
+                    reports.append(json.loads(line[len(MARKER) :]))
             proc.wait()
-        state = report.get("state") or "failed"
-        if proc.returncode != 0 and state == "success":
-            state = "failed"
-        results.append(
-            DagRunResult(
-                dag_id,
-                logical,
-                report.get("run_id"),
-                state,
-                str(log_path),
-                report.get("tasks") or [],
+        for i, logical in enumerate(batch):
+            # the process reports each date in order and stops at the first that fails
+            report = reports[i] if i < len(reports) else {}
+            state = report.get("state") or "failed"
+            if proc.returncode != 0 and state == "success" and i == len(reports) - 1:
+                state = "failed"
+            results.append(
+                DagRunResult(
+                    dag_id,
+                    logical,
+                    report.get("run_id"),
+                    state,
+                    str(log_path),
+                    report.get("tasks") or [],
+                )
             )
-        )
-        if state != "success":
-            break
+            if state != "success":
+                return results
     return results

@@ -17,6 +17,13 @@ class AirflowSettings(BaseModel):
         "spark_default connection, a real Spark application) or `inprocess` (the same job entry "
         "on the Airflow worker's local Spark session; for the embedded demo and tests).",
     )
+    backfill_dates_per_process: int = Field(
+        default=7,
+        ge=1,
+        description="`fyp run --to`: how many dates one Airflow process runs in a row (one "
+        "Airflow start and, in process, one Spark driver per batch; a long backfill still "
+        "starts a fresh driver every batch).",
+    )
     faults: str = Field(
         default="",
         description="Test hook: fault points at which jobs die on purpose, `point[=times]` "
