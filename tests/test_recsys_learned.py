@@ -283,6 +283,10 @@ def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, w
     (result, gold.runs params) and writes every user's feed. Then an accepted model in
     gold.models: the rank job (materialised candidates, Arrow batches) scores with it."""
     settings = lake_settings(tmp_path, rec_ranker="learned")
+    # the model for the second part, fitted first: each task run releases what was cached (as
+    # the end of a DAG task's Spark application does), the module world's checkpointed rows too
+    res = learned.fit(world[1], P, DS)
+    assert res.model is not None, res.reason
     tiny = _silver(spark, _world_events())
     for spec, df in (
         (catalog.SILVER_WATCH_HISTORY, tiny.watch),
@@ -309,8 +313,6 @@ def test_fallback_on_a_tiny_world_then_the_rank_job_scores_with_a_model(spark, w
     )
     assert {r["user_id"] for r in feeds.select("user_id").distinct().collect()} == set(range(1, 17))
     # an accepted model of ds: the same job ranks with it
-    res = learned.fit(world[1], P, DS)
-    assert res.model is not None, res.reason
     path = learned.model_path(settings, res.model.model_id)
     learned.save(res, path)
     res.status = "accepted"
