@@ -476,13 +476,7 @@ class _Grid:
         disc = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
         self.disc = disc
         idcg = np.cumsum(disc)[np.clip(n_rel, 1, NDCG_K) - 1]
-        for lo in range(0, n, block_users):
-            hi = min(n, lo + block_users)
-            a, b = ctx.bounds[lo], ctx.bounds[hi]
-            sl = np.arange(a, b)[ok[a:b]]
-            if len(sl) == 0:
-                continue
-            cw = None if ctx.cand_cw is None else ctx.cand_cw[sl]
+        for lo, hi, sl, cw in ctx.blocks(ok, block_users):
             r = row[sl] - lo
             x = ranking.feature_matrix(
                 cat, cidx[sl], r, uvec[lo:hi], src[sl], ctx.fatigue[sl], cw, self.cfg.cowatch_scale

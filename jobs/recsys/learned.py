@@ -391,13 +391,7 @@ def training_batch(
     codes = fb.user_codes(n_eng, seg_keys, uvec, {"affinity": ranking.affinity_lists(batch)})
     nsrc = ranking.n_sources(mask)
     out_rows, out_feats = [], []
-    for lo in range(0, n, block_users):
-        hi = min(n, lo + block_users)
-        a, b = ctx.bounds[lo], ctx.bounds[hi]
-        sl = np.arange(a, b)[ok[a:b]]
-        if len(sl) == 0:
-            continue
-        cw = None if ctx.cand_cw is None else ctx.cand_cw[sl]
+    for lo, hi, sl, cw in ctx.blocks(ok, block_users):
         x = ranking.feature_matrix(
             cat,
             cidx[sl],

@@ -688,6 +688,17 @@ class CandidateContext:
             hit = (key_fs[pos] == key_c) & (creator >= 0)  # no creator, no fatigue
             self.fatigue = np.where(hit, fat_n[order_f][pos], 0.0)
         self.user_cw, self.cand_cw = user_cowatch(n, self.bounds, cidx, history, cat, cfg)
+        self.n = n
+
+    def blocks(self, keep: np.ndarray, block_users: int):  # noqa: ANN201 - a generator
+        """``(lo, hi, sl, cw)`` per block of ``block_users`` users with a kept candidate: the
+        users ``[lo, hi)``, their kept candidates' positions ``sl`` and co-engagement ``cw``."""
+        for lo in range(0, self.n, block_users):
+            hi = min(self.n, lo + block_users)
+            a, b = self.bounds[lo], self.bounds[hi]
+            sl = np.arange(a, b)[keep[a:b]]
+            if len(sl):
+                yield lo, hi, sl, None if self.cand_cw is None else self.cand_cw[sl]
 
 
 def rank_users(
