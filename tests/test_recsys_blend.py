@@ -120,9 +120,13 @@ def test_validation_picks_co_engagement_where_co_occurrence_predicts(engine, hol
     if holdout == "random":
         assert p.w_popularity == 0.0, report
     assert report["blend_ndcg_best"] > report["blend_ndcg_prior"], report
-    # coarse to fine: fewer pairs than the full grid, the prior and the best among them
-    assert len(report["blend_ndcg"]) <= blend.BLEND_MAX_PAIRS, report
-    assert "3/3" in report["blend_ndcg"], report
+    # coarse to fine: fewer pairs than the full grid per fatigue rung, the prior among them
+    rungs = {float(c.split("/")[2]) for c in report["blend_ndcg"]}
+    assert rungs == set(blend.FATIGUE_GRID), report
+    assert len(report["blend_ndcg"]) <= blend.BLEND_MAX_PAIRS * len(rungs), report
+    assert "3/3/0.9" in report["blend_ndcg"], report
+    assert p.fatigue_decay in blend.FATIGUE_GRID
+    assert report["blend_weights"]["fatigue_decay"] == p.fatigue_decay
     assert report["blend_item_model"].get("lambda_from") == "the run's fit", report
 
 
@@ -133,9 +137,16 @@ def test_an_explicit_weight_is_kept_and_the_other_validated(engine):
     assert p.w_cowatch > blend.PRIOR[1], report
     assert all(k.startswith("2/") for k in report["blend_ndcg"]), report
     both: dict = {}
-    q = _resolve(engine, P.replace(w_popularity=2.0, w_cowatch=1.0), both)
-    assert (q.w_popularity, q.w_cowatch) == (2.0, 1.0)
+    q = _resolve(engine, P.replace(w_popularity=2.0, w_cowatch=1.0, fatigue_decay=0.8), both)
+    assert (q.w_popularity, q.w_cowatch, q.fatigue_decay) == (2.0, 1.0, 0.8)
     assert both["blend_source"] == "configured"
+    # both exponents set, fatigue unset: only fatigue is searched
+    only: dict = {}
+    r = _resolve(engine, P.replace(w_popularity=2.0, w_cowatch=1.0), only)
+    assert (r.w_popularity, r.w_cowatch) == (2.0, 1.0)
+    assert only["blend_source"] == "validated", only
+    assert {c.rsplit("/", 1)[0] for c in only["blend_ndcg"]} == {"2/1"}, only
+    assert len(only["blend_ndcg"]) == len(blend.FATIGUE_GRID), only
 
 
 def test_settings_unset_means_validated_and_set_means_kept(monkeypatch):
@@ -147,6 +158,10 @@ def test_settings_unset_means_validated_and_set_means_kept(monkeypatch):
     assert RecParams().w_popularity is None and RecParams().blend_holdout == "time"
     w = blend.with_prior(RecParams())
     assert (w.w_popularity, w.w_cowatch) == blend.PRIOR
+    assert w.fatigue_decay == blend.FATIGUE_PRIOR
+    assert RecParams().fatigue_decay is None
+    monkeypatch.setenv("FYP_REC_FATIGUE_DECAY", "1")
+    assert RecParams.from_settings(Settings()).fatigue_decay == 1.0
 
 
 def test_too_few_validation_users_keep_the_prior(engine):
@@ -156,3 +171,4 @@ def test_too_few_validation_users_keep_the_prior(engine):
     p = _resolve((few, engine[1]), P, report)
     assert report["blend_source"] == "prior", report
     assert (p.w_popularity, p.w_cowatch) == blend.PRIOR
+    assert p.fatigue_decay == blend.FATIGUE_PRIOR

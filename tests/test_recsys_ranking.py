@@ -347,7 +347,7 @@ def test_the_formula_is_the_feature_matrix_dotted_with_its_weights():
         np.array([0.0, 2, 1, 0, 3]),
         np.array([0.0, 0.2, 1.5, 0, 0.1]),
     )
-    p = RecParams(w_popularity=3.0, w_cowatch=3.0)  # explicit: unset = validated per run
+    p = RecParams(w_popularity=3.0, w_cowatch=3.0, fatigue_decay=0.9)  # unset = validated
     w = np.asarray(ranking.design_weights(p, "hybrid"))
     x = ranking.feature_matrix(cat, idx, seg, users, src, fatigue, cw, cowatch_scale=3.0)
     sim = np.einsum("nd,nd->n", emb[idx], users[seg])

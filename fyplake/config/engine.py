@@ -152,8 +152,12 @@ class EngineSettings(BaseModel):
     rec_fatigue_window_days: float = Field(
         default=2.0, description="Look-back for creator fatigue."
     )
-    rec_fatigue_decay: float = Field(
-        default=0.9, description="Score factor per recent impression of the same creator."
+    rec_fatigue_decay: float | None = Field(
+        default=None,
+        description="Score factor per recent impression of the same creator; unset = chosen "
+        "each run with the hybrid blend weights by validation on a held-out slice "
+        "(jobs/recsys/blend.py; 0.9 when it cannot run, and for the design and learned "
+        "formulas). 1 turns fatigue off.",
     )
     rec_cold_start_min: int = Field(
         default=1,

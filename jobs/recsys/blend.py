@@ -4,9 +4,14 @@ The hybrid score multiplies the design's product by ``(1 + popularity) ** w_pop`
 ``(1 + scale x co-engagement) ** w_cw``. Which blend suits a deployment depends on what it is
 asked to predict: the next videos a user engages with (the nightly, the time hold-out) favour
 popularity and recency; the gaps of a random slice (``fyp evaluate --holdout random``) favour
-item co-occurrence (EASE's own ordering). So, like the popularity half-life and EASE's
-lambda, the two exponents are chosen each run (``rec_weight_popularity`` /
-``rec_weight_cowatch`` unset; a value set in the environment or the config file is kept):
+item co-occurrence (EASE's own ordering). The creator-fatigue factor
+(``fatigue_decay ** recent impressions of the creator``) is the same kind of choice: on a
+deployment whose users come back to the creators they like it only pushes down what they
+want next (on a generated world's random hold-out the fixed 0.9 cost the engine's
+co-engagement order 0.03 nDCG@10, the whole gap to EASE). So, like the popularity half-life
+and EASE's lambda, the two exponents and the fatigue factor are chosen each run
+(``rec_weight_popularity`` / ``rec_weight_cowatch`` / ``rec_fatigue_decay`` unset; a value set
+in the environment or the config file is kept):
 
 1. a seeded sample of at most ``rec_blend_users`` users the personalised ranking serves
    (at least ``cold_start_min`` impressions) has a slice of its impressions held out, of the
@@ -15,20 +20,22 @@ lambda, the two exponents are chosen each run (``rec_weight_popularity`` /
    -- the random hold-out's gaps). The held-out positives a user had not otherwise seen are
    the labels;
 2. what the held-out slice would leak is rebuilt without it: the users' histories, vectors,
-   affinities and watched sets, the videos' popularity (its held-out decayed views taken out)
-   and, with the EASE item model, the item-item neighbours (EASE refit on the remaining
-   positives of every user). ALS video vectors and quality rates keep the slice (one user's
-   share of them is small);
+   affinities and watched sets, the videos' features (quality rates, creator scores and
+   popularity recomputed from every impression outside the slice, one Spark pass) and, with
+   the EASE item model, the item-item neighbours (EASE refit on the remaining positives of
+   every user). ALS video vectors keep the slice (refitting ALS is a job of its own): on a
+   sparse log that still flatters the similarity factor a little;
 3. candidates are generated once for the sample exactly as the nightly generates them (the
    users' inputs collected in one Spark action; the catalogue's vectors and features collected
-   once, its popularity and EASE neighbours patched on the driver: EASE refit at the lambda
+   once, its EASE neighbours patched on the driver: EASE refit at the lambda
    the run's own fit chose, ``ease.chosen_lambda``), and each weight pair orders them through
    the rank kernel's own ``rank_block`` (diversity included) on the driver;
 4. coarse to fine (``_Grid.search``): the prior, a coarse grid (``COARSE_POPULARITY`` x
    ``COARSE_COWATCH``), then the best pair's neighbours on the fine ladders (``POPULARITY_GRID``
    x ``COWATCH_GRID``), a ladder extended past an end the best lies on (``BLEND_EXTEND`` rungs),
-   until the best's neighbourhood is scored; the best mean nDCG@10 wins (ties: the earlier
-   pair, the prior first).
+   until the best's neighbourhood is scored, at each rung of the fatigue ladder
+   (``FATIGUE_GRID``, 1 = off); the best mean nDCG@10 wins (ties: the earlier cell, the prior
+   first).
 
 Too few validation users (``BLEND_MIN_USERS``) keeps the prior (``PRIOR``, the former fixed
 defaults). The choice and every pair's score are reported (``blend_report``).
@@ -53,6 +60,11 @@ logger = logging.getLogger(__name__)
 
 #: (w_popularity, w_cowatch) when validation cannot run: the former fixed defaults.
 PRIOR = (3.0, 3.0)
+#: The creator-fatigue factor per recent impression when validation cannot run (the former
+#: fixed default), and the ladder validation tries it on (1 = off). Each rung gets the whole
+#: pair search: scoring is cheap next to building the candidates.
+FATIGUE_PRIOR = 0.9
+FATIGUE_GRID = (0.9, 1.0, 0.95, 0.8, 0.6)
 #: The ladders the search walks (fine), and the coarse grid it starts from.
 POPULARITY_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 6.0, 10.0)
 COWATCH_GRID = (1.0, 3.0, 6.0, 10.0, 20.0, 40.0)
@@ -74,7 +86,7 @@ NDCG_K = 10
 
 
 def needs_validation(p: RecParams) -> bool:
-    return p.w_popularity is None or p.w_cowatch is None
+    return p.w_popularity is None or p.w_cowatch is None or p.fatigue_decay is None
 
 
 def with_prior(p: RecParams) -> RecParams:
@@ -82,7 +94,16 @@ def with_prior(p: RecParams) -> RecParams:
     return p.replace(
         w_popularity=PRIOR[0] if p.w_popularity is None else p.w_popularity,
         w_cowatch=PRIOR[1] if p.w_cowatch is None else p.w_cowatch,
+        fatigue_decay=FATIGUE_PRIOR if p.fatigue_decay is None else p.fatigue_decay,
     )
+
+
+def _weights(p: RecParams) -> dict[str, float | None]:
+    return {
+        "w_popularity": p.w_popularity,
+        "w_cowatch": p.w_cowatch,
+        "fatigue_decay": p.fatigue_decay,
+    }
 
 
 def resolve(
@@ -101,7 +122,7 @@ def resolve(
     if not needs_validation(p):
         if report is not None:
             report["blend_source"] = "configured"
-            report["blend_weights"] = {"w_popularity": p.w_popularity, "w_cowatch": p.w_cowatch}
+            report["blend_weights"] = _weights(p)
         return p
     res = choose(
         prep,
@@ -114,8 +135,7 @@ def resolve(
     )
     if report is not None:
         report.update(res)
-    w = res["blend_weights"]
-    return p.replace(w_popularity=w["w_popularity"], w_cowatch=w["w_cowatch"])
+    return p.replace(**res["blend_weights"])
 
 
 def _held_flags(events: DataFrame, kind: str, seed: int) -> DataFrame:
@@ -211,7 +231,7 @@ def choose(
     kind = p.blend_holdout
     out: dict[str, Any] = {"blend_holdout": kind, "blend_users": 0}
     prior = with_prior(p)
-    fallback = {"w_popularity": prior.w_popularity, "w_cowatch": prior.w_cowatch}
+    fallback = _weights(prior)
     spark = prep.events.sparkSession
     cached: list[DataFrame] = []
     try:
@@ -228,8 +248,6 @@ def choose(
             F.col("event_time").cast("double").alias("t"),
             "_held",
             "_pos",
-            F.coalesce(F.col("skipped"), F.lit(False)).alias("skipped"),
-            F.col("evidence_age_days").cast("double").alias("age"),
         ).toArrow()
         ev_u = np.asarray(ev.column("user_id").to_numpy(), np.int64)
         ev_v = np.asarray(ev.column("video_id").to_numpy(), np.int64)
@@ -250,21 +268,18 @@ def choose(
             out["blend_note"] = f"{len(val_ids)} validation users < {BLEND_MIN_USERS}"
             return out
 
-        # the catalogue (features, vectors) once, its popularity without the held-out views
-        cat = catalogue.build_catalog(video_features, video_emb, None, None, p.embedding_dim)
+        # the catalogue once, its features (quality, creator score, popularity) recomputed
+        # without the held-out slice: each held-out engagement would otherwise lift its own
+        # video's rates and its creator's track record, which flatters those factors
         hl = popularity_half_life_days
         if hl is None:
             hl = pipeline.popularity_half_life(prep, p)
-        ev_age = np.asarray(ev.column("age").fill_null(0.0).to_numpy(zero_copy_only=False))
-        ev_skip = np.asarray(ev.column("skipped").to_numpy(zero_copy_only=False), bool)
-        hv_rows = held & ~ev_skip
-        hv_idx = cat.index(ev_v[hv_rows])
-        ok_hv = hv_idx >= 0
-        hv = np.bincount(
-            hv_idx[ok_hv], weights=np.exp2(-ev_age[hv_rows][ok_hv] / hl), minlength=len(cat.ids)
-        )
-        pop = np.log1p(np.maximum(0.0, np.expm1(np.expm1(cat.log1p_pop)) - hv))
-        cat.log1p_pop = np.log1p(pop)
+        held_rows = tagged.where(F.col("_held")).select("user_id", "video_id", "event_time")
+        fit_events = prep.events.join(held_rows, ["user_id", "video_id", "event_time"], "left_anti")
+        fit_features = pipeline.video_features_of(prep, p, fit_events, hl).cache()
+        cached.append(fit_features)
+        video_features = fit_features
+        cat = catalogue.build_catalog(fit_features, video_emb, None, None, p.embedding_dim)
         lap("catalogue")
         # the item-item neighbours without the held-out positives (EASE refit, one lambda)
         nb_info = _refit_neighbours(prep, p, cat, ev_u, ev_v, ev_t, held, pos, ids)
@@ -319,9 +334,9 @@ def choose(
     ref = cells[0]
     diff = scores[best] - scores[ref]
     se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
-    name = lambda c: f"{c[0]:g}/{c[1]:g}"  # noqa: E731
+    name = lambda c: f"{c[0]:g}/{c[1]:g}/{c[2]:g}"  # noqa: E731
     out.update(
-        blend_weights={"w_popularity": best[0], "w_cowatch": best[1]},
+        blend_weights={"w_popularity": best[0], "w_cowatch": best[1], "fatigue_decay": best[2]},
         blend_source="validated",
         blend_users=len(diff),
         blend_ndcg={name(c): round(means[c], 5) for c in sorted(cells)},
@@ -333,14 +348,15 @@ def choose(
         blend_phase_seconds=phases,
     )
     logger.info(
-        "hybrid blend (%s hold-out, %d users, %d pairs, %.1fs): w_popularity %g, w_cowatch %g "
-        "(nDCG@%d %.4f; prior %.4f; by pop/cw: %s; seconds: %s)",
+        "hybrid blend (%s hold-out, %d users, %d cells, %.1fs): w_popularity %g, w_cowatch %g, "
+        "fatigue_decay %g (nDCG@%d %.4f; prior %.4f; by pop/cw/fatigue: %s; seconds: %s)",
         kind,
         len(diff),
         len(cells),
         out["blend_seconds"],
         best[0],
         best[1],
+        best[2],
         NDCG_K,
         means[best],
         means[ref],
@@ -488,10 +504,11 @@ class _Grid:
             self.n_users += len(users)
         self.idcg = idcg
 
-    def ndcg(self, w_pop: float, w_cw: float) -> np.ndarray:
-        """nDCG@10 per validation user (with a candidate) of the pair's personalised lists."""
+    def ndcg(self, w_pop: float, w_cw: float, fatigue: float = FATIGUE_PRIOR) -> np.ndarray:
+        """nDCG@10 per validation user (with a candidate) of the cell's personalised lists."""
         w = self.base.copy()
         w[4], w[6] = w_pop, w_cw
+        w[5] = math.log(fatigue) if fatigue > 0 else -50.0
         out = []
         for lo, hi, cidx, r, uvec, src, fat, cw, x, users, held_key in self.blocks:
             order, _adj, pos = ranking.rank_block(
@@ -507,7 +524,19 @@ class _Grid:
             out.append(dcg[users] / self.idcg[users + lo])
         return np.concatenate(out) if out else np.zeros(0)
 
-    def search(self, p: RecParams) -> dict[tuple[float, float], np.ndarray]:
+    def search(self, p: RecParams) -> dict[tuple[float, float, float], np.ndarray]:
+        """The pair search (``pair_search``) at each rung of the fatigue ladder
+        (``FATIGUE_GRID``, the prior first; a configured ``fatigue_decay`` is the only rung).
+        Returns {(w_popularity, w_cowatch, fatigue_decay): nDCG per user}, in the order scored
+        (the prior first)."""
+        rungs = [p.fatigue_decay] if p.fatigue_decay is not None else list(FATIGUE_GRID)
+        scored: dict[tuple[float, float, float], np.ndarray] = {}
+        for f in rungs:
+            for (a, b), v in self.pair_search(p, f).items():
+                scored[(a, b, f)] = v
+        return scored
+
+    def pair_search(self, p: RecParams, fatigue: float) -> dict[tuple[float, float], np.ndarray]:
         """Coarse to fine: the prior, the coarse grid, then the best pair's neighbours on the
         full ladders (each ladder extended past an end the best lies on, ``BLEND_EXTEND``
         rungs at most) until the best pair's neighbourhood is all scored (``BLEND_MAX_PAIRS``
@@ -526,7 +555,7 @@ class _Grid:
         def score(cells: list[tuple[float, float]]) -> None:
             for c in cells:
                 if c not in scored and len(scored) < BLEND_MAX_PAIRS:
-                    scored[c] = self.ndcg(*c)
+                    scored[c] = self.ndcg(*c, fatigue)
 
         prior = (pin_a if pin_a is not None else PRIOR[0], pin_b if pin_b is not None else PRIOR[1])
         score([prior])

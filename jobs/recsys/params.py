@@ -107,7 +107,7 @@ class RecParams:
     diversity_window: int = _setting("rec_diversity_window")
     diversity_max_per_creator: int = _setting("rec_diversity_max_per_creator")
     fatigue_window_days: float = _setting("rec_fatigue_window_days")
-    fatigue_decay: float = _setting("rec_fatigue_decay")
+    fatigue_decay: float | None = _setting("rec_fatigue_decay")
     cold_start_min: int = _setting("rec_cold_start_min")
     cold_start_full: int = _setting("rec_cold_start_full")
     cold_popular_share: float = _setting("rec_cold_popular_share")

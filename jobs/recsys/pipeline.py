@@ -143,22 +143,30 @@ def popularity_half_life(prep: Prepared, p: RecParams) -> float:
     return best
 
 
-def stage_features(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
-    ds = prep.ds
-    vf = features.video_features(
+def video_features_of(
+    prep: Prepared, p: RecParams, events: DataFrame, popularity_half_life_days: float
+) -> DataFrame:
+    """gold.video_features of ``prep``'s videos from ``events`` (the nightly: every known
+    impression; the blend validation: those outside its held-out slice)."""
+    return features.video_features(
         prep.videos,
-        prep.events,
-        ds=ds,
+        events,
+        ds=prep.ds,
         weights=quality_weights(p),
         prior_strength=p.quality_prior_views,
         freshness_half_life_days=p.freshness_half_life_days,
         freshness_floor=p.freshness_floor,
         trending_half_life_days=p.trending_half_life_days,
-        popularity_half_life_days=popularity_half_life(prep, p),
+        popularity_half_life_days=popularity_half_life_days,
         w_quality=p.w_quality,
         w_creator=p.w_creator,
         w_freshness=p.w_freshness,
-    ).cache()
+    )
+
+
+def stage_features(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
+    ds = prep.ds
+    vf = video_features_of(prep, p, prep.events, popularity_half_life(prep, p)).cache()
     aff = features.user_affinities(prep.events, prep.videos, p.affinity_top_k)
     tags, sounds, creators = features.key_top_lists(vf, prep.videos, p.list_size)
     trend = features.trending(vf, p.list_size)
