@@ -120,14 +120,21 @@ def test_validation_picks_co_engagement_where_co_occurrence_predicts(engine, hol
     if holdout == "random":
         assert p.w_popularity == 0.0, report
     assert report["blend_ndcg_best"] > report["blend_ndcg_prior"], report
-    # coarse to fine: fewer pairs than the full grid per fatigue rung, the prior among them
-    rungs = {float(c.split("/")[2]) for c in report["blend_ndcg"]}
-    assert rungs == set(blend.FATIGUE_GRID), report
-    assert len(report["blend_ndcg"]) <= blend.BLEND_MAX_PAIRS * len(rungs), report
-    assert "3/3/0.9" in report["blend_ndcg"], report
+    # coarse to fine: fewer pairs than the full grid per (fatigue, design scale) rung, the
+    # prior among them
+    cells = [tuple(float(x) for x in c.split("/")) for c in report["blend_ndcg"]]
+    assert {c[2] for c in cells} == set(blend.FATIGUE_GRID), report
+    assert {c[3] for c in cells} == set(blend.DESIGN_SCALE_GRID), report
+    rungs = len(blend.FATIGUE_GRID) * len(blend.DESIGN_SCALE_GRID)
+    assert len(cells) <= blend.BLEND_MAX_PAIRS * rungs, report
+    assert "3/3/0.9/1" in report["blend_ndcg"], report
     assert p.fatigue_decay in blend.FATIGUE_GRID
+    assert p.w_design_scale in blend.DESIGN_SCALE_GRID
     assert report["blend_weights"]["fatigue_decay"] == p.fatigue_decay
+    assert report["blend_weights"]["w_design_scale"] == p.w_design_scale
     assert report["blend_item_model"].get("lambda_from") == "the run's fit", report
+    # the ALS video vectors are refit without the held-out slice (rec_blend_refit_embeddings)
+    assert "embeddings" in report["blend_phase_seconds"], report
 
 
 def test_an_explicit_weight_is_kept_and_the_other_validated(engine):
@@ -137,15 +144,31 @@ def test_an_explicit_weight_is_kept_and_the_other_validated(engine):
     assert p.w_cowatch > blend.PRIOR[1], report
     assert all(k.startswith("2/") for k in report["blend_ndcg"]), report
     both: dict = {}
-    q = _resolve(engine, P.replace(w_popularity=2.0, w_cowatch=1.0, fatigue_decay=0.8), both)
-    assert (q.w_popularity, q.w_cowatch, q.fatigue_decay) == (2.0, 1.0, 0.8)
+    q = _resolve(
+        engine,
+        P.replace(w_popularity=2.0, w_cowatch=1.0, fatigue_decay=0.8, w_design_scale=0.5),
+        both,
+    )
+    assert (q.w_popularity, q.w_cowatch, q.fatigue_decay, q.w_design_scale) == (2, 1, 0.8, 0.5)
     assert both["blend_source"] == "configured"
-    # both exponents set, fatigue unset: only fatigue is searched
+    # both exponents and the design scale set, fatigue unset: only fatigue is searched
     only: dict = {}
-    r = _resolve(engine, P.replace(w_popularity=2.0, w_cowatch=1.0), only)
+    r = _resolve(
+        engine,
+        P.replace(
+            w_popularity=2.0, w_cowatch=1.0, w_design_scale=1.0, blend_refit_embeddings=False
+        ),
+        only,
+    )
+    assert "embeddings" not in only["blend_phase_seconds"], only
     assert (r.w_popularity, r.w_cowatch) == (2.0, 1.0)
     assert only["blend_source"] == "validated", only
-    assert {c.rsplit("/", 1)[0] for c in only["blend_ndcg"]} == {"2/1"}, only
+    assert {c.split("/")[2] for c in only["blend_ndcg"]} == {
+        f"{f:g}" for f in blend.FATIGUE_GRID
+    }, only
+    assert {(c.split("/")[0], c.split("/")[1], c.split("/")[3]) for c in only["blend_ndcg"]} == {
+        ("2", "1", "1")
+    }, only
     assert len(only["blend_ndcg"]) == len(blend.FATIGUE_GRID), only
 
 
@@ -159,6 +182,7 @@ def test_settings_unset_means_validated_and_set_means_kept(monkeypatch):
     w = blend.with_prior(RecParams())
     assert (w.w_popularity, w.w_cowatch) == blend.PRIOR
     assert w.fatigue_decay == blend.FATIGUE_PRIOR
+    assert w.w_design_scale == blend.DESIGN_SCALE_PRIOR
     assert RecParams().fatigue_decay is None
     monkeypatch.setenv("FYP_REC_FATIGUE_DECAY", "1")
     assert RecParams.from_settings(Settings()).fatigue_decay == 1.0

@@ -418,6 +418,19 @@ def test_score_falls_with_rank_and_ranked_by_names_what_placed_each_row(spark):
     assert all(r["ranked_by"] in ranking.RANKED_BY for r in got)
 
 
+def test_the_design_scale_multiplies_the_design_exponents_of_the_hybrid_only():
+    p = RecParams(w_similarity=1.0, w_quality=0.8, w_creator=0.6, w_freshness=0.4)
+    half = ranking.design_weights(p.replace(w_design_scale=0.5), "hybrid")
+    assert half[:4] == (0.5, 0.4, 0.3, 0.2)
+    off = ranking.design_weights(p.replace(w_design_scale=0.0), "hybrid")
+    assert off[:4] == (0.0, 0.0, 0.0, 0.0)
+    assert off[4] == 3.0  # popularity (unset: the blend's prior) is not a design exponent
+    # the design's own formula keeps its exponents whatever the hybrid's scale
+    assert ranking.design_weights(p.replace(w_design_scale=0.0), "design")[:4] == (1, 0.8, 0.6, 0.4)
+    # unset: the prior, 1
+    assert ranking.design_weights(p, "hybrid")[:4] == (1.0, 0.8, 0.6, 0.4)
+
+
 def test_ranked_by_is_the_ranker_that_scored_the_personalised_list():
     assert ranking.RankConfig.from_params(RecParams(ranker="hybrid")).formula == "hybrid"
     assert ranking.RankConfig.from_params(RecParams(), ranker="design").formula == "design"

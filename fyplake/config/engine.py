@@ -62,6 +62,14 @@ class EngineSettings(BaseModel):
         description="Ranking exponent of (1 + rec_cowatch_scale x co-engagement score) when "
         "rec_ranker=hybrid; unset = chosen each run by validation, as rec_weight_popularity.",
     )
+    rec_weight_design_scale: float | None = Field(
+        default=None,
+        ge=0,
+        description="Multiplies the design's exponents (similarity, quality, creator, "
+        "freshness) inside the hybrid score; unset = chosen each run with the other blend "
+        "weights by validation (ladder 1, 0.5, 0.25, 0; 1 when it cannot run). The design and "
+        "learned formulas keep the exponents as set.",
+    )
     rec_blend_holdout: Literal["time", "random"] = Field(
         default="time",
         description="What the hybrid blend's validation holds out of each sampled user: the "
@@ -73,6 +81,12 @@ class EngineSettings(BaseModel):
         ge=0,
         description="Users (a seeded sample) the hybrid blend's validation scores (fewer than "
         "30 with a held-out positive keep the prior, 3/3).",
+    )
+    rec_blend_refit_embeddings: bool = Field(
+        default=True,
+        description="The hybrid blend's validation refits the ALS video vectors without its "
+        "held-out slice (one more ALS fit per run); off, it scores with the served vectors, "
+        "which carry the slice and flatter the similarity factor on a sparse log.",
     )
     rec_cowatch_scale: float = Field(
         default=3.0, description="Scale of the co-engagement score inside its ranking factor."

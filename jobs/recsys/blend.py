@@ -65,6 +65,11 @@ PRIOR = (3.0, 3.0)
 #: pair search: scoring is cheap next to building the candidates.
 FATIGUE_PRIOR = 0.9
 FATIGUE_GRID = (0.9, 1.0, 0.95, 0.8, 0.6)
+#: The scale of the design's exponents (similarity, quality, creator, freshness) inside the
+#: hybrid score when validation cannot run, and its ladder (0 = co-engagement and popularity
+#: alone order the personalised list).
+DESIGN_SCALE_PRIOR = 1.0
+DESIGN_SCALE_GRID = (1.0, 0.5, 0.25, 0.0)
 #: The ladders the search walks (fine), and the coarse grid it starts from.
 POPULARITY_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 6.0, 10.0)
 COWATCH_GRID = (1.0, 3.0, 6.0, 10.0, 20.0, 40.0)
@@ -86,7 +91,12 @@ NDCG_K = 10
 
 
 def needs_validation(p: RecParams) -> bool:
-    return p.w_popularity is None or p.w_cowatch is None or p.fatigue_decay is None
+    return (
+        p.w_popularity is None
+        or p.w_cowatch is None
+        or p.fatigue_decay is None
+        or p.w_design_scale is None
+    )
 
 
 def with_prior(p: RecParams) -> RecParams:
@@ -95,6 +105,7 @@ def with_prior(p: RecParams) -> RecParams:
         w_popularity=PRIOR[0] if p.w_popularity is None else p.w_popularity,
         w_cowatch=PRIOR[1] if p.w_cowatch is None else p.w_cowatch,
         fatigue_decay=FATIGUE_PRIOR if p.fatigue_decay is None else p.fatigue_decay,
+        w_design_scale=DESIGN_SCALE_PRIOR if p.w_design_scale is None else p.w_design_scale,
     )
 
 
@@ -103,6 +114,7 @@ def _weights(p: RecParams) -> dict[str, float | None]:
         "w_popularity": p.w_popularity,
         "w_cowatch": p.w_cowatch,
         "fatigue_decay": p.fatigue_decay,
+        "w_design_scale": p.w_design_scale,
     }
 
 
@@ -279,6 +291,10 @@ def choose(
         fit_features = pipeline.video_features_of(prep, p, fit_events, hl).cache()
         cached.append(fit_features)
         video_features = fit_features
+        if p.blend_refit_embeddings:
+            video_emb = pipeline.video_embeddings_of(prep, p, fit_events).cache()
+            cached.append(video_emb)
+            lap("embeddings")
         cat = catalogue.build_catalog(fit_features, video_emb, None, None, p.embedding_dim)
         lap("catalogue")
         # the item-item neighbours without the held-out positives (EASE refit, one lambda)
@@ -334,9 +350,14 @@ def choose(
     ref = cells[0]
     diff = scores[best] - scores[ref]
     se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
-    name = lambda c: f"{c[0]:g}/{c[1]:g}/{c[2]:g}"  # noqa: E731
+    name = lambda c: "/".join(f"{x:g}" for x in c)  # noqa: E731
     out.update(
-        blend_weights={"w_popularity": best[0], "w_cowatch": best[1], "fatigue_decay": best[2]},
+        blend_weights={
+            "w_popularity": best[0],
+            "w_cowatch": best[1],
+            "fatigue_decay": best[2],
+            "w_design_scale": best[3],
+        },
         blend_source="validated",
         blend_users=len(diff),
         blend_ndcg={name(c): round(means[c], 5) for c in sorted(cells)},
@@ -349,7 +370,8 @@ def choose(
     )
     logger.info(
         "hybrid blend (%s hold-out, %d users, %d cells, %.1fs): w_popularity %g, w_cowatch %g, "
-        "fatigue_decay %g (nDCG@%d %.4f; prior %.4f; by pop/cw/fatigue: %s; seconds: %s)",
+        "fatigue_decay %g, w_design_scale %g (nDCG@%d %.4f; prior %.4f; by "
+        "pop/cw/fatigue/design: %s; seconds: %s)",
         kind,
         len(diff),
         len(cells),
@@ -357,6 +379,7 @@ def choose(
         best[0],
         best[1],
         best[2],
+        best[3],
         NDCG_K,
         means[best],
         means[ref],
@@ -460,7 +483,7 @@ class _Grid:
     ):
         self.cat = cat
         self.cfg = ranking.RankConfig.from_params(
-            with_prior(p).replace(w_cowatch=1.0), ranker=HYBRID
+            with_prior(p).replace(w_cowatch=1.0, w_design_scale=1.0), ranker=HYBRID
         )
         self.base = np.asarray(self.cfg.weights, np.float64)
         self.blocks: list[tuple] = []
@@ -504,9 +527,16 @@ class _Grid:
             self.n_users += len(users)
         self.idcg = idcg
 
-    def ndcg(self, w_pop: float, w_cw: float, fatigue: float = FATIGUE_PRIOR) -> np.ndarray:
+    def ndcg(
+        self,
+        w_pop: float,
+        w_cw: float,
+        fatigue: float = FATIGUE_PRIOR,
+        design_scale: float = DESIGN_SCALE_PRIOR,
+    ) -> np.ndarray:
         """nDCG@10 per validation user (with a candidate) of the cell's personalised lists."""
         w = self.base.copy()
+        w[:4] *= design_scale
         w[4], w[6] = w_pop, w_cw
         w[5] = math.log(fatigue) if fatigue > 0 else -50.0
         out = []
@@ -524,19 +554,23 @@ class _Grid:
             out.append(dcg[users] / self.idcg[users + lo])
         return np.concatenate(out) if out else np.zeros(0)
 
-    def search(self, p: RecParams) -> dict[tuple[float, float, float], np.ndarray]:
+    def search(self, p: RecParams) -> dict[tuple[float, ...], np.ndarray]:
         """The pair search (``pair_search``) at each rung of the fatigue ladder
-        (``FATIGUE_GRID``, the prior first; a configured ``fatigue_decay`` is the only rung).
-        Returns {(w_popularity, w_cowatch, fatigue_decay): nDCG per user}, in the order scored
-        (the prior first)."""
-        rungs = [p.fatigue_decay] if p.fatigue_decay is not None else list(FATIGUE_GRID)
-        scored: dict[tuple[float, float, float], np.ndarray] = {}
-        for f in rungs:
-            for (a, b), v in self.pair_search(p, f).items():
-                scored[(a, b, f)] = v
+        (``FATIGUE_GRID``) x the design-scale ladder (``DESIGN_SCALE_GRID``), the priors first;
+        a configured value is its ladder's only rung. Returns {(w_popularity, w_cowatch,
+        fatigue_decay, w_design_scale): nDCG per user}, in the order scored (the prior first)."""
+        fatigues = [p.fatigue_decay] if p.fatigue_decay is not None else list(FATIGUE_GRID)
+        scales = [p.w_design_scale] if p.w_design_scale is not None else list(DESIGN_SCALE_GRID)
+        scored: dict[tuple[float, ...], np.ndarray] = {}
+        for f in fatigues:
+            for d in scales:
+                for (a, b), v in self.pair_search(p, f, d).items():
+                    scored[(a, b, f, d)] = v
         return scored
 
-    def pair_search(self, p: RecParams, fatigue: float) -> dict[tuple[float, float], np.ndarray]:
+    def pair_search(
+        self, p: RecParams, fatigue: float, design_scale: float
+    ) -> dict[tuple[float, float], np.ndarray]:
         """Coarse to fine: the prior, the coarse grid, then the best pair's neighbours on the
         full ladders (each ladder extended past an end the best lies on, ``BLEND_EXTEND``
         rungs at most) until the best pair's neighbourhood is all scored (``BLEND_MAX_PAIRS``
@@ -555,7 +589,7 @@ class _Grid:
         def score(cells: list[tuple[float, float]]) -> None:
             for c in cells:
                 if c not in scored and len(scored) < BLEND_MAX_PAIRS:
-                    scored[c] = self.ndcg(*c, fatigue)
+                    scored[c] = self.ndcg(*c, fatigue, design_scale)
 
         prior = (pin_a if pin_a is not None else PRIOR[0], pin_b if pin_b is not None else PRIOR[1])
         score([prior])

@@ -81,8 +81,10 @@ class RecParams:
     w_freshness: float = _setting("rec_weight_freshness")
     w_popularity: float | None = _setting("rec_weight_popularity")  # None: validated
     w_cowatch: float | None = _setting("rec_weight_cowatch")  # None: validated
+    w_design_scale: float | None = _setting("rec_weight_design_scale")
     blend_holdout: str = _setting("rec_blend_holdout")
     blend_users: int = _setting("rec_blend_users")
+    blend_refit_embeddings: bool = _setting("rec_blend_refit_embeddings")
     cowatch_scale: float = _setting("rec_cowatch_scale")
     cowatch_norm: float = _setting("rec_cowatch_norm")
     cowatch_history: int = _setting("rec_cowatch_history")

@@ -198,11 +198,12 @@ def stage_features(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
     }
 
 
-def stage_embeddings(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
-    pairs = embeddings.ratings(prep.events).cache()
-    vemb = embeddings.video_embeddings(
+def video_embeddings_of(prep: Prepared, p: RecParams, events: DataFrame) -> DataFrame:
+    """video_id, embedding, cf_weight of ``prep``'s videos, ALS fit on ``events`` (the nightly:
+    every known impression; the blend validation: those outside its held-out slice)."""
+    return embeddings.video_embeddings(
         prep.videos,
-        pairs,
+        embeddings.ratings(events),
         dim=p.embedding_dim,
         als_rank=p.als_rank,
         max_iter=p.als_max_iter,
@@ -211,7 +212,11 @@ def stage_embeddings(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
         content_shrink=p.content_shrink,
         content_hash_weight=p.content_hash_weight,
         seed=p.seed,
-    ).cache()
+    )
+
+
+def stage_embeddings(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
+    vemb = video_embeddings_of(prep, p, prep.events).cache()
     uemb = embeddings.user_embeddings(prep.events, vemb, p.embedding_dim).cache()
     version = p.model_version
     ready = features.ready_videos(prep.videos).select("video_id")

@@ -193,11 +193,12 @@ def design_weights(p: RecParams, ranker: str | None = None) -> tuple[float, ...]
 
     design = formula_name(p, ranker) == DESIGN
     p = with_prior(p)
+    k = 1.0 if design else p.w_design_scale
     return (
-        p.w_similarity,
-        p.w_quality,
-        p.w_creator,
-        p.w_freshness,
+        k * p.w_similarity,
+        k * p.w_quality,
+        k * p.w_creator,
+        k * p.w_freshness,
         0.0 if design else p.w_popularity,
         math.log(p.fatigue_decay) if p.fatigue_decay > 0 else -50.0,
         0.0 if design else p.w_cowatch,
