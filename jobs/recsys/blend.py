@@ -8,9 +8,10 @@ item co-occurrence (EASE's own ordering). The creator-fatigue factor
 (``fatigue_decay ** recent impressions of the creator``) is the same kind of choice: on a
 deployment whose users come back to the creators they like it only pushes down what they
 want next (on a generated world's random hold-out the fixed 0.9 cost the engine's
-co-engagement order 0.03 nDCG@10, the whole gap to EASE). So, like the popularity half-life
-and EASE's lambda, the two exponents and the fatigue factor are chosen each run
-(``rec_weight_popularity`` / ``rec_weight_cowatch`` / ``rec_fatigue_decay`` unset; a value set
+co-engagement order 0.03 nDCG@10); and so is how much the design's own exponents weigh
+inside the hybrid score (``w_design_scale``). So, like the popularity half-life and EASE's
+lambda, these four (``BLEND_KEYS``) are chosen each run (``rec_weight_popularity`` /
+``rec_weight_cowatch`` / ``rec_fatigue_decay`` / ``rec_weight_design_scale`` unset; a value set
 in the environment or the config file is kept):
 
 1. a seeded sample of at most ``rec_blend_users`` users the personalised ranking serves
@@ -23,8 +24,9 @@ in the environment or the config file is kept):
    affinities and watched sets, the videos' features (quality rates, creator scores and
    popularity recomputed from every impression outside the slice, one Spark pass) and, with
    the EASE item model, the item-item neighbours (EASE refit on the remaining positives of
-   every user). ALS video vectors keep the slice (refitting ALS is a job of its own): on a
-   sparse log that still flatters the similarity factor a little;
+   every user), and the ALS video vectors (refit without the slice, one more ALS fit;
+   ``rec_blend_refit_embeddings`` off keeps the served vectors, which carry the slice and
+   flatter the similarity factor on a sparse log);
 3. candidates are generated once for the sample exactly as the nightly generates them (the
    users' inputs collected in one Spark action; the catalogue's vectors and features collected
    once, its EASE neighbours patched on the driver: EASE refit at the lambda
@@ -34,8 +36,8 @@ in the environment or the config file is kept):
    ``COARSE_COWATCH``), then the best pair's neighbours on the fine ladders (``POPULARITY_GRID``
    x ``COWATCH_GRID``), a ladder extended past an end the best lies on (``BLEND_EXTEND`` rungs),
    until the best's neighbourhood is scored, at each rung of the fatigue ladder
-   (``FATIGUE_GRID``, 1 = off); the best mean nDCG@10 wins (ties: the earlier cell, the prior
-   first).
+   (``FATIGUE_GRID``, 1 = off) x the design-scale ladder (``DESIGN_SCALE_GRID``); the best mean
+   nDCG@10 wins (ties: the earlier cell, the prior first).
 
 Too few validation users (``BLEND_MIN_USERS``) keeps the prior (``PRIOR``, the former fixed
 defaults). The choice and every pair's score are reported (``blend_report``).
@@ -90,13 +92,12 @@ BLEND_MIN_USERS = 30
 NDCG_K = 10
 
 
+#: The validated parameters (``RecParams`` fields), in the order of a search cell.
+BLEND_KEYS = ("w_popularity", "w_cowatch", "fatigue_decay", "w_design_scale")
+
+
 def needs_validation(p: RecParams) -> bool:
-    return (
-        p.w_popularity is None
-        or p.w_cowatch is None
-        or p.fatigue_decay is None
-        or p.w_design_scale is None
-    )
+    return any(getattr(p, k) is None for k in BLEND_KEYS)
 
 
 def with_prior(p: RecParams) -> RecParams:
@@ -110,12 +111,7 @@ def with_prior(p: RecParams) -> RecParams:
 
 
 def _weights(p: RecParams) -> dict[str, float | None]:
-    return {
-        "w_popularity": p.w_popularity,
-        "w_cowatch": p.w_cowatch,
-        "fatigue_decay": p.fatigue_decay,
-        "w_design_scale": p.w_design_scale,
-    }
+    return {k: getattr(p, k) for k in BLEND_KEYS}
 
 
 def resolve(
@@ -352,12 +348,7 @@ def choose(
     se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
     name = lambda c: "/".join(f"{x:g}" for x in c)  # noqa: E731
     out.update(
-        blend_weights={
-            "w_popularity": best[0],
-            "w_cowatch": best[1],
-            "fatigue_decay": best[2],
-            "w_design_scale": best[3],
-        },
+        blend_weights=dict(zip(BLEND_KEYS, best, strict=True)),
         blend_source="validated",
         blend_users=len(diff),
         blend_ndcg={name(c): round(means[c], 5) for c in sorted(cells)},
@@ -482,10 +473,12 @@ class _Grid:
         block_users: int = 256,
     ):
         self.cat = cat
+        self.prior = with_prior(p)
+        # the kernel's config: a nonzero co-engagement weight, so the context computes the
+        # co-engagement scores every cell reads (the cells bring their own weights)
         self.cfg = ranking.RankConfig.from_params(
-            with_prior(p).replace(w_cowatch=1.0, w_design_scale=1.0), ranker=HYBRID
+            self.prior.replace(w_cowatch=1.0, w_design_scale=1.0), ranker=HYBRID
         )
-        self.base = np.asarray(self.cfg.weights, np.float64)
         self.blocks: list[tuple] = []
         self.n_users = 0
         batches = rows.combine_chunks().to_batches() if rows.num_rows else []
@@ -535,10 +528,10 @@ class _Grid:
         design_scale: float = DESIGN_SCALE_PRIOR,
     ) -> np.ndarray:
         """nDCG@10 per validation user (with a candidate) of the cell's personalised lists."""
-        w = self.base.copy()
-        w[:4] *= design_scale
-        w[4], w[6] = w_pop, w_cw
-        w[5] = math.log(fatigue) if fatigue > 0 else -50.0
+        cell = self.prior.replace(
+            w_popularity=w_pop, w_cowatch=w_cw, fatigue_decay=fatigue, w_design_scale=design_scale
+        )
+        w = np.asarray(ranking.design_weights(cell, HYBRID), np.float64)
         out = []
         for lo, hi, cidx, r, uvec, src, fat, cw, x, users, held_key in self.blocks:
             order, _adj, pos = ranking.rank_block(
