@@ -126,8 +126,23 @@ def test_validation_picks_co_engagement_where_co_occurrence_predicts(engine, hol
     assert {c[2] for c in cells} == set(blend.FATIGUE_GRID), report
     assert {c[3] for c in cells} == set(blend.DESIGN_SCALE_GRID), report
     rungs = len(blend.FATIGUE_GRID) * len(blend.DESIGN_SCALE_GRID)
-    assert len(cells) <= blend.BLEND_MAX_PAIRS * rungs, report
-    assert "3/3/0.9/1" in report["blend_ndcg"], report
+    n_div = len(blend.CAP_GRID) * len(blend.DIVERSITY_DECAY_GRID)
+    assert len(cells) <= blend.BLEND_MAX_PAIRS * (rungs + 1) + n_div, report
+    assert "3/3/0.9/1/2/0.8" in report["blend_ndcg"], report
+    # creator diversity: every (cap, decay) rung scored at one cell; the kept one is the most
+    # diverse within a standard error of the best
+    rungs = {c[4:] for c in cells}
+    assert rungs == {
+        (float(c or 10), y) for c in blend.CAP_GRID for y in blend.DIVERSITY_DECAY_GRID
+    }
+    kept = (p.diversity_max_per_creator, p.diversity_decay)
+    assert kept in rungs and isinstance(p.diversity_max_per_creator, int), report
+    div = report["blend_diversity"]
+    assert div["kept"] == f"{kept[0]:g}/{kept[1]:g}", report
+    first = next(
+        r for r in sorted(rungs) if div[f"{r[0]:g}/{r[1]:g}"][0] <= div[f"{r[0]:g}/{r[1]:g}"][1]
+    )
+    assert first == kept, report
     assert p.fatigue_decay in blend.FATIGUE_GRID
     assert p.w_design_scale in blend.DESIGN_SCALE_GRID
     assert report["blend_weights"]["fatigue_decay"] == p.fatigue_decay
@@ -146,7 +161,14 @@ def test_an_explicit_weight_is_kept_and_the_other_validated(engine):
     both: dict = {}
     q = _resolve(
         engine,
-        P.replace(w_popularity=2.0, w_cowatch=1.0, fatigue_decay=0.8, w_design_scale=0.5),
+        P.replace(
+            w_popularity=2.0,
+            w_cowatch=1.0,
+            fatigue_decay=0.8,
+            w_design_scale=0.5,
+            diversity_max_per_creator=3,
+            diversity_decay=1.0,
+        ),
         both,
     )
     assert (q.w_popularity, q.w_cowatch, q.fatigue_decay, q.w_design_scale) == (2, 1, 0.8, 0.5)
@@ -156,7 +178,12 @@ def test_an_explicit_weight_is_kept_and_the_other_validated(engine):
     r = _resolve(
         engine,
         P.replace(
-            w_popularity=2.0, w_cowatch=1.0, w_design_scale=1.0, blend_refit_embeddings=False
+            w_popularity=2.0,
+            w_cowatch=1.0,
+            w_design_scale=1.0,
+            diversity_max_per_creator=2,
+            diversity_decay=0.8,
+            blend_refit_embeddings=False,
         ),
         only,
     )
@@ -166,8 +193,8 @@ def test_an_explicit_weight_is_kept_and_the_other_validated(engine):
     assert {c.split("/")[2] for c in only["blend_ndcg"]} == {
         f"{f:g}" for f in blend.FATIGUE_GRID
     }, only
-    assert {(c.split("/")[0], c.split("/")[1], c.split("/")[3]) for c in only["blend_ndcg"]} == {
-        ("2", "1", "1")
+    assert {tuple(c.split("/")[i] for i in (0, 1, 3, 4, 5)) for c in only["blend_ndcg"]} == {
+        ("2", "1", "1", "2", "0.8")
     }, only
     assert len(only["blend_ndcg"]) == len(blend.FATIGUE_GRID), only
 
@@ -183,6 +210,8 @@ def test_settings_unset_means_validated_and_set_means_kept(monkeypatch):
     assert (w.w_popularity, w.w_cowatch) == blend.PRIOR
     assert w.fatigue_decay == blend.FATIGUE_PRIOR
     assert w.w_design_scale == blend.DESIGN_SCALE_PRIOR
+    assert (w.diversity_max_per_creator, w.diversity_decay) == blend.DIVERSITY_PRIOR
+    assert RecParams().diversity_max_per_creator is None
     assert RecParams().fatigue_decay is None
     monkeypatch.setenv("FYP_REC_FATIGUE_DECAY", "1")
     assert RecParams.from_settings(Settings()).fatigue_decay == 1.0
@@ -196,3 +225,11 @@ def test_too_few_validation_users_keep_the_prior(engine):
     assert report["blend_source"] == "prior", report
     assert (p.w_popularity, p.w_cowatch) == blend.PRIOR
     assert p.fatigue_decay == blend.FATIGUE_PRIOR
+
+
+def test_the_most_diverse_rung_within_a_standard_error_is_kept():
+    rng = np.random.default_rng(5)
+    best = rng.uniform(0.2, 0.4, 400)
+    assert blend._within(best, best, blend.DIVERSITY_SE)
+    assert blend._within(best - 0.001 + rng.normal(0, 0.05, 400), best, blend.DIVERSITY_SE)
+    assert not blend._within(best - 0.05, best, blend.DIVERSITY_SE)

@@ -154,14 +154,24 @@ class EngineSettings(BaseModel):
     rec_list_size: int = Field(
         default=300, description="Videos per hashtag/sound/creator/trending/cold-start list."
     )
-    rec_diversity_decay: float = Field(
-        default=0.8, description="Score factor per earlier, better video of the same creator."
+    rec_diversity_decay: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Score factor per earlier, better video of the same creator; unset = "
+        "validated each run with rec_diversity_max_per_creator (jobs/recsys/blend.py: the most "
+        "diverse rung within one standard error of the best; 0.8 when it cannot run).",
     )
     rec_diversity_window: int = Field(
         default=10, description="Top-of-feed window for the creator cap."
     )
-    rec_diversity_max_per_creator: int = Field(
-        default=2, description="Most videos of one creator inside the top window."
+    rec_diversity_max_per_creator: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most videos of one creator inside the top window; unset = validated each "
+        "run with the hybrid blend (ladder 2, 3, 5, the window = no cap; the most diverse rung "
+        "within one standard error of the best nDCG; 2 when it cannot run, and for the design "
+        "and learned formulas). Set it to enforce a diversity policy whatever it costs.",
     )
     rec_fatigue_window_days: float = Field(
         default=2.0, description="Look-back for creator fatigue."

@@ -45,6 +45,7 @@ defaults). The choice and every pair's score are reported (``blend_report``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -72,6 +73,16 @@ FATIGUE_GRID = (0.9, 1.0, 0.95, 0.8, 0.6)
 #: alone order the personalised list).
 DESIGN_SCALE_PRIOR = 1.0
 DESIGN_SCALE_GRID = (1.0, 0.5, 0.25, 0.0)
+#: Creator diversity when validation cannot run (the former fixed defaults): at most
+#: ``max_per_creator`` videos of a creator in the top window, the j-th one's score times
+#: ``decay ** j``. Its ladders: a cap of ``None`` is the window itself (no cap). Diversity is
+#: a product choice as much as an accuracy one, so validation keeps the most diverse rung
+#: (smallest cap, then strongest decay) whose nDCG is within ``DIVERSITY_SE`` paired
+#: standard errors of the best rung's.
+DIVERSITY_PRIOR = (2, 0.8)
+CAP_GRID = (2, 3, 5, None)
+DIVERSITY_DECAY_GRID = (0.8, 0.9, 1.0)
+DIVERSITY_SE = 1.0
 #: The ladders the search walks (fine), and the coarse grid it starts from.
 POPULARITY_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 6.0, 10.0)
 COWATCH_GRID = (1.0, 3.0, 6.0, 10.0, 20.0, 40.0)
@@ -93,7 +104,14 @@ NDCG_K = 10
 
 
 #: The validated parameters (``RecParams`` fields), in the order of a search cell.
-BLEND_KEYS = ("w_popularity", "w_cowatch", "fatigue_decay", "w_design_scale")
+BLEND_KEYS = (
+    "w_popularity",
+    "w_cowatch",
+    "fatigue_decay",
+    "w_design_scale",
+    "diversity_max_per_creator",
+    "diversity_decay",
+)
 
 
 def needs_validation(p: RecParams) -> bool:
@@ -107,6 +125,10 @@ def with_prior(p: RecParams) -> RecParams:
         w_cowatch=PRIOR[1] if p.w_cowatch is None else p.w_cowatch,
         fatigue_decay=FATIGUE_PRIOR if p.fatigue_decay is None else p.fatigue_decay,
         w_design_scale=DESIGN_SCALE_PRIOR if p.w_design_scale is None else p.w_design_scale,
+        diversity_max_per_creator=DIVERSITY_PRIOR[0]
+        if p.diversity_max_per_creator is None
+        else p.diversity_max_per_creator,
+        diversity_decay=DIVERSITY_PRIOR[1] if p.diversity_decay is None else p.diversity_decay,
     )
 
 
@@ -335,20 +357,20 @@ def choose(
             df.unpersist()
     grid = _Grid(rows, lab_u, lab_v, cat, src_lists, p)
     lap("candidates")
-    scores = grid.search(p)
+    scores, best = grid.search(p)
     lap("search")
     if not scores:
         out.update(blend_weights=fallback, blend_source="prior", blend_note="no candidates")
         return out
     cells = list(scores)  # in the order scored: the prior first
     means = {c: float(v.mean()) for c, v in scores.items()}
-    best = max(cells, key=lambda c: (means[c], -cells.index(c)))
     ref = cells[0]
     diff = scores[best] - scores[ref]
     se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
-    name = lambda c: "/".join(f"{x:g}" for x in c)  # noqa: E731
+    name = lambda c: "/".join(f"{x:g}" for x in c)  # noqa: E731 (cap None = window)
     out.update(
-        blend_weights=dict(zip(BLEND_KEYS, best, strict=True)),
+        blend_weights=_cell_weights(best),
+        blend_diversity=grid.diversity_report,
         blend_source="validated",
         blend_users=len(diff),
         blend_ndcg={name(c): round(means[c], 5) for c in sorted(cells)},
@@ -360,24 +382,28 @@ def choose(
         blend_phase_seconds=phases,
     )
     logger.info(
-        "hybrid blend (%s hold-out, %d users, %d cells, %.1fs): w_popularity %g, w_cowatch %g, "
-        "fatigue_decay %g, w_design_scale %g (nDCG@%d %.4f; prior %.4f; by "
-        "pop/cw/fatigue/design: %s; seconds: %s)",
+        "hybrid blend (%s hold-out, %d users, %d cells, %.1fs): %s (nDCG@%d %.4f; prior %.4f; "
+        "by %s: %s; seconds: %s)",
         kind,
         len(diff),
         len(cells),
         out["blend_seconds"],
-        best[0],
-        best[1],
-        best[2],
-        best[3],
+        out["blend_weights"],
         NDCG_K,
         means[best],
         means[ref],
+        "/".join(BLEND_KEYS),
         out["blend_ndcg"],
         phases,
     )
     return out
+
+
+def _cell_weights(cell: tuple[float, ...]) -> dict[str, Any]:
+    """A search cell as ``RecParams`` fields (the creator cap an int)."""
+    w: dict[str, Any] = dict(zip(BLEND_KEYS, cell, strict=True))
+    w["diversity_max_per_creator"] = int(w["diversity_max_per_creator"])
+    return w
 
 
 def _refit_neighbours(
@@ -481,6 +507,8 @@ class _Grid:
         )
         self.blocks: list[tuple] = []
         self.n_users = 0
+        #: {"cap/decay": (shortfall below the best rung, its SE), "kept": "cap/decay"}
+        self.diversity_report: dict[str, Any] = {}
         batches = rows.combine_chunks().to_batches() if rows.num_rows else []
         if not batches:
             return
@@ -520,22 +548,20 @@ class _Grid:
             self.n_users += len(users)
         self.idcg = idcg
 
-    def ndcg(
-        self,
-        w_pop: float,
-        w_cw: float,
-        fatigue: float = FATIGUE_PRIOR,
-        design_scale: float = DESIGN_SCALE_PRIOR,
-    ) -> np.ndarray:
-        """nDCG@10 per validation user (with a candidate) of the cell's personalised lists."""
-        cell = self.prior.replace(
-            w_popularity=w_pop, w_cowatch=w_cw, fatigue_decay=fatigue, w_design_scale=design_scale
+    def ndcg(self, *cell: float) -> np.ndarray:
+        """nDCG@10 per validation user (with a candidate) of the personalised lists of a search
+        cell (values of ``BLEND_KEYS``; the trailing ones default to the priors)."""
+        params = self.prior.replace(**_cell_weights(self.full_cell(cell)))
+        w = np.asarray(ranking.design_weights(params, HYBRID), np.float64)
+        cfg = dataclasses.replace(
+            self.cfg,
+            max_per_creator=params.diversity_max_per_creator,
+            diversity_decay=params.diversity_decay,
         )
-        w = np.asarray(ranking.design_weights(cell, HYBRID), np.float64)
         out = []
         for lo, hi, cidx, r, uvec, src, fat, cw, x, users, held_key in self.blocks:
             order, _adj, pos = ranking.rank_block(
-                self.cat, cidx, r, hi - lo, uvec, src, fat, self.cfg,
+                self.cat, cidx, r, hi - lo, uvec, src, fat, cfg,
                 keep=NDCG_K, cowatch=cw, log_score=x @ w,
             )  # fmt: skip
             rr = r[order]
@@ -547,22 +573,81 @@ class _Grid:
             out.append(dcg[users] / self.idcg[users + lo])
         return np.concatenate(out) if out else np.zeros(0)
 
-    def search(self, p: RecParams) -> dict[tuple[float, ...], np.ndarray]:
-        """The pair search (``pair_search``) at each rung of the fatigue ladder
-        (``FATIGUE_GRID``) x the design-scale ladder (``DESIGN_SCALE_GRID``), the priors first;
-        a configured value is its ladder's only rung. Returns {(w_popularity, w_cowatch,
-        fatigue_decay, w_design_scale): nDCG per user}, in the order scored (the prior first)."""
+    def full_cell(self, cell: tuple[float, ...]) -> tuple[float, ...]:
+        """``cell`` with its missing trailing values at the prior's."""
+        prior = [getattr(self.prior, k) for k in BLEND_KEYS]
+        return tuple(cell) + tuple(prior[len(cell) :])
+
+    def search(self, p: RecParams) -> tuple[dict[tuple[float, ...], np.ndarray], tuple]:
+        """Three steps, coordinate-wise (the full product of every ladder would cost ~80 pair
+        searches):
+
+        1. the pair search (``pair_search``) at each rung of the fatigue ladder
+           (``FATIGUE_GRID``) x the design-scale ladder (``DESIGN_SCALE_GRID``), the priors
+           first, at the prior creator diversity;
+        2. at the best cell, every rung of the diversity ladders (``CAP_GRID`` x
+           ``DIVERSITY_DECAY_GRID``); the most diverse rung within ``DIVERSITY_SE`` standard
+           errors of the best rung's nDCG is kept;
+        3. if that is not the prior diversity, the pair search again at it.
+
+        A configured value is its ladder's only rung. Returns ({cell: nDCG per user}, in the
+        order scored: the prior first; the chosen cell), a cell being the values of
+        ``BLEND_KEYS``: the best mean among the cells at the kept diversity (ties: the earlier).
+        """
+        scored: dict[tuple[float, ...], np.ndarray] = {}
+        if not self.blocks:
+            return scored, ()
+        prior = self.full_cell(())
+        div0 = prior[4:]
         fatigues = [p.fatigue_decay] if p.fatigue_decay is not None else list(FATIGUE_GRID)
         scales = [p.w_design_scale] if p.w_design_scale is not None else list(DESIGN_SCALE_GRID)
-        scored: dict[tuple[float, ...], np.ndarray] = {}
+
+        def pairs(f: float, d: float, div: tuple[float, ...]) -> None:
+            for (a, b), v in self.pair_search(p, f, d, div).items():
+                scored.setdefault((a, b, f, d, *div), v)
+
+        def best_of(cells: list[tuple[float, ...]]) -> tuple[float, ...]:
+            order = list(scored)
+            return max(cells, key=lambda c: (float(scored[c].mean()), -order.index(c)))
+
         for f in fatigues:
             for d in scales:
-                for (a, b), v in self.pair_search(p, f, d).items():
-                    scored[(a, b, f, d)] = v
-        return scored
+                pairs(f, d, div0)
+        top = best_of(list(scored))
+        rungs = sorted(set(self.diversity_rungs(p)))  # most diverse first
+        if rungs != [div0]:
+            for div in rungs:
+                c = (*top[:4], *div)
+                if c not in scored:
+                    scored[c] = self.ndcg(*c)
+            at = [(*top[:4], *div) for div in rungs]
+            best = best_of(at)
+            keep = next(c for c in at if _within(scored[c], scored[best], DIVERSITY_SE))
+            self.diversity_report = {
+                "/".join(f"{x:g}" for x in c[4:]): _gap(scored[c], scored[best]) for c in at
+            } | {"kept": "/".join(f"{x:g}" for x in keep[4:])}
+            if keep[4:] != div0:
+                pairs(top[2], top[3], keep[4:])
+            top = best_of([c for c in scored if c[4:] == keep[4:]])
+        return scored, top
+
+    def diversity_rungs(self, p: RecParams) -> list[tuple[float, float]]:
+        """(cap, decay) rungs to validate; a cap of ``None`` (no cap) is the window itself."""
+        window = self.cfg.diversity_window
+        caps = (
+            [p.diversity_max_per_creator]
+            if p.diversity_max_per_creator is not None
+            else [min(window, c) if c is not None else window for c in CAP_GRID]
+        )
+        decays = [p.diversity_decay] if p.diversity_decay is not None else DIVERSITY_DECAY_GRID
+        return [(float(c), float(y)) for c in caps for y in decays]
 
     def pair_search(
-        self, p: RecParams, fatigue: float, design_scale: float
+        self,
+        p: RecParams,
+        fatigue: float,
+        design_scale: float,
+        diversity: tuple[float, ...] = (),
     ) -> dict[tuple[float, float], np.ndarray]:
         """Coarse to fine: the prior, the coarse grid, then the best pair's neighbours on the
         full ladders (each ladder extended past an end the best lies on, ``BLEND_EXTEND``
@@ -582,7 +667,7 @@ class _Grid:
         def score(cells: list[tuple[float, float]]) -> None:
             for c in cells:
                 if c not in scored and len(scored) < BLEND_MAX_PAIRS:
-                    scored[c] = self.ndcg(*c, fatigue, design_scale)
+                    scored[c] = self.ndcg(*c, fatigue, design_scale, *diversity)
 
         prior = (pin_a if pin_a is not None else PRIOR[0], pin_b if pin_b is not None else PRIOR[1])
         score([prior])
@@ -610,3 +695,18 @@ class _Grid:
                 break
             score(new)
         return scored
+
+
+def _gap(a: np.ndarray, best: np.ndarray) -> tuple[float, float]:
+    """(mean, standard error) of the paired per-user shortfall of ``a`` below ``best``."""
+    diff = best - a
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    return round(float(diff.mean()), 5), round(se, 5)
+
+
+def _within(a: np.ndarray, best: np.ndarray, n_se: float) -> bool:
+    """Whether per-user scores ``a`` are within ``n_se`` paired standard errors of ``best``."""
+    diff = best - a
+    if len(diff) < 2:
+        return bool(diff.mean() <= 0)
+    return bool(diff.mean() <= n_se * diff.std(ddof=1) / math.sqrt(len(diff)))

@@ -105,9 +105,9 @@ class RecParams:
     e_skip: float = _setting("rec_engage_skip")
     affinity_top_k: int = _setting("rec_affinity_top_k")
     list_size: int = _setting("rec_list_size")
-    diversity_decay: float = _setting("rec_diversity_decay")
+    diversity_decay: float | None = _setting("rec_diversity_decay")  # None: validated
     diversity_window: int = _setting("rec_diversity_window")
-    diversity_max_per_creator: int = _setting("rec_diversity_max_per_creator")
+    diversity_max_per_creator: int | None = _setting("rec_diversity_max_per_creator")
     fatigue_window_days: float = _setting("rec_fatigue_window_days")
     fatigue_decay: float | None = _setting("rec_fatigue_decay")
     cold_start_min: int = _setting("rec_cold_start_min")

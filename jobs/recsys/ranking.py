@@ -149,7 +149,10 @@ class RankConfig:
     def from_params(
         cls, p: RecParams, learned: tuple[float, ...] | None = None, ranker: str | None = None
     ) -> RankConfig:
+        from jobs.recsys.blend import with_prior  # unset blend settings: the prior
+
         ranker = ranker or p.ranker
+        p = with_prior(p)
         return cls(
             learned=ranker == LEARNED,
             formula=LEARNED if learned else formula_name(p, ranker),
