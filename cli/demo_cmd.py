@@ -148,12 +148,12 @@ def wait_until_ready(base: str, timeout: float = 60) -> None:
 def _pick_users(settings) -> tuple[int, int]:  # noqa: ANN001
     """The user with the most watches, and the newest sign-up (fewest engagements)."""
     import duckdb
-    from deltalake import DeltaTable
 
     from fyplake.catalog import table
+    from fyplake.lake_query import open_delta
 
-    watches = DeltaTable(table("silver.watch_history").path(settings)).to_pyarrow_dataset()
-    users = DeltaTable(table("silver.users").path(settings)).to_pyarrow_dataset()
+    watches = open_delta(settings, table("silver.watch_history")).to_pyarrow_dataset()
+    users = open_delta(settings, table("silver.users")).to_pyarrow_dataset()
     con = duckdb.connect()
     con.register("watches", watches)
     con.register("users", users)

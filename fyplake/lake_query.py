@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fyplake import catalog
+from fyplake import catalog, storage
 from fyplake.config import Settings
 
 if TYPE_CHECKING:
@@ -36,13 +36,8 @@ class LakeQueryError(RuntimeError):
 
 
 def storage_options(settings: Settings) -> dict[str, str] | None:
-    if settings.lake_is_local:
-        return None
-    opts = {"AWS_REGION": settings.s3_region}
-    if settings.s3_endpoint_url:
-        opts["AWS_ENDPOINT_URL"] = settings.s3_endpoint_url
-        opts["AWS_ALLOW_HTTP"] = "true" if settings.s3_endpoint_url.startswith("http:") else "false"
-    return opts
+    """delta-rs options for the lake (None: a local lake)."""
+    return None if settings.lake_is_local else storage.storage_options(settings)
 
 
 def _uri(settings: Settings, spec: catalog.TableSpec) -> str:
@@ -50,7 +45,8 @@ def _uri(settings: Settings, spec: catalog.TableSpec) -> str:
     return path.replace("s3a://", "s3://", 1)
 
 
-def _delta(settings: Settings, spec: catalog.TableSpec):
+def open_delta(settings: Settings, spec: catalog.TableSpec):  # noqa: ANN201 - DeltaTable
+    """The table through delta-rs (local or object store), or None if it does not exist."""
     from deltalake import DeltaTable
 
     uri = _uri(settings, spec)
@@ -65,7 +61,7 @@ def list_tables(settings: Settings) -> list[dict[str, Any]]:
 
     out = []
     for name, spec in sorted(catalog.TABLES.items()):
-        table = _delta(settings, spec)
+        table = open_delta(settings, spec)
         row: dict[str, Any] = {
             "table": name,
             "rows": None,
@@ -120,7 +116,7 @@ def _size(settings: Settings, names: list[str]) -> int:
 
     total = 0
     for name in names:
-        table = _delta(settings, catalog.table(name))
+        table = open_delta(settings, catalog.table(name))
         if table is not None:
             actions = pa.table(table.get_add_actions(flatten=True))
             total += int(sum(actions.column("size_bytes").to_pylist() or [0]))
@@ -168,7 +164,7 @@ def _run_duckdb(
     con = duckdb.connect()
     for name in names:
         spec = catalog.table(name)
-        table = _delta(settings, spec)
+        table = open_delta(settings, spec)
         if table is None:
             raise LakeQueryError(f"table {name} does not exist yet at {spec.path(settings)}")
         if when is not None:

@@ -16,13 +16,17 @@ import asyncio
 import contextlib
 import io
 import json
-import os
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from fyplake import storage
+
+if TYPE_CHECKING:
+    from fyplake.config import Settings
 
 #: Landing entities and the fields each record carries. Optional fields may be absent or null.
 ENTITIES: dict[str, dict[str, str]] = {
@@ -78,50 +82,35 @@ def iso_utc(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
-def partition_dir(landing_root: str | Path, entity: str, arrival: datetime) -> Path:
+def landing_root(settings: Settings) -> str | Path:
+    """``<lake>/landing``: a ``Path`` for a local lake, a URL for an object-store one."""
+    return storage.join(settings.lake, "landing")
+
+
+def partition_dir(landing_root: str | Path, entity: str, arrival: datetime) -> str | Path:
+    """The arrival hour's folder of ``entity`` (a ``Path``, or a URL for an object-store lake)."""
     if entity not in ENTITIES:
         raise ValueError(f"unknown landing entity {entity!r}; expected one of {sorted(ENTITIES)}")
     arrival = arrival.astimezone(UTC) if arrival.tzinfo else arrival
-    return Path(landing_root) / entity / f"date={arrival:%Y-%m-%d}" / f"hour={arrival:%H}"
+    return storage.join(landing_root, entity, f"date={arrival:%Y-%m-%d}", f"hour={arrival:%H}")
 
 
 def write_jsonl_atomic(
-    path_dir: Path, producer: str, lines: str | bytes, token: str | None = None
-) -> Path:
-    """Write one finished landing file and fsync it; returns its final path.
+    path_dir: str | Path,
+    producer: str,
+    lines: str | bytes,
+    token: str | None = None,
+    settings: Settings | None = None,
+) -> str | Path:
+    """Write one finished landing file (fsync'd, or one object PUT); returns its final path.
 
     ``token`` makes the name deterministic (a re-run of the same producer chunk overwrites the
     same file with the same bytes instead of adding a second copy).
     """
-    path_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{producer}-{token or uuid.uuid4().hex}.jsonl"
-    final = path_dir / name
-    tmp = path_dir / f".{name}.{uuid.uuid4().hex}.tmp"
+    final = storage.join(path_dir, f"{producer}-{token or uuid.uuid4().hex}.jsonl")
     data = lines.encode() if isinstance(lines, str) else lines
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        _fsync_dir(path_dir)
-    except BaseException:
-        if token is None:  # a fresh name: take the file back, so a failed write shows nothing
-            final.unlink(missing_ok=True)
-        raise
+    storage.write_atomic(final, data, settings, fresh=token is None)
     return final
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def records_to_jsonl(records: Iterable[Mapping[str, Any]]) -> str:
@@ -139,13 +128,16 @@ def write_records(
     producer: str,
     arrival: datetime | None = None,
     token: str | None = None,
-) -> Path | None:
+    settings: Settings | None = None,
+) -> str | Path | None:
     """Append a batch of records to the landing zone as one new file (None for an empty batch)."""
     text = records_to_jsonl(records)
     if not text:
         return None
     arrival = arrival or datetime.now(UTC)
-    return write_jsonl_atomic(partition_dir(landing_root, entity, arrival), producer, text, token)
+    return write_jsonl_atomic(
+        partition_dir(landing_root, entity, arrival), producer, text, token, settings
+    )
 
 
 class GroupCommitter:
@@ -168,9 +160,11 @@ class GroupCommitter:
         producer: str,
         window_s: float,
         max_bytes: int,
+        settings: Settings | None = None,
     ) -> None:
-        self.landing_root, self.entity, self.producer = Path(landing_root), entity, producer
+        self.landing_root, self.entity, self.producer = landing_root, entity, producer
         self.window_s, self.max_bytes = window_s, max_bytes
+        self.settings = settings
         self._pending: deque[tuple[bytes, asyncio.Future[Path], float]] = deque()
         self._pending_bytes = 0
         self._full = asyncio.Event()
@@ -247,5 +241,8 @@ class GroupCommitter:
     def _write(self, data: bytes) -> Path:
         arrival = datetime.now(UTC)
         return write_jsonl_atomic(
-            partition_dir(self.landing_root, self.entity, arrival), self.producer, data
+            partition_dir(self.landing_root, self.entity, arrival),
+            self.producer,
+            data,
+            settings=self.settings,
         )

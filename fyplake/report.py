@@ -47,14 +47,13 @@ def _job_results(run_dir: Path) -> dict[str, dict]:
 
 
 def _delta_table(settings: Settings, full_name: str):  # noqa: ANN202 - deltalake.DeltaTable
-    from deltalake import DeltaTable
-
     from fyplake.catalog import table
+    from fyplake.lake_query import open_delta
 
-    path = table(full_name).path(settings)
     try:
-        return DeltaTable(path)
-    except Exception:  # noqa: BLE001 - absent table: the report shows what exists
+        return open_delta(settings, table(full_name))
+    except Exception:  # noqa: BLE001 - unreadable table: the report shows what exists
+        logger.warning("cannot read %s", full_name, exc_info=True)
         return None
 
 

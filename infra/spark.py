@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.4.2"
+#: S3A for an ``s3://`` lake; its version must be the Hadoop that pyspark ships (``hadoop_aws``).
+HADOOP_AWS = "org.apache.hadoop:hadoop-aws"
+#: The Hadoop of pyspark 4.2 (read from its jars folder when it is there).
+HADOOP_VERSION_FALLBACK = "3.5.0"
 
 #: ``settings.log_format`` -> the driver's log4j2 configuration.
 LOG4J_CONFIGS = {
@@ -38,10 +41,25 @@ class DeltaJarsUnavailable(RuntimeError):
     """Delta's jars are neither cached nor resolvable: tell the user exactly what to do."""
 
 
+def hadoop_aws() -> str:
+    """``hadoop-aws`` at the version of pyspark's own Hadoop client (a mismatch fails at run
+    time with missing classes or methods)."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    found = sorted(jars.glob("hadoop-client-api-*.jar"))
+    version = (
+        found[-1].name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+        if found
+        else HADOOP_VERSION_FALLBACK
+    )
+    return f"{HADOOP_AWS}:{version}"
+
+
 def _packages(settings: Settings) -> list[str]:
     packages = [settings.delta_packages]
     if settings.lake.startswith(("s3://", "s3a://")):
-        packages.append(HADOOP_AWS)
+        packages.append(hadoop_aws())
     return packages
 
 
@@ -118,6 +136,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         )
         if settings.s3_endpoint_url:
             conf["spark.hadoop.fs.s3a.endpoint"] = settings.s3_endpoint_url
+            conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(
+                settings.s3_endpoint_url.startswith("https:")
+            ).lower()
     conf.update(settings.spark_conf)
     return conf
 

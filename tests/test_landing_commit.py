@@ -103,12 +103,12 @@ def test_a_failed_write_fails_exactly_its_group_and_lands_nothing_of_it(tmp_path
 
 
 def test_a_failure_after_the_rename_takes_the_file_back(tmp_path, monkeypatch):
-    import fyplake.landing as landing
+    from fyplake import storage
 
     def broken_dir_fsync(path):
         raise OSError("fsync failed")
 
-    monkeypatch.setattr(landing, "_fsync_dir", broken_dir_fsync)
+    monkeypatch.setattr(storage, "fsync_dir", broken_dir_fsync)
 
     async def main() -> list:
         c = _committer(tmp_path)

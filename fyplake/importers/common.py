@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fyplake.config import Settings
-from fyplake.landing import iso_utc, write_records
+from fyplake.landing import iso_utc, landing_root, write_records
 
 #: Imported items have no duration; they are treated as clips of this length.
 NOMINAL_DURATION_MS = 60_000
@@ -59,7 +59,8 @@ class LandingWriter:
         arrival: dt.datetime | None = None,
         chunk: int = 100_000,
     ) -> None:
-        self.root = Path(settings.lake) / "landing"
+        self.settings = settings
+        self.root = landing_root(settings)
         self.source = source
         self.arrival = (arrival or dt.datetime.now(dt.UTC)).replace(
             minute=0, second=0, microsecond=0
@@ -94,6 +95,7 @@ class LandingWriter:
             producer=self.source,
             arrival=self.arrival,
             token=f"{entity}-{self.digest}-{n:05d}",
+            settings=self.settings,
         )
         if path is not None:
             self.summary.files.append(str(path))

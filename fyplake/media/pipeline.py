@@ -612,8 +612,7 @@ def land_ready_video(conn: Any, video_id: int, settings: Any) -> str:
     that Postgres does not); a re-run writes the same file name again, and silver upserts by id.
     """
     from fyplake.ids import PLATFORM_SOURCE, is_platform_id
-    from fyplake.landing import iso_utc, write_records
-    from fyplake.serving.events import landing_root
+    from fyplake.landing import iso_utc, landing_root, write_records
 
     row = conn.execute(
         """SELECT v.creator_id, v.duration_ms, v.title, v.description, v.hashtags, v.sound_id,
@@ -650,6 +649,7 @@ def land_ready_video(conn: Any, video_id: int, settings: Any) -> str:
             ],
             producer="upload",
             token=f"sound-{sound_id}",
+            settings=settings,
         )
     path = write_records(
         root,
@@ -671,6 +671,7 @@ def land_ready_video(conn: Any, video_id: int, settings: Any) -> str:
         ],
         producer="upload",
         token=f"video-{video_id}",
+        settings=settings,
     )
     return str(path)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from fyplake import keys
 from fyplake.config import Settings, get_settings
-from fyplake.landing import GroupCommitter, records_to_jsonl, write_records
+from fyplake.landing import GroupCommitter, landing_root, records_to_jsonl, write_records
 from fyplake.serving import scripts
 
 if TYPE_CHECKING:
@@ -38,19 +38,14 @@ SEEN_TYPES = frozenset({"watch", "skip"})
 _SCRIPT_CHUNK = 200
 
 
-def landing_root(settings: Settings | None = None) -> Path:
-    settings = settings or get_settings()
-    if not settings.lake_is_local:
-        raise NotImplementedError(
-            "the API appends events to a local lake only; for an object-store lake run the API "
-            "with a local FYP_LAKE spool that is shipped to the lake"
-        )
-    return Path(settings.lake) / "landing"
-
-
-def append_events(records: Sequence[Mapping[str, Any]], settings: Settings | None = None) -> Path:
+def append_events(
+    records: Sequence[Mapping[str, Any]], settings: Settings | None = None
+) -> str | Path:
     """Durably append accepted events as one landing file (blocking: run it in a thread)."""
-    path = write_records(landing_root(settings), "events", records, producer="api")
+    settings = settings or get_settings()
+    path = write_records(
+        landing_root(settings), "events", records, producer="api", settings=settings
+    )
     if path is None:
         raise ValueError("no events to append")
     return path
@@ -66,7 +61,7 @@ class EventRecorder:
         self._script = client.register_script(scripts.RECORD_EVENTS)
         self._committer: GroupCommitter | None = None  # made on first use, on the API's loop
 
-    async def land(self, records: Sequence[Mapping[str, Any]]) -> Path:
+    async def land(self, records: Sequence[Mapping[str, Any]]) -> str | Path:
         """Durably append accepted events; returns once they are in a landing file (``OSError``
         if that file could not be written: then none of them is)."""
         s = self.settings
@@ -81,6 +76,7 @@ class EventRecorder:
                 "api",
                 window_s=s.event_commit_window_ms / 1000,
                 max_bytes=s.event_commit_max_bytes,
+                settings=s,
             )
         return await self._committer.append(records_to_jsonl(records).encode())
 

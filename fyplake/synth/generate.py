@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from fyplake import storage
 from fyplake.landing import EVENT_TYPES
 from fyplake.synth.behaviour import Simulator
 from fyplake.synth.shapes import resolve_shape
@@ -78,8 +79,8 @@ def generate_world(
 ) -> GenerateSummary:
     """Write a synthetic world to ``<lake_root>/landing`` and ``<lake_root>/ground_truth``.
 
-    ``lake_root`` defaults to the configured lake (which must be a local folder). ``shape`` names a
-    preset (``shapes.SHAPES``); ``events_per_user_day`` and the shape knobs among ``knobs``
+    ``lake_root`` defaults to the configured lake (a folder or an object-store URL). ``shape``
+    names a preset (``shapes.SHAPES``); ``events_per_user_day`` and the shape knobs among ``knobs``
     (``world.SHAPE_KNOBS``) override it where not None. Other ``knobs`` are the remaining
     ``WorldParams`` fields (new_user_share, creator_share, late_share).
     """
@@ -102,14 +103,9 @@ def generate(
     if lake_root is None:
         from fyplake.config import get_settings
 
-        settings = get_settings()
-        if not settings.lake_is_local:
-            raise ValueError(
-                f"the generator writes to a local lake folder; FYP_LAKE is {settings.lake}"
-            )
-        lake_root = settings.lake
-    lake = Path(lake_root)
-    landing, truth = lake / "landing", lake / "ground_truth"
+        lake_root = get_settings().lake
+    landing = storage.join(lake_root, "landing")
+    truth = storage.join(lake_root, "ground_truth")
     progress = progress or _no_progress
     t0 = time.perf_counter()
 

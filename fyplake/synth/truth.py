@@ -32,7 +32,6 @@ length T, in the order of ``meta.json``'s ``topics``; ids match the landing reco
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fyplake import storage
 from fyplake.synth import catalog
 from fyplake.synth.world import GENERATOR_VERSION, World
 
@@ -61,15 +61,14 @@ def _nullable_ids(idx: np.ndarray) -> pa.Array:
     return pa.array(idx + 1, pa.int64(), mask=idx < 0)
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+def _write_parquet(table: pa.Table, path: str | Path) -> None:
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, compression="zstd")
+    storage.write_atomic(path, buf.getvalue().to_pybytes())
 
 
-def write_ground_truth(w: World, root: str | Path) -> list[Path]:
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+def write_ground_truth(w: World, root: str | Path) -> list[str | Path]:
+    """The world's hidden truth under ``root`` (a folder or an object-store URL)."""
     p = w.params
     n_users = len(w.user_signup_ms)
     is_creator = np.zeros(n_users, bool)
@@ -123,14 +122,14 @@ def write_ground_truth(w: World, root: str | Path) -> list[Path]:
             "popularity": pa.array(w.sound_popularity, pa.float32()),
         }
     )
-    paths = []
+    paths: list[str | Path] = []
     for name, table in (
         ("users", users),
         ("videos", videos),
         ("creators", creators),
         ("sounds", sounds),
     ):
-        path = root / f"{name}.parquet"
+        path = storage.join(root, f"{name}.parquet")
         _write_parquet(table, path)
         paths.append(path)
     meta = {
@@ -148,9 +147,7 @@ def write_ground_truth(w: World, root: str | Path) -> list[Path]:
             "sounds": len(w.sound_created_ms),
         },
     }
-    meta_path = root / "meta.json"
-    tmp = meta_path.with_name(".meta.json.tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, meta_path)
+    meta_path = storage.join(root, "meta.json")
+    storage.write_atomic(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
     paths.append(meta_path)
     return paths

@@ -86,7 +86,7 @@ class LandingWriter:
     """Writes one world's records under ``<landing_root>`` and counts the files."""
 
     def __init__(self, landing_root: str | Path, world: World) -> None:
-        self.root = Path(landing_root)
+        self.root = landing_root
         p = world.params
         self.token = f"s{p.seed}-{p.world_id}"
         self.id_prefix = f"g{p.seed}-{p.world_id}-"

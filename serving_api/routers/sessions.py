@@ -34,8 +34,7 @@ def new_user_id() -> int:
 
 def land_user(user_id: int, who: NewUserIn, settings) -> None:  # noqa: ANN001 - Settings
     """The new viewer's ``users`` landing record (blocking: run it in a thread)."""
-    from fyplake.landing import write_records
-    from fyplake.serving.events import landing_root
+    from fyplake.landing import landing_root, write_records
 
     now = iso_utc(dt.datetime.now(dt.UTC))
     record = {
@@ -47,7 +46,7 @@ def land_user(user_id: int, who: NewUserIn, settings) -> None:  # noqa: ANN001 -
         "is_creator": False,
         "source": "api",
     }
-    write_records(landing_root(settings), "users", [record], producer="api")
+    write_records(landing_root(settings), "users", [record], producer="api", settings=settings)
 
 
 @router.post(
