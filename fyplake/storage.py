@@ -5,8 +5,9 @@ lake-side result files go through here, so a lake at ``s3://bucket/prefix`` beha
 local one. Locations are plain strings: a local path, or a URL (``s3://`` / ``s3a://``; both
 name the same object, Spark's S3A spelling included). S3 goes through pyarrow's S3 filesystem
 wrapped as an fsspec filesystem (no extra client library; its endpoint and region come from the
-settings, credentials from the standard AWS chain: ``AWS_ACCESS_KEY_ID`` /
-``AWS_SECRET_ACCESS_KEY``, which the ``fyp_s3`` Connection sets inside Airflow tasks).
+settings, credentials from ``s3_access_key_id`` / ``s3_secret_access_key`` or else the standard
+AWS chain: ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, which the ``fyp_s3`` Connection
+sets inside Airflow tasks).
 
 Writes are atomic either way: a local file is written to a temporary name, fsync'd and renamed
 into place (its folder fsync'd); an S3 object is one PUT, visible only once complete.
@@ -47,9 +48,11 @@ def storage_options(settings: Settings) -> dict[str, str]:
     if settings.s3_endpoint_url:
         opts["AWS_ENDPOINT_URL"] = settings.s3_endpoint_url
         opts["AWS_ALLOW_HTTP"] = "true" if settings.s3_endpoint_url.startswith("http:") else "false"
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        if os.environ.get(name):
-            opts[name] = os.environ[name]
+    creds = settings.s3_credentials()
+    if creds:
+        opts["AWS_ACCESS_KEY_ID"], opts["AWS_SECRET_ACCESS_KEY"] = creds
+        if os.environ.get("AWS_SESSION_TOKEN") and not settings.s3_access_key_id:
+            opts["AWS_SESSION_TOKEN"] = os.environ["AWS_SESSION_TOKEN"]
     return opts
 
 
@@ -80,14 +83,9 @@ def filesystem(
         from fyplake.config import get_settings
 
         settings = get_settings()
-    env = os.environ
-    fs = _s3(
-        settings.s3_endpoint_url,
-        settings.s3_region,
-        env.get("AWS_ACCESS_KEY_ID"),
-        env.get("AWS_SECRET_ACCESS_KEY"),
-        env.get("AWS_SESSION_TOKEN"),
-    )
+    key, secret = settings.s3_credentials() or (None, None)
+    token = None if settings.s3_access_key_id else os.environ.get("AWS_SESSION_TOKEN")
+    fs = _s3(settings.s3_endpoint_url, settings.s3_region, key, secret, token)
     return fs, str(location).split("://", 1)[1]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fyplake.config import Settings, get_settings
+from infra.codeship import project_zip, ships_code
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -125,6 +126,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
                 ),
             }
         )
+    if ships_code(settings.spark_master):
+        # executors elsewhere import our UDFs and writers from the shipped zip
+        conf["spark.submit.pyFiles"] = str(project_zip(settings.cache_dir))
     if settings.lake.startswith(("s3://", "s3a://")):
         conf.update(
             {
@@ -134,6 +138,11 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
                 "spark.hadoop.fs.s3a.endpoint.region": settings.s3_region,
             }
         )
+        if settings.s3_access_key_id and settings.s3_secret_access_key:
+            conf["spark.hadoop.fs.s3a.access.key"] = settings.s3_access_key_id
+            conf["spark.hadoop.fs.s3a.secret.key"] = (
+                settings.s3_secret_access_key.get_secret_value()
+            )
         if settings.s3_endpoint_url:
             conf["spark.hadoop.fs.s3a.endpoint"] = settings.s3_endpoint_url
             conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(

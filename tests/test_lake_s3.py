@@ -92,28 +92,26 @@ def test_api_event_landing_and_counts_go_to_the_bucket(s3, env, ingested):
     from fyplake.landing_stats import landing_counts
     from fyplake.serving.events import append_events
 
-    settings = Settings(home=env["FYP_HOME"], lake=env["FYP_LAKE"], s3_endpoint_url=s3.endpoint)
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
-    try:
-        before = landing_counts(settings)["events"]
-        event = {
-            "event_id": "s3-api-1",
-            "event_type": "watch",
-            "user_id": 1,
-            "video_id": 1,
-            "watch_ms": 1000,
-            "event_time": f"{DAY}T12:00:00.000Z",
-            "source": "api",
-        }
-        path = append_events([event], settings)
-        after = landing_counts(settings)["events"]
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # the credentials from the settings this time (the commands above took the AWS env)
+    settings = Settings(
+        home=env["FYP_HOME"],
+        lake=env["FYP_LAKE"],
+        s3_endpoint_url=s3.endpoint,
+        s3_access_key_id=ACCESS_KEY,
+        s3_secret_access_key=SECRET_KEY,
+    )
+    before = landing_counts(settings)["events"]
+    event = {
+        "event_id": "s3-api-1",
+        "event_type": "watch",
+        "user_id": 1,
+        "video_id": 1,
+        "watch_ms": 1000,
+        "event_time": f"{DAY}T12:00:00.000Z",
+        "source": "api",
+    }
+    path = append_events([event], settings)
+    after = landing_counts(settings)["events"]
     assert str(path).startswith(f"s3://{BUCKET}/lake/landing/events/date=")
     key = str(path).split(f"s3://{BUCKET}/", 1)[1]
     body = s3.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class StorageSettings(BaseModel):
@@ -25,3 +25,21 @@ class StorageSettings(BaseModel):
         default=None, description="S3-compatible endpoint for the lake and media (None = AWS)."
     )
     s3_region: str = Field(default="us-east-1", description="S3 region.")
+    s3_access_key_id: str | None = Field(
+        default=None,
+        description="S3 access key for the lake and media; unset = the standard AWS chain "
+        "(AWS_ACCESS_KEY_ID, the fyp_s3 Connection inside Airflow, an instance role).",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret key (with s3_access_key_id)."
+    )
+
+    def s3_credentials(self) -> tuple[str, str] | None:
+        """(access key, secret) from the settings, else from the AWS environment; None: the
+        provider chain (instance role, profile) decides."""
+        import os
+
+        if self.s3_access_key_id and self.s3_secret_access_key:
+            return self.s3_access_key_id, self.s3_secret_access_key.get_secret_value()
+        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        return (key, secret) if key and secret else None

@@ -367,6 +367,11 @@ def open_store(settings: Any = None, **s3_kwargs: Any) -> MediaStore:
     if "://" not in media:
         return LocalMediaStore(media)
     if media.startswith(("s3://", "s3a://")):
+        if getattr(settings, "s3_access_key_id", None) and settings.s3_secret_access_key:
+            s3_kwargs.setdefault("aws_access_key_id", settings.s3_access_key_id)
+            s3_kwargs.setdefault(
+                "aws_secret_access_key", settings.s3_secret_access_key.get_secret_value()
+            )
         return S3MediaStore.from_uri(
             media, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region, **s3_kwargs
         )
