@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.bootstrap-stamp
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: bootstrap demo test test-e2e test-quick lint bench clean
+.PHONY: bootstrap demo test test-e2e test-cluster test-quick lint bench clean
 
 bootstrap: $(STAMP)
 
@@ -18,15 +18,21 @@ demo: bootstrap
 # The whole suite, end-to-end DAG runs included, on two workers by file; the longest modules
 # start first (tests/conftest.py orders them) so neither worker is left with a long tail.
 test: bootstrap
-	$(PYTEST) -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
+	$(PYTEST) -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 -m "not cluster"
+
+# The distributed deployment on this machine: `fyp cluster up` (S3 lake on SeaweedFS, Spark
+# standalone master + 2 workers, Airflow scheduler + Celery worker), fyp_hourly and fyp_nightly
+# through the scheduler, a Spark worker killed mid-run (tests/test_cluster.py).
+test-cluster: bootstrap
+	$(PYTEST) -q -m cluster tests/test_cluster.py -s
 
 # Only the end-to-end runs of fyp_hourly + fyp_nightly through Airflow on a tiny world (minutes).
 test-e2e: bootstrap
-	$(PYTEST) -q -m e2e
+	$(PYTEST) -q -m "e2e and not cluster"
 
 # Pure tests only: no Spark, no servers, no Airflow (seconds).
 test-quick: bootstrap
-	$(PYTEST) -q -m "not spark and not services and not airflow and not slow"
+	$(PYTEST) -q -m "not spark and not services and not airflow and not slow and not cluster"
 
 bench: bootstrap
 	for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "cli.upload_cmd": "upload",
     "cli.video_cmd": "video",
     "cli.evaluate_cmd": "evaluate",
+    "cli.cluster_cmd": "cluster",
 }
 
 

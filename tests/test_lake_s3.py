@@ -16,6 +16,9 @@ import pytest
 from fyplake.config import Settings
 from infra.seaweedfs import SeaweedS3, SeaweedUnavailable, weed_binary
 
+# Spark runs in the commands' own processes (a JVM with S3A), minutes in all
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
 ACCESS_KEY, SECRET_KEY = "fyp-lake-key", "fyp-lake-secret"
 BUCKET = "fyp-lake"
 DAY = "2026-11-01"

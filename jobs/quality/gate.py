@@ -168,7 +168,13 @@ def load_suite(table: str, suites_dir: Path | None = None, engine: str = "spark"
     (``{"type": "comparison", "column": {"name": "event_type"}, "operator": "!=",
     "parameter": "follow"}``), which every engine reads; a legacy string condition gets the
     parser of the engine that runs it."""
-    path = Path(suites_dir or SUITES_DIR) / f"{table}.json"
+    if suites_dir is None:
+        # through the package's resources, so the suites load from a shipped zip as well
+        from importlib import resources
+
+        path = resources.files("jobs.quality").joinpath("suites", f"{table}.json")
+    else:
+        path = Path(suites_dir) / f"{table}.json"
     if not path.is_file():
         raise FileNotFoundError(f"no expectation suite for {table}: {path}")
     suite = json.loads(path.read_text())
