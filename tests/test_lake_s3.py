@@ -43,8 +43,13 @@ def s3(tmp_path_factory):
 @pytest.fixture(scope="module")
 def env(s3, tmp_path_factory):
     home = tmp_path_factory.mktemp("s3home")
+    # only what this test sets (another test's FYP_* or AWS_* left in os.environ must not leak)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FYP_", "AWS_", "AIRFLOW"))}
     return {
-        **os.environ,
+        **clean,
+        "FYP_SPARK_MASTER": "local[2]",
+        "FYP_SPARK_SHUFFLE_PARTITIONS": "2",
+        "FYP_SPARK_DRIVER_MEMORY": "1g",
         "FYP_HOME": str(home),
         "FYP_LAKE": f"s3://{BUCKET}/lake",
         "FYP_S3_ENDPOINT_URL": s3.endpoint,
