@@ -17,6 +17,7 @@ real deployment edits: ``FYP_CONFIG``) and ``state.json`` (what it started: pids
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -317,18 +318,30 @@ def _stop_group(pid: int, timeout_s: float = 20.0) -> bool:
     """SIGTERM the process group ``pid`` leads, SIGKILL what is left; True if it was running."""
     if not _alive(pid):
         return False
+    import psutil
+
+    # children that left the group (a task's spark-submit driver starts a session of its own)
+    try:
+        strays = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        strays = []
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
+    for child in strays:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
     deadline = time.monotonic() + timeout_s
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     if _alive(pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _, alive = psutil.wait_procs(strays, timeout=5)
+    for child in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
     return True
 
 
