@@ -127,29 +127,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def remove(target: str | Path, settings: Settings | None = None) -> None:
-    """Delete a file or object if it exists."""
-    if not is_remote(target):
-        Path(target).unlink(missing_ok=True)
-        return
-    fs, path = filesystem(target, settings)
-    if fs.exists(path):
-        fs.rm_file(path)
-
-
 def open_read(location: str | Path, settings: Settings | None = None) -> IO[bytes]:
     fs, path = filesystem(location, settings)
     return fs.open(path, "rb")
-
-
-def read_bytes(location: str | Path, settings: Settings | None = None) -> bytes:
-    fs, path = filesystem(location, settings)
-    return fs.cat_file(path)
-
-
-def exists(location: str | Path, settings: Settings | None = None) -> bool:
-    fs, path = filesystem(location, settings)
-    return bool(fs.exists(path))
 
 
 def glob(pattern: str | Path, settings: Settings | None = None) -> list[str | Path]:

@@ -298,13 +298,7 @@ class LocalCluster:
         state = self.state()
         stopped: dict[str, bool] = {}
         pids = state.get("pids", {})
-        # Airflow first (no new Spark work), then Spark workers and master, then storage
-        order = sorted(pids, key=lambda n: (not n.startswith("airflow"), n == "seaweedfs"))
-        order = [n for n in order if n != "master"] + (["master"] if "master" in pids else [])
-        order = [n for n in order if n != "seaweedfs"] + (
-            ["seaweedfs"] if "seaweedfs" in pids else []
-        )
-        for name in order:
+        for name in sorted(pids, key=_stop_rank):
             stopped[name] = _stop_group(pids[name])
         if state.get("started_stack"):
             from infra.stack import Stack
@@ -312,6 +306,14 @@ class LocalCluster:
             stopped.update({f"stack-{k}": v for k, v in Stack(self.settings).down().items()})
         _state_path(self.settings).unlink(missing_ok=True)
         return stopped
+
+
+def _stop_rank(name: str) -> int:
+    """Airflow first (no new Spark work), then Spark workers, the master, then storage."""
+    for rank, prefix in enumerate(("airflow", "worker", "master")):
+        if name.startswith(prefix):
+            return rank
+    return 3
 
 
 def _stop_group(pid: int, timeout_s: float = 20.0) -> bool:

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from seaweed import seaweed
 
 from fyplake.config import Settings
-from infra.seaweedfs import SeaweedS3, SeaweedUnavailable, weed_binary
+from infra.seaweedfs import SeaweedS3
 
 # Spark runs in the commands' own processes (a JVM with S3A), minutes in all
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -27,17 +28,8 @@ FYP = str(Path(sys.executable).with_name("fyp"))
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"), ACCESS_KEY, SECRET_KEY)
-    try:
-        server.start((BUCKET,))
-    except SeaweedUnavailable as exc:
-        if weed_binary() is None:
-            pytest.skip(str(exc))
-        pytest.fail(str(exc))
-    try:
+    with seaweed(tmp_path_factory.mktemp("seaweedfs"), ACCESS_KEY, SECRET_KEY, BUCKET) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

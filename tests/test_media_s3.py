@@ -12,6 +12,7 @@ from pathlib import Path
 
 import media_clips as clips
 import pytest
+from seaweed import seaweed
 
 from fyplake.media.catalog import video_media
 from fyplake.media.store import (
@@ -21,7 +22,6 @@ from fyplake.media.store import (
     open_store,
 )
 from fyplake.media.uploads import run_inline, submit_upload
-from infra.seaweedfs import SeaweedS3, SeaweedUnavailable, weed_binary
 
 ACCESS_KEY, SECRET_KEY = "fyp-test-key", "fyp-test-secret"
 BUCKET = "fyp-media"
@@ -30,17 +30,8 @@ BUCKET = "fyp-media"
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory):
     """A SeaweedFS master+volume+filer+S3 gateway; yields the S3 endpoint URL."""
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"), ACCESS_KEY, SECRET_KEY)
-    try:
-        endpoint = server.start((BUCKET,))
-    except SeaweedUnavailable as exc:
-        if weed_binary() is None:
-            pytest.skip(str(exc))
-        pytest.fail(str(exc))
-    try:
-        yield endpoint
-    finally:
-        server.stop()
+    with seaweed(tmp_path_factory.mktemp("seaweedfs"), ACCESS_KEY, SECRET_KEY, BUCKET) as server:
+        yield server.endpoint
 
 
 @pytest.fixture
