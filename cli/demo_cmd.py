@@ -150,10 +150,10 @@ def _pick_users(settings) -> tuple[int, int]:  # noqa: ANN001
     import duckdb
 
     from fyplake.catalog import table
-    from fyplake.lake_query import open_delta
+    from fyplake.lake_query import arrow_dataset
 
-    watches = open_delta(settings, table("silver.watch_history")).to_pyarrow_dataset()
-    users = open_delta(settings, table("silver.users")).to_pyarrow_dataset()
+    watches = arrow_dataset(settings, table("silver.watch_history"))
+    users = arrow_dataset(settings, table("silver.users"))
     con = duckdb.connect()
     con.register("watches", watches)
     con.register("users", users)

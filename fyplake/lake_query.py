@@ -55,6 +55,19 @@ def open_delta(settings: Settings, spec: catalog.TableSpec):  # noqa: ANN201 - D
     return DeltaTable(uri, storage_options=storage_options(settings))
 
 
+def arrow_dataset(settings: Settings, spec: catalog.TableSpec, table=None):  # noqa: ANN001, ANN201
+    """The table's current (or ``table``'s loaded) version as a pyarrow dataset read through a
+    native filesystem (see :func:`fyplake.storage.arrow_filesystem`)."""
+    table = table if table is not None else open_delta(settings, spec)
+    if table is None:
+        raise LakeQueryError(
+            f"table {spec.layer}.{spec.name} does not exist yet at {spec.path(settings)}"
+        )
+    return table.to_pyarrow_dataset(
+        filesystem=storage.arrow_filesystem(spec.path(settings), settings)
+    )
+
+
 def list_tables(settings: Settings) -> list[dict[str, Any]]:
     """Every catalog table: rows, Delta version, files and bytes (from the Delta log)."""
     import pyarrow as pa
@@ -173,7 +186,7 @@ def _run_duckdb(
             except Exception as exc:  # noqa: BLE001 - delta-rs raises several types
                 raise LakeQueryError(f"{name} has no version as of {when}: {exc}") from None
         view = f"__{spec.layer}__{spec.name}"
-        con.register(view, table.to_pyarrow_dataset())
+        con.register(view, arrow_dataset(settings, spec, table))
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{spec.layer}"')
         con.execute(f'CREATE VIEW "{spec.layer}"."{spec.name}" AS SELECT * FROM "{view}"')
     try:

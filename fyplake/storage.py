@@ -89,6 +89,21 @@ def filesystem(
     return fs, str(location).split("://", 1)[1]
 
 
+def arrow_filesystem(location: str | Path, settings: Settings | None = None):  # noqa: ANN201
+    """A native pyarrow filesystem rooted at ``location`` (a Delta table's folder).
+
+    delta-rs's own pyarrow datasets read through a Python filesystem: a read-ahead still in
+    flight when the interpreter exits then needs the GIL and aborts the process after its output
+    is written (apache/arrow#34314, "terminate called without an active exception"). Native
+    filesystems read without the GIL."""
+    from pyarrow import fs as pafs
+
+    if not is_remote(location):
+        return pafs.SubTreeFileSystem(str(Path(location).resolve()), pafs.LocalFileSystem())
+    fs, path = filesystem(location, settings)
+    return pafs.SubTreeFileSystem(path.rstrip("/"), fs.fs)
+
+
 def write_atomic(
     target: str | Path, data: bytes, settings: Settings | None = None, *, fresh: bool = False
 ) -> None:

@@ -86,6 +86,11 @@ def test_spark_writes_the_delta_tables_into_the_bucket(s3, env, ingested):
     tables = {t["table"]: t for t in json.loads(_fyp(env, "tables", "--json"))}
     assert tables["bronze.events"]["rows"] > 0, tables["bronze.events"]
     assert tables["silver.users"]["rows"] == 40, tables["silver.users"]
+    # fyp sql's DuckDB path scans them through a native S3 filesystem
+    rows = json.loads(
+        _fyp(env, "sql", "SELECT count(DISTINCT user_id) AS n FROM silver.users", "--json")
+    )
+    assert rows == [{"n": 40}], rows
 
 
 def test_api_event_landing_and_counts_go_to_the_bucket(s3, env, ingested):
