@@ -24,6 +24,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from fyplake import catalog, delta_io
 from fyplake.landing_stats import landing_counts
+from jobs.quality.gate import LAYERS
 
 pytestmark = pytest.mark.slow
 
@@ -215,8 +216,20 @@ def test_gates_ran_and_kept_their_results(lake):
     ]
     assert result["quality_gate_silver"]["message"].startswith("gate silver passed")
     quality = Path(settings.quality_dir)
-    assert (quality / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+    site = quality / "gx" / "uncommitted" / "data_docs" / "local_site"
     assert (quality / "results" / DAY.isoformat() / "gold-latest.json").exists()
+    # each gate renders its own pages: every stored validation result and every gated table's
+    # suite has its page, and the index links each result
+    stored = list((quality / "gx" / "uncommitted" / "validations").rglob("*.json"))
+    pages = list((site / "validations").rglob("*.html"))
+    gated = {t for layer in ("bronze", "silver", "gold") for t in LAYERS[layer]}
+    assert len(stored) == len(pages) >= len(gated), (len(stored), len(pages))
+    suites = site / "expectations"
+    assert {
+        ".".join(p.relative_to(suites).with_suffix("").parts) for p in suites.rglob("*.html")
+    } == gated
+    index = (site / "index.html").read_text()
+    assert all(str(p.relative_to(site)) in index for p in pages)
 
 
 def test_every_lake_task_recorded_its_run(spark, lake):
