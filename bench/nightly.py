@@ -12,14 +12,18 @@ Per stage it prints: wall time; the records Spark read and wrote (every complete
 input/output records, Delta log reads included, from the Spark UI's REST API); the shuffle
 bytes written; memory and disk spill; peak RSS of this process (the Python driver) and of
 its JVM; and the job's own summary. Then the total, the share of each stage, and the same
-figures as JSON (``--json PATH`` also writes them to a file). The machine's load average is
-printed too: on a shared machine absolute times move with it.
+figures as JSON (``--json PATH`` also writes them to a file). ``--nights K`` runs K nightlies,
+one per day up to the last: the first also ingests every landed file and trains the ranker on
+gold it must build in memory; the later ones are the steady state (the previous night's gold is
+in the lake). The machine's load average is printed too: on a shared machine absolute times
+move with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -184,6 +188,13 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--shape", default="default")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--nights",
+        type=int,
+        default=1,
+        help="nightlies to run, one per day up to the last (the first also ingests every "
+        "landed file; later ones are the steady state: the previous night's gold is there)",
+    )
     ap.add_argument("--no-gates", action="store_true", help="skip the quality gates")
     ap.add_argument("--keep", action="store_true", help="keep the home folder afterwards")
     ap.add_argument("--json", dest="json_path", help="also write the figures here")
@@ -196,6 +207,7 @@ def main() -> None:
     )
     from fyplake.config import reload_settings
     from fyplake.synth import generate_world
+    from fyplake.synth.generate import DEFAULT_START_DATE
     from infra.migrations import migrate
     from infra.spark import get_spark
     from infra.stack import Stack
@@ -235,26 +247,38 @@ def main() -> None:
                 "stack": round(t_spark - t_stack, 2),
                 "spark_session": round(time.perf_counter() - t_spark, 2),
             }
-            reporter = BenchReporter(spark, rss)
-            t_build = time.perf_counter()
-            result = build(spark, settings, gates=not args.no_gates, reporter=reporter)
-            out["build_seconds"] = round(time.perf_counter() - t_build, 2)
-            out["published"] = result["published"]
-            out["stages"] = reporter.rows
+            last = DEFAULT_START_DATE + dt.timedelta(days=args.days - 1)
+            out["nights"] = []
+            for night in range(args.nights):
+                ds = last - dt.timedelta(days=args.nights - 1 - night)
+                print(f"night {night + 1} of {args.nights}: as of the end of {ds}", flush=True)
+                reporter = BenchReporter(spark, rss)
+                t_build = time.perf_counter()
+                result = build(spark, settings, ds, gates=not args.no_gates, reporter=reporter)
+                out["nights"].append(
+                    {
+                        "as_of": ds.isoformat(),
+                        "build_seconds": round(time.perf_counter() - t_build, 2),
+                        "published": result["published"],
+                        "stages": reporter.rows,
+                    }
+                )
             spark.stop()
     finally:
         stack.down()
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
 
-    total = out["build_seconds"]
     print(
         f"startup: stack {out['startup_seconds']['stack']:.1f} s, "
         f"Spark session {out['startup_seconds']['spark_session']:.1f} s"
     )
-    print(f"build (landed files -> published feeds): {total:.1f} s; by stage:")
-    for row in sorted(out["stages"], key=lambda r: -r["seconds"]):
-        print(f"  {row['stage']:26} {row['seconds']:8.1f} s  {100 * row['seconds'] / total:5.1f} %")
+    for night in out["nights"]:
+        total = night["build_seconds"]
+        print(f"night as of {night['as_of']}: {total:.1f} s; by stage:")
+        for row in sorted(night["stages"], key=lambda r: -r["seconds"]):
+            share = 100 * row["seconds"] / total
+            print(f"  {row['stage']:26} {row['seconds']:8.1f} s  {share:5.1f} %")
     print(json.dumps(out, indent=1, default=str))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(out, indent=1, default=str))
