@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -200,6 +201,8 @@ def main() -> None:
     ap.add_argument("--json", dest="json_path", help="also write the figures here")
     args = ap.parse_args()
 
+    # a killed run still stops its embedded Postgres and Valkey (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(tempfile.mkdtemp(prefix="fyp-bench-nightly-"))
     os.environ["FYP_HOME"] = str(home)
     os.environ["FYP_SPARK_CONF"] = json.dumps(
