@@ -346,8 +346,10 @@ GOLD_CANDIDATES = register(
         "candidates",
         "ds date, user_id bigint, video_id bigint, source string, score double, "
         "sources array<string>",
-        "Per-user candidates after quotas, dedupe, watched and not-ready filtering; source = "
-        "the source kept (priority order), sources = every source that produced it.",
+        "Per-user candidates after quotas, dedupe, watched and not-ready filtering, for a "
+        "fixed sample of users (rec_candidates_sample_users; the rank job regenerates every "
+        "user's in its own pass); source = the source kept (priority order), sources = every "
+        "source that produced it.",
         partition_by=("ds",),
         key=("ds", "user_id", "video_id"),
     )

@@ -30,6 +30,13 @@ class EngineSettings(BaseModel):
         default=["exploration", "followed", "hashtag", "sound", "cowatch", "embedding", "trending"],
         description="Which source a candidate keeps when several sources produce it (first wins).",
     )
+    rec_candidates_sample_users: int = Field(
+        default=2000,
+        ge=-1,
+        description="gold.candidates keeps the candidates of this many users (the same "
+        "hash-picked users every night; -1 = every user), for evaluation and debugging; the "
+        "rank job generates and ranks every user's candidates in one pass without them.",
+    )
     rec_overfetch: float = Field(
         default=1.5, description="Per-key fetch factor before watched/not-ready filtering."
     )

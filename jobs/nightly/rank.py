@@ -1,8 +1,10 @@
-"""Job: rank candidates into each user's top-N feed (cold start and exploration included).
+"""Job: every user's candidates generated and ranked into a top-N feed in one pass per batch of
+users (cold start and exploration included), so no user x candidate table is written or read.
 
-Reads silver as of ds and gold.video_features, gold.video_embeddings, gold.user_embeddings,
-gold.coldstart_pools and gold.candidates of ds; writes gold.feeds (ds partition) with the run id
-that names the input versions; gold.runs records them.
+Reads silver as of ds and the gold of ds the candidates job reads (lists, embeddings,
+neighbours, affinities, exploration assignments) plus gold.coldstart_pools; writes gold.feeds
+(ds partition) with the run id that names the input versions; gold.runs records them. For the
+users gold.candidates samples, the candidates ranked are the ones it holds.
 
 With ``rec_ranker=learned`` it also reads gold.models and gold.user_affinities: the newest
 accepted ranker of a ds at or before this one scores the candidates (``jobs/recsys/learned.py``);
@@ -25,9 +27,24 @@ from jobs.recsys import learned
 from jobs.recsys.jobrun import run_stage
 from jobs.recsys.lakeio import read_silver
 from jobs.recsys.params import LEARNED
-from jobs.recsys.pipeline import prepare, stage_rank
+from jobs.recsys.pipeline import prepare, stage_recommend
 
 logger = logging.getLogger(__name__)
+
+#: The gold of ds the fused candidates + ranking pass reads (``pipeline.stage_recommend``).
+RANK_INPUTS = (
+    catalog.GOLD_VIDEO_FEATURES,
+    catalog.GOLD_VIDEO_EMBEDDINGS,
+    catalog.GOLD_USER_EMBEDDINGS,
+    catalog.GOLD_VIDEO_NEIGHBOURS,
+    catalog.GOLD_COLDSTART_POOLS,
+    catalog.GOLD_HASHTAG_TOP,
+    catalog.GOLD_SOUND_TOP,
+    catalog.GOLD_CREATOR_TOP,
+    catalog.GOLD_TRENDING,
+    catalog.GOLD_USER_AFFINITIES,
+    catalog.GOLD_EXPLORATION_ASSIGNMENTS,
+)
 
 
 def choose_ranker(reads, p, ds: dt.date) -> tuple[str, learned.Model | None, str]:  # noqa: ANN001
@@ -57,20 +74,9 @@ def _stage(reads, p, ds, report: dict[str, Any]):  # noqa: ANN001
         {"ranker_used": ranker, "model_id": model.model_id if model else None, "ranker_note": note}
     )
     prep = prepare(read_silver(reads), ds, p)
-    g = lambda spec: reads.gold(spec, ds)  # noqa: E731
-    feeds = stage_rank(
-        prep,
-        p,
-        video_features=g(catalog.GOLD_VIDEO_FEATURES),
-        video_emb=g(catalog.GOLD_VIDEO_EMBEDDINGS),
-        user_emb=g(catalog.GOLD_USER_EMBEDDINGS),
-        coldstart_pools=g(catalog.GOLD_COLDSTART_POOLS),
-        candidates_df=g(catalog.GOLD_CANDIDATES),
-        neighbours=g(catalog.GOLD_VIDEO_NEIGHBOURS),
-        ranker=ranker,
-        model=model,
-        user_affinities=g(catalog.GOLD_USER_AFFINITIES) if model is not None else None,
-        report=report,
+    gold = {spec.name: reads.gold(spec, ds) for spec in RANK_INPUTS}
+    feeds = stage_recommend(
+        prep, p, gold, model=model, report=report, ranker=ranker, blend_with_served_lists=False
     )
     return {"feeds": feeds}
 

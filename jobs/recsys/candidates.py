@@ -180,6 +180,16 @@ def candidate_inputs(
     )
 
 
+def candidate_sample(users: DataFrame, n: int) -> DataFrame:
+    """The users whose candidates gold.candidates keeps: the ``n`` with the smallest hash of
+    their id, so the same users night after night (a new user joins when its hash is small
+    enough); every user when ``n`` < 0. Only a sorted id column reaches the driver's limit."""
+    if n < 0:
+        return users
+    ids = users.select("user_id").orderBy(F.xxhash64("user_id"), "user_id").limit(n)
+    return users.join(F.broadcast(ids), "user_id", "left_semi")
+
+
 # --- numpy kernel ------------------------------------------------------------------------------
 
 _EMPTY_I = np.zeros(0, np.int64)

@@ -71,6 +71,7 @@ class RecParams:
     )
     source_priority: tuple[str, ...] = _setting("rec_source_priority", tuple)
     overfetch: float = _setting("rec_overfetch")
+    candidates_sample_users: int = _setting("rec_candidates_sample_users")
     w_completion: float = _setting("rec_weight_completion")
     w_like: float = _setting("rec_weight_like")
     w_comment: float = _setting("rec_weight_comment")

@@ -327,9 +327,9 @@ def recent_positives(prep: Prepared, p: RecParams) -> DataFrame:
     return prep.recent
 
 
-def _inputs(prep: Prepared, p: RecParams, *, user_emb, user_affinities, assignments):
+def _inputs(prep: Prepared, p: RecParams, *, user_emb, user_affinities, assignments, users=None):
     return candidates.candidate_inputs(
-        prep.users,
+        prep.users if users is None else users,
         prep.events,
         user_emb,
         prep.follows,
@@ -355,11 +355,18 @@ def stage_candidates(
     assignments: DataFrame,
     neighbours: DataFrame | None = None,
 ) -> DataFrame:
-    """gold.candidates: ds, user_id, video_id, source, score, sources."""
+    """gold.candidates: ds, user_id, video_id, source, score, sources, for the users of
+    ``candidates.candidate_sample`` (``rec_candidates_sample_users``): the same candidates
+    the rank job's fused pass generates for them."""
     cat = _catalog(p, video_features, video_emb, neighbours=neighbours)
     lists = catalogue.build_lists(cat, hashtag_top, sound_top, creator_top, trending)
     rows = _inputs(
-        prep, p, user_emb=user_emb, user_affinities=user_affinities, assignments=assignments
+        prep,
+        p,
+        user_emb=user_emb,
+        user_affinities=user_affinities,
+        assignments=assignments,
+        users=candidates.candidate_sample(prep.users, p.candidates_sample_users),
     )
     cands = candidates.generate_candidates(
         rows, cat, lists, candidates.CandidateConfig.from_params(p), p.embedding_dim
@@ -367,7 +374,7 @@ def stage_candidates(
     return cands.withColumn("ds", F.lit(prep.ds))
 
 
-def stage_rank(
+def rank_candidates(
     prep: Prepared,
     p: RecParams,
     *,
@@ -382,10 +389,12 @@ def stage_rank(
     user_affinities: DataFrame | None = None,
     report: dict[str, Any] | None = None,
 ) -> DataFrame:
-    """gold.feeds without run_id, from materialised candidates: ds, user_id, rank, video_id,
-    score, source. ``model``: a ``learned.Model`` that ranks when ``ranker`` is learned (its
-    features read ``user_affinities``). The hybrid formula's unset blend weights are
-    validated first (``blend.resolve``; ``report`` gets the choice)."""
+    """Feeds (gold.feeds rows without run_id) of materialised candidates (gold.candidates of
+    its sampled users, for debugging a ranking; the nightly ranks in ``stage_recommend``'s
+    fused pass, which gives the same feeds for the same candidates): ds, user_id, rank,
+    video_id, score, source. ``model``: a ``learned.Model`` that ranks when ``ranker`` is
+    learned (its features read ``user_affinities``). The hybrid formula's unset blend
+    weights are validated first (``blend.resolve``; ``report`` gets the choice)."""
     cat = _catalog(p, video_features, video_emb, coldstart_pools, neighbours)
     rows = ranking.user_rows(
         prep.users,
@@ -423,11 +432,18 @@ def stage_recommend(
     variants: dict[str, str] | None = None,
     model: Any = None,
     report: dict[str, Any] | None = None,
+    *,
+    ranker: str | None = None,
+    blend_with_served_lists: bool = True,
 ) -> DataFrame:
-    """Candidates and ranking fused (nothing materialised in between): the feeds. With
-    ``variants`` (model name -> ranker), every ranker ranks the same candidates and the feeds
-    get a ``model`` column (offline comparison). ``model``: the ``learned.Model`` of the
-    ``learned`` ranker (``learned.train_ranker``)."""
+    """Candidates and ranking fused per batch of users (no candidate row is materialised):
+    the feeds, ranked by ``ranker`` (default ``p.ranker``). With ``variants`` (model name ->
+    ranker), every ranker ranks the same candidates and the feeds get a ``model`` column
+    (offline comparison). ``model``: the ``learned.Model`` of the ``learned`` ranker.
+    ``blend_with_served_lists``: the blend validation reuses ``gold``'s source lists (the
+    offline evaluation, as measured) instead of rebuilding them without its held-out slice
+    (the nightly)."""
+    ranker = ranker or p.ranker
     cat = _catalog(
         p,
         gold["video_features"],
@@ -446,21 +462,23 @@ def stage_recommend(
         assignments=gold["exploration_assignments"],
     )
     hp = p  # the hybrid formula's unset blend weights validated (``report``: the choice)
-    if HYBRID in (set(variants.values()) if variants else {p.ranker}):
+    if HYBRID in (set(variants.values()) if variants else {ranker}):
         hp = blend.resolve(
             prep,
             p,
             video_features=gold["video_features"],
             video_emb=gold["video_embeddings"],
             neighbours=gold["video_neighbours"],
-            lists={k: gold[k] for k in ("hashtag_top", "sound_top", "creator_top", "trending")},
+            lists={k: gold[k] for k in ("hashtag_top", "sound_top", "creator_top", "trending")}
+            if blend_with_served_lists
+            else None,
             report=report,
         )
     pick = lambda r: hp if r == HYBRID else p  # noqa: E731
     cfg = (
         {name: ranking.RankConfig.from_params(pick(r), ranker=r) for name, r in variants.items()}
         if variants
-        else ranking.RankConfig.from_params(pick(p.ranker))
+        else ranking.RankConfig.from_params(pick(ranker), ranker=ranker)
     )
     bound = None
     if model is not None and any(c.learned for c in (cfg.values() if variants else [cfg])):
