@@ -6,7 +6,7 @@ neighbours, affinities, exploration assignments) plus gold.coldstart_pools; writ
 (ds partition) with the run id that names the input versions; gold.runs records them. For the
 users gold.candidates samples, the candidates ranked are the ones it holds.
 
-With ``rec_ranker=learned`` it also reads gold.models and gold.user_affinities: the newest
+With ``rec_ranker=learned`` it also reads gold.models (and scores with the affinities): the newest
 accepted ranker of a ds at or before this one scores the candidates (``jobs/recsys/learned.py``);
 with none (too little history to train, none trained yet, features changed) the fallback formula
 (``rec_ranker_fallback``) ranks. Which one ran (``ranker_used``, ``model_id``, ``ranker_note``)
