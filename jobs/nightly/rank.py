@@ -25,26 +25,14 @@ from fyplake import catalog, delta_io
 from jobs._entry import job_main
 from jobs.recsys import learned
 from jobs.recsys.jobrun import run_stage
-from jobs.recsys.lakeio import read_silver
+from jobs.recsys.lakeio import CANDIDATE_GOLD, read_silver
 from jobs.recsys.params import LEARNED
 from jobs.recsys.pipeline import prepare, stage_recommend
 
 logger = logging.getLogger(__name__)
 
 #: The gold of ds the fused candidates + ranking pass reads (``pipeline.stage_recommend``).
-RANK_INPUTS = (
-    catalog.GOLD_VIDEO_FEATURES,
-    catalog.GOLD_VIDEO_EMBEDDINGS,
-    catalog.GOLD_USER_EMBEDDINGS,
-    catalog.GOLD_VIDEO_NEIGHBOURS,
-    catalog.GOLD_COLDSTART_POOLS,
-    catalog.GOLD_HASHTAG_TOP,
-    catalog.GOLD_SOUND_TOP,
-    catalog.GOLD_CREATOR_TOP,
-    catalog.GOLD_TRENDING,
-    catalog.GOLD_USER_AFFINITIES,
-    catalog.GOLD_EXPLORATION_ASSIGNMENTS,
-)
+RANK_INPUTS = (*CANDIDATE_GOLD.values(), catalog.GOLD_COLDSTART_POOLS)
 
 
 def choose_ranker(reads, p, ds: dt.date) -> tuple[str, learned.Model | None, str]:  # noqa: ANN001

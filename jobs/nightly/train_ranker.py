@@ -19,33 +19,19 @@ from fyplake import catalog, delta_io
 from jobs._entry import job_main
 from jobs.jobrun import JobRun, Reads, run_job
 from jobs.recsys import learned
-from jobs.recsys.lakeio import read_silver
+from jobs.recsys.lakeio import CANDIDATE_GOLD, read_silver
 from jobs.recsys.params import RecParams
 
 logger = logging.getLogger(__name__)
-
-#: The gold tables of T' the training rows are built from (table name -> spec).
-GOLD_AS_OF = {
-    "video_features": catalog.GOLD_VIDEO_FEATURES,
-    "video_embeddings": catalog.GOLD_VIDEO_EMBEDDINGS,
-    "user_embeddings": catalog.GOLD_USER_EMBEDDINGS,
-    "video_neighbours": catalog.GOLD_VIDEO_NEIGHBOURS,
-    "user_affinities": catalog.GOLD_USER_AFFINITIES,
-    "hashtag_top": catalog.GOLD_HASHTAG_TOP,
-    "sound_top": catalog.GOLD_SOUND_TOP,
-    "creator_top": catalog.GOLD_CREATOR_TOP,
-    "trending": catalog.GOLD_TRENDING,
-    "exploration_assignments": catalog.GOLD_EXPLORATION_ASSIGNMENTS,
-}
 
 
 def _gold_of(reads: Reads, spark: Any, settings: Any, as_of: dt.date) -> dict | None:
     """The gold partitions of ``as_of`` when the nightly of that date wrote every one of them
     (video features and embeddings non-empty), else None."""
-    for spec in GOLD_AS_OF.values():
+    for spec in CANDIDATE_GOLD.values():
         if not delta_io.table_exists(spark, spec, settings):
             return None
-    gold = {name: reads.gold(spec, as_of) for name, spec in GOLD_AS_OF.items()}
+    gold = {name: reads.gold(spec, as_of) for name, spec in CANDIDATE_GOLD.items()}
     if (
         gold["video_features"].limit(1).count() == 0
         or gold["user_embeddings"].limit(1).count() == 0

@@ -25,6 +25,24 @@ SILVER_SPECS = {
     "follows": catalog.SILVER_FOLLOWS,
 }
 
+#: The gold of a ds that candidate generation reads (the users' side and the source lists),
+#: by table name: the rank job reads it for ds, ``train_ranker`` for its training day.
+CANDIDATE_GOLD = {
+    spec.name: spec
+    for spec in (
+        catalog.GOLD_VIDEO_FEATURES,
+        catalog.GOLD_VIDEO_EMBEDDINGS,
+        catalog.GOLD_USER_EMBEDDINGS,
+        catalog.GOLD_VIDEO_NEIGHBOURS,
+        catalog.GOLD_USER_AFFINITIES,
+        catalog.GOLD_HASHTAG_TOP,
+        catalog.GOLD_SOUND_TOP,
+        catalog.GOLD_CREATOR_TOP,
+        catalog.GOLD_TRENDING,
+        catalog.GOLD_EXPLORATION_ASSIGNMENTS,
+    )
+}
+
 
 def read_silver(reads: Reads) -> Silver:
     """The engine's silver inputs, each pinned (and recorded) through ``reads``."""
