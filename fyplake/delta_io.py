@@ -142,8 +142,10 @@ def merge_upsert(
     extra_condition: str | None = None,
     settings: Settings | None = None,
     update_condition: str | None = None,
+    source_unique: bool = False,
 ) -> int:
-    """MERGE ``df`` into the table on its key; the source is deduplicated by key first.
+    """MERGE ``df`` into the table on its key; the source is deduplicated by key first, unless
+    the caller vouches that it holds each key once (``source_unique``: no shuffle of the source).
 
     ``update_existing=False`` gives insert-only semantics (first write wins, e.g. events).
     ``extra_condition`` narrows the target side (e.g. to the partitions the batch touches) so
@@ -157,7 +159,9 @@ def merge_upsert(
     if not key:
         raise ValueError(f"{spec.full_name} has no key to merge on")
     _ensure_current(spark, spec, settings)
-    source = conform(df, spec).dropDuplicates(list(key))
+    source = conform(df, spec)
+    if not source_unique:
+        source = source.dropDuplicates(list(key))
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
     if extra_condition:
         cond = f"({cond}) AND ({extra_condition})"

@@ -225,6 +225,9 @@ def ingest_interval(
             update_existing=False,
             extra_condition=_target_dates_in("event_date", batch_dates),
             settings=settings,
+            # the duplicate check left each event_id once (a repeat in the batch is
+            # quarantined), so the MERGE need not shuffle the batch to de-duplicate it
+            source_unique=True,
         )
         quarantine_parts.append(
             transforms.to_quarantine(events, "events", now_col, ingest_date_col)
