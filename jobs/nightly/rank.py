@@ -25,7 +25,7 @@ from fyplake import catalog, delta_io
 from jobs._entry import job_main
 from jobs.recsys import learned
 from jobs.recsys.jobrun import run_stage
-from jobs.recsys.lakeio import CANDIDATE_GOLD, read_silver
+from jobs.recsys.lakeio import CANDIDATE_GOLD, read_gold, read_silver
 from jobs.recsys.params import LEARNED
 from jobs.recsys.pipeline import prepare, stage_recommend
 
@@ -62,7 +62,7 @@ def _stage(reads, p, ds, report: dict[str, Any]):  # noqa: ANN001
         {"ranker_used": ranker, "model_id": model.model_id if model else None, "ranker_note": note}
     )
     prep = prepare(read_silver(reads), ds, p)
-    gold = {spec.name: reads.gold(spec, ds) for spec in RANK_INPUTS}
+    gold = read_gold(reads, RANK_INPUTS, ds)
     feeds = stage_recommend(
         prep, p, gold, model=model, report=report, ranker=ranker, blend_with_served_lists=False
     )

@@ -19,7 +19,7 @@ from fyplake import catalog, delta_io
 from jobs._entry import job_main
 from jobs.jobrun import JobRun, Reads, run_job
 from jobs.recsys import learned
-from jobs.recsys.lakeio import CANDIDATE_GOLD, read_silver
+from jobs.recsys.lakeio import CANDIDATE_GOLD, read_gold, read_silver
 from jobs.recsys.params import RecParams
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def _gold_of(reads: Reads, spark: Any, settings: Any, as_of: dt.date) -> dict | 
     for spec in CANDIDATE_GOLD.values():
         if not delta_io.table_exists(spark, spec, settings):
             return None
-    gold = {name: reads.gold(spec, as_of) for name, spec in CANDIDATE_GOLD.items()}
+    gold = read_gold(reads, CANDIDATE_GOLD.values(), as_of)
     if (
         gold["video_features"].limit(1).count() == 0
         or gold["user_embeddings"].limit(1).count() == 0

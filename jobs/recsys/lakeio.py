@@ -9,6 +9,7 @@ result, no duplicates).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -47,6 +48,11 @@ CANDIDATE_GOLD = {
 def read_silver(reads: Reads) -> Silver:
     """The engine's silver inputs, each pinned (and recorded) through ``reads``."""
     return Silver(**{k: reads.table(spec) for k, spec in SILVER_SPECS.items()})
+
+
+def read_gold(reads: Reads, specs: Iterable[TableSpec], ds: dt.date) -> dict[str, DataFrame]:
+    """The ``ds`` partitions of gold tables, by table name, each pinned through ``reads``."""
+    return {spec.name: reads.gold(spec, ds) for spec in specs}
 
 
 def write_gold(

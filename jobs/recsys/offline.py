@@ -289,20 +289,7 @@ def candidate_recall_rows(
     (``pipeline.stage_candidates``, the gold.candidates stage) for the evaluated users only.
     Returns (rows, sources whose marginal recall is ~0: "adds nothing measurable")."""
     only = dataclasses.replace(prep, users=prep.users.join(eval_users, "user_id", "left_semi"))
-    cands = stage_candidates(
-        only,
-        p,
-        video_features=out["video_features"],
-        user_affinities=out["user_affinities"],
-        hashtag_top=out["hashtag_top"],
-        sound_top=out["sound_top"],
-        creator_top=out["creator_top"],
-        trending=out["trending"],
-        video_emb=out["video_embeddings"],
-        user_emb=out["user_embeddings"],
-        assignments=out["exploration_assignments"],
-        neighbours=out["video_neighbours"],
-    )
+    cands = stage_candidates(only, p, out)
     values: dict[str, float] = {}
     flagged = []
     order = {s: i for i, s in enumerate(SOURCES)}

@@ -340,32 +340,23 @@ def _inputs(prep: Prepared, p: RecParams, *, user_emb, user_affinities, assignme
     )
 
 
-def stage_candidates(
-    prep: Prepared,
-    p: RecParams,
-    *,
-    video_features: DataFrame,
-    user_affinities: DataFrame,
-    hashtag_top: DataFrame,
-    sound_top: DataFrame,
-    creator_top: DataFrame,
-    trending: DataFrame,
-    video_emb: DataFrame,
-    user_emb: DataFrame,
-    assignments: DataFrame,
-    neighbours: DataFrame | None = None,
-) -> DataFrame:
+def stage_candidates(prep: Prepared, p: RecParams, gold: dict[str, DataFrame]) -> DataFrame:
     """gold.candidates: ds, user_id, video_id, source, score, sources, for the users of
     ``candidates.candidate_sample`` (``rec_candidates_sample_users``): the same candidates
-    the rank job's fused pass generates for them."""
-    cat = _catalog(p, video_features, video_emb, neighbours=neighbours)
-    lists = catalogue.build_lists(cat, hashtag_top, sound_top, creator_top, trending)
+    the rank job's fused pass generates for them. ``gold``: the frames of
+    ``lakeio.CANDIDATE_GOLD`` by table name (lake partitions or ``learned.gold_as_of``)."""
+    cat = _catalog(
+        p, gold["video_features"], gold["video_embeddings"], neighbours=gold["video_neighbours"]
+    )
+    lists = catalogue.build_lists(
+        cat, gold["hashtag_top"], gold["sound_top"], gold["creator_top"], gold["trending"]
+    )
     rows = _inputs(
         prep,
         p,
-        user_emb=user_emb,
-        user_affinities=user_affinities,
-        assignments=assignments,
+        user_emb=gold["user_embeddings"],
+        user_affinities=gold["user_affinities"],
+        assignments=gold["exploration_assignments"],
         users=candidates.candidate_sample(prep.users, p.candidates_sample_users),
     )
     cands = candidates.generate_candidates(
