@@ -81,3 +81,50 @@ def test_the_pipeline_falls_back_to_cosine_above_the_limit(spark):
     assert sorted(map(tuple, got_cos.collect())) == sorted(map(tuple, expected_cos.collect()))
     pairs = {(r["video_id"], r["neighbour_id"]) for r in got_ease.collect()}
     assert pairs and all((a <= 3) == (b <= 3) for a, b in pairs)  # within the clusters
+
+
+def test_validation_key_holds_out_the_latest_or_a_seeded_draw():
+    t = np.array([5.0, 1.0, 3.0])
+    np.testing.assert_array_equal(ease.validation_key(t, "time", 1), t)
+    a, b = ease.validation_key(t, "random", 1), ease.validation_key(t, "random", 1)
+    np.testing.assert_array_equal(a, b)  # one seeded draw, the EASE baseline's
+    assert not np.array_equal(a, ease.validation_key(t, "random", 2))
+    try:
+        ease.validation_key(t, "latest", 1)
+    except ValueError as e:
+        assert "time" in str(e)
+    else:
+        raise AssertionError("an unknown validation kind must be refused")
+
+
+def test_the_item_model_lambda_is_validated_on_the_runs_target(spark):
+    """The nightly (blend_holdout time) validates EASE's lambda on each user's latest positives;
+    ``fyp evaluate --holdout random`` on a random slice, as its EASE baseline does."""
+    from jobs.recsys import pipeline
+
+    user, item, _ = _two_clusters(11)
+    t0 = dt.datetime(2026, 11, 1)
+    rows = [
+        (int(u), int(v) + 1, t0 + dt.timedelta(minutes=int(j)), 1)
+        for j, (u, v) in enumerate(zip(user, item, strict=True))
+    ]
+    recent = spark.createDataFrame(rows, "user_id bigint, video_id bigint, t timestamp, pos int")
+    ready = spark.createDataFrame([(v,) for v in range(1, 11)], "video_id bigint")
+    t = np.array([r[2].timestamp() for r in rows])
+    got = {}
+    for kind in ("time", "random"):
+        p = RecParams(cowatch_neighbours=4, item_model="ease", blend_holdout=kind)
+        pipeline.item_neighbours(recent, ready, p)
+        want, _ = ease.choose_lambda(
+            user,
+            item,
+            ease.validation_key(t, kind, p.seed),
+            10,
+            np.ones(10, bool),
+            k=10,
+            fraction=0.2,
+            seed=p.seed,
+        )
+        got[kind] = ease.chosen_lambda(recent)
+        assert got[kind] == want
+    assert got["time"] != got["random"]  # on this log the two targets want different lambdas

@@ -46,6 +46,7 @@ from jobs.recsys.ease import (
     ease_scores_top_k,
     ease_weights,
     top_k_masked,
+    validation_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -365,10 +366,7 @@ def ease(
     if not allowed.any():
         return Baseline(None, {**info, "skipped": "no ready video has a training positive"})
     if lam is None:
-        if validation == "time":
-            key = np.asarray(tab.column("t").to_numpy(zero_copy_only=False), np.float64)
-        else:
-            key = np.random.default_rng(seed).random(len(user))
+        key = validation_key(tab.column("t").to_numpy(zero_copy_only=False), validation, seed)
         lam, grid = choose_lambda(
             user, item, key, len(item_ids), allowed, k, fraction=fraction, seed=seed, dtype=dtype
         )

@@ -299,7 +299,12 @@ def item_neighbours(recent: DataFrame, ready: DataFrame, p: RecParams) -> DataFr
     if p.item_model != "cosine":
         max_items = p.ease_max_items if p.item_model == "auto" else 10**9
         nb, info = ease.ease_neighbours(
-            recent, ready, p.cowatch_neighbours, max_items=max_items, seed=p.seed
+            recent,
+            ready,
+            p.cowatch_neighbours,
+            max_items=max_items,
+            seed=p.seed,
+            validation=p.blend_holdout,
         )
         if nb is not None:
             return nb
