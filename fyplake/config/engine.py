@@ -84,10 +84,13 @@ class EngineSettings(BaseModel):
         "(`fyp evaluate --holdout random` sets it for its own run).",
     )
     rec_blend_users: int = Field(
-        default=300,
+        default=1000,
         ge=0,
         description="Users (a seeded sample) the hybrid blend's validation scores (fewer than "
-        "30 with a held-out positive keep the prior, 3/3).",
+        "30 with a held-out positive keep the prior, 3/3). The search scores hundreds of "
+        "cells, so a small sample picks its own noise: 300 users (~150 with a held-out "
+        "positive) cost the engine 0.006 nDCG@10 on a generated world's random hold-out "
+        "against 1,000 (README); the search time grows about linearly with it.",
     )
     rec_blend_refit_embeddings: bool = Field(
         default=True,
