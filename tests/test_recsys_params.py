@@ -6,6 +6,7 @@ every transform."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
@@ -15,7 +16,10 @@ from jobs.recsys import candidates, ranking
 from jobs.recsys.params import QUOTA_SETTINGS, RecParams
 
 
-def test_every_engine_knob_names_a_settings_field_and_takes_its_default():
+def test_every_engine_knob_names_a_settings_field_and_takes_its_default(monkeypatch):
+    # the suite's conftest sets some FYP_REC_* for speed; the defaults are what this compares
+    for var in [v for v in os.environ if v.startswith("FYP_REC_")]:
+        monkeypatch.delenv(var)
     names = {f.name: f.metadata.get("setting") for f in dataclasses.fields(RecParams)}
     engine = EngineSettings.model_fields
     missing = {k: v for k, v in names.items() if k != "quotas" and v not in engine}
