@@ -66,3 +66,58 @@ def test_diverse_pool_round_robins_over_hashtags(spark):
         "rank int, video_id bigint, score double",
     )
     assertDataFrameEqual(got, expected)
+
+
+def _world(spark, *, informative: bool, n_users: int, n_segments: int, seed: int):
+    """Users in ``n_segments`` age bands of one language; each engages with 12 videos: drawn
+    from its segment's own 10 (informative) or from one global skewed popularity (noise)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    users, events = [], []
+    pop = 1.0 / np.arange(1, 201) ** 1.1
+    pop /= pop.sum()
+    for u in range(n_users):
+        seg = u % n_segments
+        users.append((u, f"band{seg}", "US", "en"))
+        if informative:
+            vids = rng.choice(np.arange(seg * 10, seg * 10 + 10), 8, replace=False)
+        else:
+            vids = rng.choice(200, 12, replace=False, p=pop)
+        for j, v in enumerate(vids):
+            events.append((u, int(v), 1.0, 1_700_000_000 + 3600 * j, 1.0, False, False))
+    users_df = spark.createDataFrame(
+        users, "user_id bigint, age_band string, country string, language string"
+    )
+    events_df = spark.createDataFrame(
+        events,
+        "user_id bigint, video_id bigint, weight double, t long, completion double, "
+        "skipped boolean, liked boolean",
+    ).selectExpr("*", "cast(t as timestamp) as event_time", "false as shared", "false as commented")
+    ready = spark.range(0, 200).withColumnRenamed("id", "video_id")
+    return events_df, users_df, ready
+
+
+def test_the_cold_start_prior_follows_what_demographics_say(spark):
+    kw = dict(kind="random", seed=7, max_users=1000, min_completion=0.5)
+    # demographics decide taste: the segment's own list wins (little shrinkage)
+    events, users, ready = _world(spark, informative=True, n_users=240, n_segments=4, seed=1)
+    told = coldstart.choose_prior(events, users, ready, **kw)
+    assert told["cold_prior_source"] == "validated"
+    assert told["cold_prior"] <= 50
+    assert told["cold_prior_ndcg"]["1e+09"] < told["cold_prior_ndcg"]["0"]
+    # demographics are noise and segments tiny: the global most popular wins
+    events, users, ready = _world(spark, informative=False, n_users=240, n_segments=60, seed=2)
+    noise = coldstart.choose_prior(events, users, ready, **kw)
+    assert noise["cold_prior_source"] == "validated"
+    assert noise["cold_prior"] >= 500
+    assert noise["cold_prior_ndcg"]["1e+09"] > noise["cold_prior_ndcg"]["0"]
+
+
+def test_too_few_validation_users_keep_the_fallback_prior(spark):
+    events, users, ready = _world(spark, informative=True, n_users=12, n_segments=2, seed=3)
+    got = coldstart.choose_prior(
+        events, users, ready, kind="time", seed=7, max_users=1000, min_completion=0.5
+    )
+    assert got["cold_prior_source"] == "prior"
+    assert got["cold_prior"] == coldstart.PRIOR_FALLBACK

@@ -206,9 +206,12 @@ class EngineSettings(BaseModel):
     rec_cold_popular_share: float = Field(
         default=0.7, description="Cold-start share of demographic popular (rest: exploration)."
     )
-    rec_cold_prior_strength: float = Field(
-        default=50.0,
-        description="Pseudo-engagements shrinking a segment's popularity to its parent.",
+    rec_cold_prior_strength: float | None = Field(
+        default=None,
+        ge=0,
+        description="Pseudo-engagements shrinking a segment's popularity to its language's and "
+        "the language's to the global; unset, chosen per run on a held-out slice of the run's "
+        "target (jobs/recsys/coldstart.py; 50 when it cannot run).",
     )
     rec_explore_window_days: float = Field(
         default=3.0, description="A ready video this young is 'new' (exploration pool)."

@@ -16,12 +16,16 @@ from jobs.recsys.lakeio import read_silver
 from jobs.recsys.pipeline import prepare, stage_features
 
 
-def _stage(reads, p, ds):
-    return stage_features(prepare(read_silver(reads), ds, p), p)
-
-
 def run(spark: Any, settings: Any, ds: dt.date, versions: dict[str, int] | None = None) -> dict:
-    return run_stage("features", spark, settings, ds, _stage, versions)
+    report: dict[str, Any] = {}  # the cold-start prior's validation (run params, result)
+
+    def stage(reads, p, ds):  # noqa: ANN001, ANN202
+        prep = prepare(read_silver(reads), ds, p)
+        frames = stage_features(prep, p)
+        report.update(prep.cold_prior or {})
+        return frames
+
+    return run_stage("features", spark, settings, ds, stage, versions, report=report)
 
 
 if __name__ == "__main__":

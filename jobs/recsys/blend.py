@@ -53,10 +53,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.recsys import candidates, catalogue, cowatch, ease, embeddings, features, ranking
+from jobs.recsys.common import held_out_flags
 from jobs.recsys.params import HYBRID, RecParams
 
 logger = logging.getLogger(__name__)
@@ -168,25 +169,6 @@ def resolve(
     return p.replace(**res["blend_weights"])
 
 
-def _held_flags(events: DataFrame, kind: str, seed: int) -> DataFrame:
-    """``events`` with ``_held``: each user's latest ``BLEND_FRACTION`` (time; users with two or
-    more impressions) or a seeded random ``BLEND_FRACTION`` (random) of impressions."""
-    if kind == "time":
-        by_user = Window.partitionBy("user_id")
-        latest = by_user.orderBy(F.col("event_time").desc(), F.col("video_id"))
-        n = F.count(F.lit(1)).over(by_user)
-        held_n = F.when(n >= 2, F.greatest(F.lit(1), F.floor(n * F.lit(BLEND_FRACTION)))).otherwise(
-            0
-        )
-        return events.withColumn("_held", F.row_number().over(latest) <= held_n)
-    if kind == "random":
-        u = F.xxhash64(
-            F.lit(int(seed)), "user_id", "video_id", F.col("event_time").cast("long")
-        ).bitwiseAND(F.lit((1 << 52) - 1)) / F.lit(float(1 << 52))
-        return events.withColumn("_held", u < F.lit(BLEND_FRACTION))
-    raise ValueError(f"rec_blend_holdout must be 'time' or 'random', got {kind!r}")
-
-
 def _sample_ids(prep: Any, p: RecParams) -> np.ndarray:
     """A seeded sample of at most ``blend_users`` of the users the personalised ranking serves
     (at least ``cold_start_min`` impressions, and two): one collect of their ids."""
@@ -267,8 +249,11 @@ def choose(
     try:
         ids = _sample_ids(prep, p)
         lap("sample")
-        tagged = _held_flags(
-            prep.events.join(_ids_frame(spark, ids), "user_id", "left_semi"), kind, p.seed + 31
+        tagged = held_out_flags(
+            prep.events.join(_ids_frame(spark, ids), "user_id", "left_semi"),
+            kind,
+            p.seed + 31,
+            BLEND_FRACTION,
         ).withColumn("_pos", cowatch.is_positive(p.cowatch_min_completion, "completion"))
         tagged = tagged.cache()
         cached.append(tagged)

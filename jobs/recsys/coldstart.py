@@ -9,18 +9,47 @@ engagements), so a segment with five users still gets a sensible, language-aware
     p_segment(v) = (x_segment(v) + prior * p_lang(v)) / (X_segment + prior)
 
 where x is the summed positive, decayed engagement weight of users in that group.
+
+How much a segment leans on its own users (``prior``) depends on the deployment: on a log
+where demographics say little about taste a segment's few users are noise, and the global most
+popular serves a new user best; where they say much, the segment's own list does. So unless
+``rec_cold_prior_strength`` is set, the prior is chosen per run (``choose_prior``): a seeded
+sample of users has a slice of its impressions held out (the same kind as the blend's:
+latest by time for the nightly, random under ``fyp evaluate --holdout random``), the pools are
+rebuilt without it for each strength on ``PRIOR_GRID``, and each user is served their
+segment's pool minus what they saw, as if their history were unknown; the best mean nDCG@10
+on their held-out positives wins.
 How the lists are mixed into a feed (70% popular, 30% diverse, blending towards personalised
 between the two engagement thresholds) lives in ``ranking.cold_start_share``.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.recsys.common import top_per_key
+from jobs.recsys.common import held_out_flags, top_per_key
+from jobs.recsys.cowatch import is_positive
+
+logger = logging.getLogger(__name__)
 
 SEGMENT = ["age_band", "country", "language"]
+#: The prior strengths (pseudo-engagements) the validation tries; 1e9 is, in effect, no
+#: demographics (the global most popular). The first is kept on a tie.
+PRIOR_GRID = (50.0, 0.0, 5.0, 500.0, 5000.0, 1e9)
+#: The prior strength when validation cannot run (the former fixed default).
+PRIOR_FALLBACK = 50.0
+#: Share of each sampled user's impressions held out, and the fewest users with a held-out
+#: positive that validate (fewer keep the fallback).
+PRIOR_FRACTION = 0.2
+PRIOR_MIN_USERS = 30
+#: Pool entries scored per segment beyond the top 10, so that a user's seen videos can be
+#: skipped.
+PRIOR_SEEN_MARGIN = 100
+NDCG_K = 10
 
 
 def segments(users: DataFrame) -> DataFrame:
@@ -37,6 +66,15 @@ def demographic_pools(
 
     ``events`` carry ``weight`` (decayed engagement); ``ready`` has the ready videos' ``video_id``.
     """
+    return _pools(events, users, ready, n, [prior]).drop("prior")
+
+
+def _pools(
+    events: DataFrame, users: DataFrame, ready: DataFrame, n: int, priors: list[float]
+) -> DataFrame:
+    """``demographic_pools`` for every prior strength in ``priors`` in one pass (a ``prior``
+    column keys them)."""
+    prior_df = _prior_frame(events, priors)
     seg_users = users.select(
         "user_id", *[F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in SEGMENT]
     )
@@ -68,26 +106,145 @@ def demographic_pools(
         .join(lang_tot, "language", "left")
         .join(p_glob, "video_id", "left")
         .fillna(0.0, subset=["x_l", "tot_l", "p_g"])
-        .withColumn(
-            "p_l", (F.col("x_l") + F.lit(prior) * F.col("p_g")) / (F.col("tot_l") + F.lit(prior))
-        )
-        .select("language", "video_id", "p_l")
+        .crossJoin(prior_df)
+        .withColumn("p_l", _shrunk("x_l", "tot_l", "p_g"))
+        .select("prior", "language", "video_id", "p_l")
     )
-    lang_top = top_per_key(p_lang, ["language"], "p_l", 2 * n).select("language", "video_id")
+    lang_top = top_per_key(p_lang, ["prior", "language"], "p_l", 2 * n).select(
+        "prior", "language", "video_id"
+    )
     seg_tot = seg_x.groupBy(*SEGMENT).agg(F.sum("x_s").alias("tot_s"))
     seg_cands = (
-        seg_x.select(*SEGMENT, "video_id").unionByName(segs.join(lang_top, "language")).distinct()
+        seg_x.select(*SEGMENT, "video_id")
+        .crossJoin(prior_df)
+        .unionByName(segs.join(lang_top, "language"))
+        .distinct()
     )
     scored = (
         seg_cands.join(seg_x, [*SEGMENT, "video_id"], "left")
         .join(seg_tot, SEGMENT, "left")
-        .join(p_lang, ["language", "video_id"], "left")
+        .join(p_lang, ["prior", "language", "video_id"], "left")
         .fillna(0.0, subset=["x_s", "tot_s", "p_l"])
-        .withColumn(
-            "score", (F.col("x_s") + F.lit(prior) * F.col("p_l")) / (F.col("tot_s") + F.lit(prior))
-        )
+        .withColumn("score", _shrunk("x_s", "tot_s", "p_l"))
     )
-    return top_per_key(scored, SEGMENT, "score", n).select(*SEGMENT, "rank", "video_id", "score")
+    return top_per_key(scored, ["prior", *SEGMENT], "score", n).select(
+        "prior", *SEGMENT, "rank", "video_id", "score"
+    )
+
+
+def _shrunk(x: str, total: str, parent: str) -> F.Column:
+    """(x + prior * parent) / (total + prior); the parent's own where a group with no
+    engagement meets a prior of 0."""
+    den = F.col(total) + F.col("prior")
+    return F.when(den > 0, (F.col(x) + F.col("prior") * F.col(parent)) / den).otherwise(
+        F.col(parent)
+    )
+
+
+def _prior_frame(like: DataFrame, priors: list[float] | tuple[float, ...]) -> DataFrame:
+    return F.broadcast(
+        like.sparkSession.createDataFrame([(float(x),) for x in priors], "prior double")
+    )
+
+
+def choose_prior(
+    events: DataFrame,
+    users: DataFrame,
+    ready: DataFrame,
+    *,
+    kind: str,
+    seed: int,
+    max_users: int,
+    min_completion: float,
+    priors: tuple[float, ...] = PRIOR_GRID,
+    fallback: float = PRIOR_FALLBACK,
+) -> dict[str, Any]:
+    """The prior strength whose pools best predict what users go on to engage with, knowing
+    only their segment (module docstring). Returns cold_prior (chosen), cold_prior_source
+    (validated / prior), cold_prior_users and cold_prior_ndcg (per prior, nDCG@10)."""
+    out: dict[str, Any] = {"cold_prior": fallback, "cold_prior_source": "prior"}
+    n_eng = events.groupBy("user_id").agg(F.count(F.lit(1)).alias("_n"))
+    sample = (
+        n_eng.where(F.col("_n") >= 2)
+        .join(users.select("user_id"), "user_id", "left_semi")
+        .orderBy(F.xxhash64(F.lit(int(seed)), "user_id"), "user_id")
+        .limit(max_users)
+        .select("user_id")
+    )
+    tagged = held_out_flags(
+        events.join(sample, "user_id", "left_semi"), kind, seed, PRIOR_FRACTION
+    ).cache()
+    try:
+        held = tagged.where(F.col("_held"))
+        seen = tagged.where(~F.col("_held")).select("user_id", "video_id").distinct()
+        labels = (
+            held.where(is_positive(min_completion, "completion"))
+            .select("user_id", "video_id")
+            .distinct()
+            .join(seen, ["user_id", "video_id"], "left_anti")
+            .join(ready.select("video_id"), "video_id", "left_semi")
+            .cache()
+        )
+        n_users = labels.select("user_id").distinct().count()
+        out["cold_prior_users"] = n_users
+        if n_users < PRIOR_MIN_USERS:
+            out["cold_prior_note"] = f"{n_users} validation users < {PRIOR_MIN_USERS}"
+            return out
+        fit = events.join(
+            held.select("user_id", "video_id", "event_time"),
+            ["user_id", "video_id", "event_time"],
+            "left_anti",
+        )
+        pools = _pools(fit, users, ready, NDCG_K + PRIOR_SEEN_MARGIN, list(priors))
+        val_users = users.join(labels.select("user_id").distinct(), "user_id").select(
+            "user_id", *[F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in SEGMENT]
+        )
+        recs = top_per_key(
+            val_users.join(pools.drop("rank"), SEGMENT).join(
+                seen, ["user_id", "video_id"], "left_anti"
+            ),
+            ["prior", "user_id"],
+            "score",
+            NDCG_K,
+        )
+        n_lab = labels.groupBy("user_id").agg(F.count(F.lit(1)).alias("_m"))
+        hits = recs.join(labels.withColumn("_hit", F.lit(1.0)), ["user_id", "video_id"], "left")
+        dcg = hits.groupBy("prior", "user_id").agg(
+            F.sum(F.coalesce("_hit", F.lit(0.0)) / F.log2(F.col("rank") + 1)).alias("_dcg")
+        )
+        ideal = F.aggregate(
+            F.sequence(F.lit(1), F.least(F.col("_m"), F.lit(NDCG_K)).cast("int")),
+            F.lit(0.0),
+            lambda acc, r: acc + F.lit(1.0) / F.log2(r + 1),
+        )
+        per_user = (
+            val_users.select("user_id")
+            .crossJoin(_prior_frame(events, priors))
+            .join(dcg, ["prior", "user_id"], "left")
+            .join(n_lab, "user_id")
+            .select("prior", (F.coalesce("_dcg", F.lit(0.0)) / ideal).alias("ndcg"))
+        )
+        means = {
+            float(r["prior"]): float(r["ndcg"])
+            for r in per_user.groupBy("prior").agg(F.mean("ndcg").alias("ndcg")).collect()
+        }
+    finally:
+        tagged.unpersist()
+    best = max(priors, key=lambda x: (round(means.get(float(x), 0.0), 9), x == fallback))
+    out.update(
+        cold_prior=float(best),
+        cold_prior_source="validated",
+        cold_prior_ndcg={f"{x:g}": round(means.get(float(x), 0.0), 5) for x in priors},
+    )
+    logger.info(
+        "cold-start prior (%s hold-out, %d users): %g; nDCG@%d by prior: %s",
+        kind,
+        n_users,
+        best,
+        NDCG_K,
+        out["cold_prior_ndcg"],
+    )
+    return out
 
 
 def diverse_pool(features: DataFrame, videos: DataFrame, n: int) -> DataFrame:

@@ -192,3 +192,21 @@ def _vector_batch(schema, keys, vecs, wsums, counts, dim, shrink=None, normalize
         ],
         names=[f.name for f in schema.fields],
     )
+
+
+def held_out_flags(events: DataFrame, kind: str, seed: int, fraction: float) -> DataFrame:
+    """``events`` with ``_held``: each user's latest ``fraction`` of impressions (time; users
+    with two or more) or a seeded random ``fraction`` (random). The validations that choose a
+    setting per run (the blend, the cold-start prior) hold out the kind the run predicts."""
+    if kind == "time":
+        by_user = Window.partitionBy("user_id")
+        latest = by_user.orderBy(F.col("event_time").desc(), F.col("video_id"))
+        n = F.count(F.lit(1)).over(by_user)
+        held_n = F.when(n >= 2, F.greatest(F.lit(1), F.floor(n * F.lit(fraction)))).otherwise(0)
+        return events.withColumn("_held", F.row_number().over(latest) <= held_n)
+    if kind == "random":
+        u = F.xxhash64(
+            F.lit(int(seed)), "user_id", "video_id", F.col("event_time").cast("long")
+        ).bitwiseAND(F.lit((1 << 52) - 1)) / F.lit(float(1 << 52))
+        return events.withColumn("_held", u < F.lit(fraction))
+    raise ValueError(f"rec_blend_holdout must be 'time' or 'random', got {kind!r}")

@@ -114,7 +114,7 @@ class RecParams:
     cold_start_min: int = _setting("rec_cold_start_min")
     cold_start_full: int = _setting("rec_cold_start_full")
     cold_popular_share: float = _setting("rec_cold_popular_share")
-    cold_prior_strength: float = _setting("rec_cold_prior_strength")
+    cold_prior_strength: float | None = _setting("rec_cold_prior_strength")
     explore_window_days: float = _setting("rec_explore_window_days")
     explore_min_impressions: int = _setting("rec_explore_min_impressions")
     explore_max_impressions: int = _setting("rec_explore_max_impressions")

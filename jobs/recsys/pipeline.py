@@ -55,6 +55,7 @@ class Prepared:
     watched: DataFrame  # distinct (user_id, video_id)
     recent: DataFrame | None = None  # recent positives, built once (``recent_positives``)
     popularity_half_life: float | None = None  # the validated one, once chosen
+    cold_prior: dict[str, Any] | None = None  # the cold-start prior's validation, once run
 
 
 def prepare(silver: Silver, ds: dt.date, p: RecParams, cache: bool = True) -> Prepared:
@@ -164,6 +165,24 @@ def video_features_of(
     )
 
 
+def cold_prior(prep: Prepared, p: RecParams, ready: DataFrame) -> float:
+    """The demographic pools' prior strength: the configured one, or validated on the run's
+    own target (``coldstart.choose_prior``)."""
+    if p.cold_prior_strength is not None:
+        return p.cold_prior_strength
+    if prep.cold_prior is None:
+        prep.cold_prior = coldstart.choose_prior(
+            prep.events,
+            prep.users,
+            ready,
+            kind=p.blend_holdout,
+            seed=p.seed + 37,
+            max_users=p.blend_users,
+            min_completion=p.cowatch_min_completion,
+        )
+    return prep.cold_prior["cold_prior"]
+
+
 def stage_features(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
     ds = prep.ds
     vf = video_features_of(prep, p, prep.events, popularity_half_life(prep, p)).cache()
@@ -172,7 +191,7 @@ def stage_features(prep: Prepared, p: RecParams) -> dict[str, DataFrame]:
     trend = features.trending(vf, p.list_size)
     ready = features.ready_videos(vf).select("video_id")
     demo = coldstart.demographic_pools(
-        prep.events, prep.users, ready, p.list_size, p.cold_prior_strength
+        prep.events, prep.users, ready, p.list_size, cold_prior(prep, p, ready)
     ).withColumn("pool", F.lit("demographic"))
     diverse = coldstart.diverse_pool(vf, prep.videos, p.list_size)
     pools = demo.unionByName(
@@ -507,7 +526,7 @@ def build_all(
         )
     )
     out["exploration_assignments"] = out["exploration_assignments"].cache()
-    report: dict[str, Any] = {}
+    report: dict[str, Any] = dict(prep.cold_prior or {})
     out["feeds"] = stage_recommend(prep, p, out, variants, model, report=report)
     out["_prepared"] = prep  # type: ignore[assignment]
     out["_blend"] = report  # type: ignore[assignment]  # the hybrid blend's choice
