@@ -149,6 +149,14 @@ def print_evaluation(result: dict) -> None:
             f"hybrid blend: w_popularity {w.get('w_popularity')}, w_cowatch "
             f"{w.get('w_cowatch')} ({how}){extra}"
         )
+        if "cold_prior" in blend:
+            grid = blend.get("cold_prior_ndcg")
+            click.echo(
+                f"cold-start prior strength: {blend['cold_prior']:g} "
+                f"({blend.get('cold_prior_source')}"
+                + (f"; nDCG@10 of the pools by prior: {grid}" if grid else "")
+                + ")"
+            )
     cand = parts["candidates"].get(CANDIDATES)
     if cand:
         click.echo(

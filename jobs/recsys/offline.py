@@ -238,6 +238,9 @@ def evaluate(
             rows += evaluation.metric_rows(name, k, {"lambda": base.info["lambda"]})
         if "rank" in base.info:
             rows += evaluation.metric_rows(name, k, {"factors": base.info["rank"]})
+    cold_prior = (notes.get("blend") or {}).get("cold_prior")
+    if cold_prior is not None:  # the demographic pools' prior strength the engine ran with
+        rows += evaluation.metric_rows(ENGINE, k, {"cold_prior_strength": cold_prior})
     blend_w = (notes.get("blend") or {}).get("blend_weights")
     if blend_w:  # the hybrid blend the engine ran with (validated or configured)
         rows += evaluation.metric_rows(
