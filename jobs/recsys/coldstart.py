@@ -174,6 +174,7 @@ def choose_prior(
     tagged = held_out_flags(
         events.join(sample, "user_id", "left_semi"), kind, seed, PRIOR_FRACTION
     ).cache()
+    labels = None
     try:
         held = tagged.where(F.col("_held"))
         seen = tagged.where(~F.col("_held")).select("user_id", "video_id").distinct()
@@ -230,6 +231,8 @@ def choose_prior(
         }
     finally:
         tagged.unpersist()
+        if labels is not None:
+            labels.unpersist()
     best = max(priors, key=lambda x: (round(means.get(float(x), 0.0), 9), x == fallback))
     out.update(
         cold_prior=float(best),
