@@ -28,9 +28,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.recsys import evaluation
 from jobs.recsys.common import held_out_flags, top_per_key
 from jobs.recsys.cowatch import is_positive
 
@@ -54,9 +55,12 @@ NDCG_K = 10
 
 def segments(users: DataFrame) -> DataFrame:
     """Distinct demographic segments of the users (null parts become 'unknown')."""
-    return users.select(
-        *[F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in SEGMENT]
-    ).distinct()
+    return users.select(*_segment_cols()).distinct()
+
+
+def _segment_cols() -> list[Column]:
+    """The segment's columns, a missing part as 'unknown'."""
+    return [F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in SEGMENT]
 
 
 def demographic_pools(
@@ -74,10 +78,10 @@ def _pools(
 ) -> DataFrame:
     """``demographic_pools`` for every prior strength in ``priors`` in one pass (a ``prior``
     column keys them)."""
-    prior_df = _prior_frame(events, priors)
-    seg_users = users.select(
-        "user_id", *[F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in SEGMENT]
+    prior_df = F.broadcast(
+        events.sparkSession.createDataFrame([(float(x),) for x in priors], "prior double")
     )
+    seg_users = users.select("user_id", *_segment_cols())
     pos = (
         events.select("user_id", "video_id", F.greatest(F.col("weight"), F.lit(0.0)).alias("x"))
         .where(F.col("x") > 0)
@@ -132,18 +136,12 @@ def _pools(
     )
 
 
-def _shrunk(x: str, total: str, parent: str) -> F.Column:
+def _shrunk(x: str, total: str, parent: str) -> Column:
     """(x + prior * parent) / (total + prior); the parent's own where a group with no
     engagement meets a prior of 0."""
     den = F.col(total) + F.col("prior")
     return F.when(den > 0, (F.col(x) + F.col("prior") * F.col(parent)) / den).otherwise(
         F.col(parent)
-    )
-
-
-def _prior_frame(like: DataFrame, priors: list[float] | tuple[float, ...]) -> DataFrame:
-    return F.broadcast(
-        like.sparkSession.createDataFrame([(float(x),) for x in priors], "prior double")
     )
 
 
@@ -198,7 +196,7 @@ def choose_prior(
         )
         pools = _pools(fit, users, ready, NDCG_K + PRIOR_SEEN_MARGIN, list(priors))
         val_users = users.join(labels.select("user_id").distinct(), "user_id").select(
-            "user_id", *[F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in SEGMENT]
+            "user_id", *_segment_cols()
         )
         recs = top_per_key(
             val_users.join(pools.drop("rank"), SEGMENT).join(
@@ -208,26 +206,12 @@ def choose_prior(
             "score",
             NDCG_K,
         )
-        n_lab = labels.groupBy("user_id").agg(F.count(F.lit(1)).alias("_m"))
-        hits = recs.join(labels.withColumn("_hit", F.lit(1.0)), ["user_id", "video_id"], "left")
-        dcg = hits.groupBy("prior", "user_id").agg(
-            F.sum(F.coalesce("_hit", F.lit(0.0)) / F.log2(F.col("rank") + 1)).alias("_dcg")
-        )
-        ideal = F.aggregate(
-            F.sequence(F.lit(1), F.least(F.col("_m"), F.lit(NDCG_K)).cast("int")),
-            F.lit(0.0),
-            lambda acc, r: acc + F.lit(1.0) / F.log2(r + 1),
-        )
-        per_user = (
-            val_users.select("user_id")
-            .crossJoin(_prior_frame(events, priors))
-            .join(dcg, ["prior", "user_id"], "left")
-            .join(n_lab, "user_id")
-            .select("prior", (F.coalesce("_dcg", F.lit(0.0)) / ideal).alias("ndcg"))
+        per_user = evaluation.per_user_metrics(
+            recs.withColumnRenamed("prior", "model"), labels, NDCG_K
         )
         means = {
-            float(r["prior"]): float(r["ndcg"])
-            for r in per_user.groupBy("prior").agg(F.mean("ndcg").alias("ndcg")).collect()
+            float(r["model"]): float(r["ndcg"])
+            for r in per_user.groupBy("model").agg(F.mean("ndcg").alias("ndcg")).collect()
         }
     finally:
         tagged.unpersist()
