@@ -4,6 +4,7 @@ fallback to cosine co-engagement above the size limit."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import numpy as np
 
@@ -81,6 +82,11 @@ def test_the_pipeline_falls_back_to_cosine_above_the_limit(spark):
     assert sorted(map(tuple, got_cos.collect())) == sorted(map(tuple, expected_cos.collect()))
     pairs = {(r["video_id"], r["neighbour_id"]) for r in got_ease.collect()}
     assert pairs and all((a <= 3) == (b <= 3) for a, b in pairs)  # within the clusters
+    # EASE keeps its own neighbour count (rec_ease_neighbours), cosine rec_cowatch_neighbours
+    one = pipeline.item_neighbours(recent, ready, p.replace(item_model="ease", ease_neighbours=1))
+    per_video = Counter(r["video_id"] for r in one.collect())
+    assert per_video and set(per_video.values()) == {1}
+    assert max(Counter(a for a, _ in pairs).values()) == 2  # both others of its cluster
 
 
 def test_validation_key_holds_out_the_latest_or_a_seeded_draw():
@@ -113,7 +119,7 @@ def test_the_item_model_lambda_is_validated_on_the_runs_target(spark):
     t = np.array([r[2].timestamp() for r in rows])
     got = {}
     for kind in ("time", "random"):
-        p = RecParams(cowatch_neighbours=4, item_model="ease", blend_holdout=kind)
+        p = RecParams(ease_neighbours=4, item_model="ease", blend_holdout=kind)
         pipeline.item_neighbours(recent, ready, p)
         want, _ = ease.choose_lambda(
             user,

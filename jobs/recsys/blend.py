@@ -443,7 +443,7 @@ def _refit_neighbours(
         t,
         len(item_ids),
         allowed,
-        p.cowatch_neighbours,
+        p.ease_neighbours,
         fraction=0.2,
         seed=p.seed,
         lam=lam,

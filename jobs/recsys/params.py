@@ -90,6 +90,7 @@ class RecParams:
     cowatch_norm: float = _setting("rec_cowatch_norm")
     cowatch_history: int = _setting("rec_cowatch_history")
     cowatch_neighbours: int = _setting("rec_cowatch_neighbours")
+    ease_neighbours: int = _setting("rec_ease_neighbours")
     cowatch_min_completion: float = _setting("rec_cowatch_min_completion")
     item_model: str = _setting("rec_item_model")
     ease_max_items: int = _setting("rec_ease_max_items")

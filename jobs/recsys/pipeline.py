@@ -320,7 +320,7 @@ def item_neighbours(recent: DataFrame, ready: DataFrame, p: RecParams) -> DataFr
         nb, info = ease.ease_neighbours(
             recent,
             ready,
-            p.cowatch_neighbours,
+            p.ease_neighbours,
             max_items=max_items,
             seed=p.seed,
             validation=p.blend_holdout,
