@@ -110,7 +110,9 @@ class EngineSettings(BaseModel):
         default=50, description="A user's most recent positive videos that seed co-engagement."
     )
     rec_cowatch_neighbours: int = Field(
-        default=50, description="Co-engagement neighbours kept per video (gold.video_neighbours)."
+        default=50,
+        description="Neighbours kept per video (gold.video_neighbours) by the cosine item model "
+        "and the item_cooccurrence baseline; EASE keeps rec_ease_neighbours.",
     )
     rec_ease_neighbours: int = Field(
         default=200,
