@@ -6,6 +6,7 @@ Markers are added from the fixtures a test uses (spark -> `spark`, stack -> `ser
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -33,6 +34,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # the tests check plumbing, not quality (bench/worlds.py measures that at the default 1,000):
     # a 300-user blend sample keeps the end-to-end runs ~15% shorter
     os.environ.setdefault("FYP_REC_BLEND_USERS", "300")
+    # ... and EASE's co-engagement list at cosine's 50 neighbours, not 200 (tests/test_recsys_ease
+    # checks that the EASE path keeps its own count; quality at 200 is measured by bench/worlds.py)
+    os.environ.setdefault("FYP_REC_EASE_NEIGHBOURS", "50")
+    # On worlds this small, adaptive query execution's re-planning of every stage is most of a
+    # job's time (the evaluation task: 88 s with it, 48 s without); results are equal.
+    os.environ.setdefault("FYP_SPARK_CONF", json.dumps({"spark.sql.adaptive.enabled": "false"}))
     from fyplake.config import reload_settings
 
     reload_settings()
