@@ -6,7 +6,6 @@ Markers are added from the fixtures a test uses (spark -> `spark`, stack -> `ser
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -37,9 +36,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # ... and EASE's co-engagement list at cosine's 50 neighbours, not 200 (tests/test_recsys_ease
     # checks that the EASE path keeps its own count; quality at 200 is measured by bench/worlds.py)
     os.environ.setdefault("FYP_REC_EASE_NEIGHBOURS", "50")
-    # On worlds this small, adaptive query execution's re-planning of every stage is most of a
-    # job's time (the evaluation task: 88 s with it, 48 s without); results are equal.
-    os.environ.setdefault("FYP_SPARK_CONF", json.dumps({"spark.sql.adaptive.enabled": "false"}))
     from fyplake.config import reload_settings
 
     reload_settings()

@@ -32,7 +32,6 @@ def test_toml_file_and_environment_precedence(monkeypatch, tmp_path):
     )
     monkeypatch.setenv("FYP_CONFIG", str(cfg))
     monkeypatch.setenv("FYP_SPARK_MASTER", "spark://other:7077")
-    monkeypatch.delenv("FYP_SPARK_CONF", raising=False)  # the file's table is what is checked
     s = Settings()
     assert s.lake == "s3://bucket/lake" and not s.lake_is_local
     assert s.spark_master == "spark://other:7077"  # environment wins over the file
