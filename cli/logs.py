@@ -10,8 +10,9 @@ from pathlib import Path
 
 CONSOLE_FORMAT = "%(levelname)s %(name)s: %(message)s"
 FILE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
-#: Loggers whose INFO is transport chatter, not what a job did.
-QUIET = ("py4j", "httpx", "urllib3")
+#: Loggers whose INFO is library chatter, not what a job did (GX's alone was 434 of the 513
+#: lines a 60-user `fyp build` left in fyp.log).
+QUIET = ("py4j", "httpx", "urllib3", "great_expectations")
 
 
 class JsonFormatter(logging.Formatter):
