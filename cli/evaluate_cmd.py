@@ -65,6 +65,19 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4f}" if abs(v) < 100 else f"{v:.0f}"
 
 
+def _best_cells(ndcg_by_cell: dict[str, float], shown: int = 3) -> str:
+    """The search's best few cells, not all of them: a search scores hundreds (`--json` has
+    every one)."""
+    if not ndcg_by_cell:
+        return ""
+    from jobs.recsys.blend import BLEND_KEYS
+
+    best = sorted(ndcg_by_cell.items(), key=lambda kv: (-kv[1], kv[0]))[:shown]
+    return f"; {len(ndcg_by_cell)} cells scored, the best ({'/'.join(BLEND_KEYS)}): " + ", ".join(
+        f"{cell} {v}" for cell, v in best
+    )
+
+
 def print_evaluation(result: dict) -> None:
     """One hold-out: the table (models x metrics at k, "mean ± standard error" over the test
     users), the paired difference engine minus the best baseline, the engine's candidate recall
@@ -141,7 +154,8 @@ def print_evaluation(result: dict) -> None:
             extra = (
                 f" on a {blend.get('blend_holdout')} slice of {blend.get('blend_users')} users' "
                 f"training impressions: nDCG@10 {blend.get('blend_ndcg_best')} vs "
-                f"{blend.get('blend_ndcg_prior')} for the prior (pop/cw: {blend.get('blend_ndcg')})"
+                f"{blend.get('blend_ndcg_prior')} for the prior"
+                + _best_cells(blend.get("blend_ndcg") or {})
             )
         elif blend.get("blend_note"):
             extra = f" ({blend['blend_note']})"
