@@ -70,6 +70,8 @@ def fyp_hourly():
     features = FypSparkSubmitOperator(
         task_id="features",
         job="features",
+        # the cold-start prior the last nightly validated, not a validation every hour
+        job_params={"cold_prior": "reuse"},
         outlets=[lake("gold.trending"), lake("gold.coldstart_pools")],
     )
     exploration = FypSparkSubmitOperator(

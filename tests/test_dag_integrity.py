@@ -76,3 +76,23 @@ def test_nightly_evaluation_can_be_left_out_of_a_run(dagbag):
         evaluation.execute({"params": {"evaluate": False}})
     assert dag.get_task("report").trigger_rule == "none_failed"
     assert evaluation.downstream_task_ids == {"report"}
+
+
+def test_every_spark_tasks_parameters_are_its_jobs(dagbag):
+    """A job refuses a parameter its ``run`` does not take, at run time: catch it at parse time.
+    (The hourly features run reuses the nightly's cold-start prior through one.)"""
+    import inspect
+
+    from jobs.registry import job_module
+    from orchestration.spark_submit import FypSparkSubmitOperator
+
+    seen = {}
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if isinstance(task, FypSparkSubmitOperator):
+                takes = inspect.signature(job_module(task.job).run).parameters
+                unknown = set(task.job_params) - set(takes)
+                assert not unknown, f"{dag.dag_id}.{task.task_id}: {task.job} takes no {unknown}"
+                seen[(dag.dag_id, task.task_id)] = dict(task.job_params)
+    assert seen[("fyp_hourly", "features")] == {"cold_prior": "reuse"}
+    assert seen[("fyp_nightly", "features")] == {}

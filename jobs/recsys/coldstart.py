@@ -25,6 +25,8 @@ between the two engagement thresholds) lives in ``ranking.cold_start_share``.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -232,6 +234,29 @@ def choose_prior(
         out["cold_prior_ndcg"],
     )
     return out
+
+
+def earlier_prior(runs: DataFrame, ds: dt.date, job: str = "features") -> dict[str, Any] | None:
+    """The prior the latest earlier day's ``job`` run chose (``gold.runs``), for a run that
+    reuses it instead of validating again: the hourly features job, 24 times a day, whose
+    nightly has validated on the whole of the day before. None when that run chose none
+    (no earlier run, a configured prior, or the fallback of a validation with too few users)."""
+    rows = (
+        runs.where((F.col("job") == job) & (F.col("ds") < F.lit(ds)))
+        .orderBy(F.col("ds").desc())
+        .limit(1)
+        .collect()
+    )
+    if not rows:
+        return None
+    params = json.loads(rows[0]["params"] or "{}")
+    if params.get("cold_prior_source") not in ("validated", "reused"):
+        return None
+    return {
+        "cold_prior": float(params["cold_prior"]),
+        "cold_prior_source": "reused",
+        "cold_prior_from": f"{job} {rows[0]['ds']} ({rows[0]['run_id']})",
+    }
 
 
 def diverse_pool(features: DataFrame, videos: DataFrame, n: int) -> DataFrame:
