@@ -24,11 +24,9 @@ consumed-file check read; outputs = the versions written; params = the interval 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from fyplake import catalog, delta_io
@@ -42,6 +40,7 @@ from jobs.lake.landing_files import (
     list_landing_files,
     read_landing_text,
 )
+from jobs.sparkconf import session_conf
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -68,22 +67,6 @@ def read_lines(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
 #: 312k bench events over cached lines, 2 busy cores: parse 14 -> 11 s, parse + value and
 #: reference checks 42 -> 12 s). Results are the same either way.
 PARSE_CONF: dict[str, str] = {"spark.sql.codegen.wholeStage": "false"}
-
-
-@contextlib.contextmanager
-def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
-    """Set runtime SQL settings for the block, then restore the previous values."""
-    before = {key: spark.conf.get(key, None) for key in conf}
-    for key, value in conf.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def _target_dates_in(column: str, dates: list[dt.date]) -> str:
