@@ -62,15 +62,7 @@ def test_report_shows_mean_and_se_the_paired_difference_and_candidate_recall():
 def test_console_table_of_one_run():
     from cli.evaluate_cmd import print_evaluation
 
-    result = {
-        "k": 10,
-        "run_id": "r1",
-        "ds": "2026-11-03",
-        "holdout": "time",
-        "counts": {"test_users_with_relevant": 40},
-        "metrics": [{"model": m, "metric": metric, "k": k, "value": v} for m, metric, k, v in ROWS],
-    }
-    out = CliRunner().invoke(_echo(print_evaluation, result)).output
+    out = CliRunner().invoke(_echo(print_evaluation, _result())).output
     lines = out.splitlines()
     assert lines[1].split()[:3] == ["model", "ndcg@10", "precision@10"]
     assert any(line.startswith("ease ") and "0.2500 ± 0.0300" in line for line in lines)
@@ -91,30 +83,32 @@ def test_console_shows_the_blend_searchs_best_cells_not_every_one():
         for a in range(20)
         for b in range(30)
     }
-    result = {
+    blend = {
+        "blend_weights": {"w_popularity": 19.0, "w_cowatch": 0.0},
+        "blend_source": "validated",
+        "blend_holdout": "time",
+        "blend_users": 40,
+        "blend_ndcg": cells,
+        "blend_ndcg_best": 0.49,
+        "blend_ndcg_prior": 0.3,
+    }
+    out = CliRunner().invoke(_echo(print_evaluation, _result(notes={"blend": blend}))).output
+    line = next(ln for ln in out.splitlines() if ln.startswith("hybrid blend:"))
+    assert "600 cells scored" in line and "w_popularity/w_cowatch/" in line
+    assert "19/0/0.9/1/2/0.8 0.49, 19/1/0.9/1/2/0.8 0.489, 19/2/0.9/1/2/0.8 0.488" in line
+    assert "0/0/0.9/1/2/0.8" not in line and len(line) < 400
+
+
+def _result(**extra) -> dict:  # noqa: ANN003 - one run's result, as `fyp evaluate` gets it
+    return {
         "k": 10,
         "run_id": "r1",
         "ds": "2026-11-03",
         "holdout": "time",
         "counts": {"test_users_with_relevant": 40},
         "metrics": [{"model": m, "metric": metric, "k": k, "value": v} for m, metric, k, v in ROWS],
-        "notes": {
-            "blend": {
-                "blend_weights": {"w_popularity": 19.0, "w_cowatch": 0.0},
-                "blend_source": "validated",
-                "blend_holdout": "time",
-                "blend_users": 40,
-                "blend_ndcg": cells,
-                "blend_ndcg_best": 0.49,
-                "blend_ndcg_prior": 0.3,
-            }
-        },
+        **extra,
     }
-    out = CliRunner().invoke(_echo(print_evaluation, result)).output
-    line = next(ln for ln in out.splitlines() if ln.startswith("hybrid blend:"))
-    assert "600 cells scored" in line and "w_popularity/w_cowatch/" in line
-    assert "19/0/0.9/1/2/0.8 0.49, 19/1/0.9/1/2/0.8 0.489, 19/2/0.9/1/2/0.8 0.488" in line
-    assert "0/0/0.9/1/2/0.8" not in line and len(line) < 400
 
 
 def _echo(fn, arg):  # noqa: ANN001, ANN202 - a click command that calls fn(arg)

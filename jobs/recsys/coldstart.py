@@ -169,97 +169,81 @@ def choose_prior(
 
     Runs without adaptive query execution (``SMALL_PLAN_CONF``): its plan is many small
     aggregations and joins, and AQE re-plans each as jobs of their own (100-140 jobs instead
-    of ~20; 38 -> 24 s on a 1,000-user world, 27 -> 15 s on a 60-user log; same priors and
+    of ~20; 38 -> 24 s on a 1,000-user world, 27 -> 18 s on a 60-user log; same priors and
     nDCG values)."""
     with session_conf(events.sparkSession, SMALL_PLAN_CONF):
-        return _choose_prior(
-            events, users, ready, kind, seed, max_users, min_completion, priors, fallback
+        out: dict[str, Any] = {"cold_prior": fallback, "cold_prior_source": "prior"}
+        n_eng = events.groupBy("user_id").agg(F.count(F.lit(1)).alias("_n"))
+        sample = (
+            n_eng.where(F.col("_n") >= 2)
+            .join(users.select("user_id"), "user_id", "left_semi")
+            .orderBy(F.xxhash64(F.lit(int(seed)), "user_id"), "user_id")
+            .limit(max_users)
+            .select("user_id")
         )
-
-
-def _choose_prior(
-    events: DataFrame,
-    users: DataFrame,
-    ready: DataFrame,
-    kind: str,
-    seed: int,
-    max_users: int,
-    min_completion: float,
-    priors: tuple[float, ...],
-    fallback: float,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"cold_prior": fallback, "cold_prior_source": "prior"}
-    n_eng = events.groupBy("user_id").agg(F.count(F.lit(1)).alias("_n"))
-    sample = (
-        n_eng.where(F.col("_n") >= 2)
-        .join(users.select("user_id"), "user_id", "left_semi")
-        .orderBy(F.xxhash64(F.lit(int(seed)), "user_id"), "user_id")
-        .limit(max_users)
-        .select("user_id")
-    )
-    tagged = held_out_flags(
-        events.join(sample, "user_id", "left_semi"), kind, seed, PRIOR_FRACTION
-    ).cache()
-    labels = None
-    try:
-        held = tagged.where(F.col("_held"))
-        seen = tagged.where(~F.col("_held")).select("user_id", "video_id").distinct()
-        labels = (
-            held.where(is_positive(min_completion, "completion"))
-            .select("user_id", "video_id")
-            .distinct()
-            .join(seen, ["user_id", "video_id"], "left_anti")
-            .join(ready.select("video_id"), "video_id", "left_semi")
-            .cache()
+        tagged = held_out_flags(
+            events.join(sample, "user_id", "left_semi"), kind, seed, PRIOR_FRACTION
+        ).cache()
+        labels = None
+        try:
+            held = tagged.where(F.col("_held"))
+            seen = tagged.where(~F.col("_held")).select("user_id", "video_id").distinct()
+            labels = (
+                held.where(is_positive(min_completion, "completion"))
+                .select("user_id", "video_id")
+                .distinct()
+                .join(seen, ["user_id", "video_id"], "left_anti")
+                .join(ready.select("video_id"), "video_id", "left_semi")
+                .cache()
+            )
+            n_users = labels.select("user_id").distinct().count()
+            out["cold_prior_users"] = n_users
+            if n_users < PRIOR_MIN_USERS:
+                out["cold_prior_note"] = f"{n_users} validation users < {PRIOR_MIN_USERS}"
+                return out
+            fit = events.join(
+                held.select("user_id", "video_id", "event_time"),
+                ["user_id", "video_id", "event_time"],
+                "left_anti",
+            )
+            pools = _pools(fit, users, ready, NDCG_K + PRIOR_SEEN_MARGIN, list(priors))
+            val_users = users.join(labels.select("user_id").distinct(), "user_id").select(
+                "user_id", *_segment_cols()
+            )
+            recs = top_per_key(
+                val_users.join(pools.drop("rank"), SEGMENT).join(
+                    seen, ["user_id", "video_id"], "left_anti"
+                ),
+                ["prior", "user_id"],
+                "score",
+                NDCG_K,
+            )
+            per_user = evaluation.per_user_metrics(
+                recs.withColumnRenamed("prior", "model"), labels, NDCG_K
+            )
+            means = {
+                float(r["model"]): float(r["ndcg"])
+                for r in per_user.groupBy("model").agg(F.mean("ndcg").alias("ndcg")).collect()
+            }
+        finally:
+            tagged.unpersist()
+            if labels is not None:
+                labels.unpersist()
+        best = max(priors, key=lambda x: (round(means.get(float(x), 0.0), 9), x == fallback))
+        out.update(
+            cold_prior=float(best),
+            cold_prior_source="validated",
+            cold_prior_ndcg={f"{x:g}": round(means.get(float(x), 0.0), 5) for x in priors},
         )
-        n_users = labels.select("user_id").distinct().count()
-        out["cold_prior_users"] = n_users
-        if n_users < PRIOR_MIN_USERS:
-            out["cold_prior_note"] = f"{n_users} validation users < {PRIOR_MIN_USERS}"
-            return out
-        fit = events.join(
-            held.select("user_id", "video_id", "event_time"),
-            ["user_id", "video_id", "event_time"],
-            "left_anti",
-        )
-        pools = _pools(fit, users, ready, NDCG_K + PRIOR_SEEN_MARGIN, list(priors))
-        val_users = users.join(labels.select("user_id").distinct(), "user_id").select(
-            "user_id", *_segment_cols()
-        )
-        recs = top_per_key(
-            val_users.join(pools.drop("rank"), SEGMENT).join(
-                seen, ["user_id", "video_id"], "left_anti"
-            ),
-            ["prior", "user_id"],
-            "score",
+        logger.info(
+            "cold-start prior (%s hold-out, %d users): %g; nDCG@%d by prior: %s",
+            kind,
+            n_users,
+            best,
             NDCG_K,
+            out["cold_prior_ndcg"],
         )
-        per_user = evaluation.per_user_metrics(
-            recs.withColumnRenamed("prior", "model"), labels, NDCG_K
-        )
-        means = {
-            float(r["model"]): float(r["ndcg"])
-            for r in per_user.groupBy("model").agg(F.mean("ndcg").alias("ndcg")).collect()
-        }
-    finally:
-        tagged.unpersist()
-        if labels is not None:
-            labels.unpersist()
-    best = max(priors, key=lambda x: (round(means.get(float(x), 0.0), 9), x == fallback))
-    out.update(
-        cold_prior=float(best),
-        cold_prior_source="validated",
-        cold_prior_ndcg={f"{x:g}": round(means.get(float(x), 0.0), 5) for x in priors},
-    )
-    logger.info(
-        "cold-start prior (%s hold-out, %d users): %g; nDCG@%d by prior: %s",
-        kind,
-        n_users,
-        best,
-        NDCG_K,
-        out["cold_prior_ndcg"],
-    )
-    return out
+        return out
 
 
 def earlier_prior(runs: DataFrame, ds: dt.date, job: str = "features") -> dict[str, Any] | None:
