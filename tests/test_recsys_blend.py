@@ -152,6 +152,18 @@ def test_validation_picks_co_engagement_where_co_occurrence_predicts(engine, hol
     assert "embeddings" in report["blend_phase_seconds"], report
 
 
+def test_the_same_inputs_give_the_same_choice(engine):
+    """A retried or re-run ranking validates again on the same inputs: the same choice, down to
+    every cell's score, keeps the re-run's feeds equal to the first run's."""
+    first: dict = {}
+    again: dict = {}
+    _resolve(engine, P.replace(blend_holdout="random"), first)
+    _resolve(engine, P.replace(blend_holdout="random"), again)
+    assert first["blend_source"] == "validated", first
+    assert again["blend_weights"] == first["blend_weights"]
+    assert again["blend_ndcg"] == first["blend_ndcg"]
+
+
 def test_an_explicit_weight_is_kept_and_the_other_validated(engine):
     report: dict = {}
     p = _resolve(engine, P.replace(blend_holdout="random", w_popularity=2.0), report)

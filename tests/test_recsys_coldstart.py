@@ -114,6 +114,15 @@ def test_the_cold_start_prior_follows_what_demographics_say(spark):
     assert noise["cold_prior_ndcg"]["1e+09"] > noise["cold_prior_ndcg"]["0"]
 
 
+def test_the_same_inputs_give_the_same_prior(spark):
+    """A retried or re-run features job validates again: the same inputs, the same choice."""
+    kw = dict(kind="random", seed=7, max_users=1000, min_completion=0.5)
+    events, users, ready = _world(spark, informative=True, n_users=240, n_segments=4, seed=1)
+    first = coldstart.choose_prior(events, users, ready, **kw)
+    assert first["cold_prior_source"] == "validated"
+    assert coldstart.choose_prior(events, users, ready, **kw) == first
+
+
 def test_too_few_validation_users_keep_the_fallback_prior(spark):
     events, users, ready = _world(spark, informative=True, n_users=12, n_segments=2, seed=3)
     got = coldstart.choose_prior(
