@@ -22,9 +22,10 @@ test: bootstrap
 
 # The distributed deployment on this machine: `fyp cluster up` (S3 lake on SeaweedFS, Spark
 # standalone master + 2 workers, Airflow scheduler + Celery worker), fyp_hourly and fyp_nightly
-# through the scheduler, a Spark worker killed mid-run (tests/test_cluster.py).
+# through the scheduler, a Spark worker killed mid-run (tests/test_cluster.py). `.ci/run` runs
+# it after `make test`.
 test-cluster: bootstrap
-	$(PYTEST) -q -m cluster tests/test_cluster.py -s
+	$(PYTEST) -q -m cluster tests/test_cluster.py -s --durations=5
 
 # Only the end-to-end runs of fyp_hourly + fyp_nightly through Airflow on a tiny world (minutes).
 test-e2e: bootstrap

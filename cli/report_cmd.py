@@ -19,5 +19,8 @@ def report(open_it: bool) -> None:
     click.echo(str(path))
     if open_it:
         import webbrowser
+        from pathlib import Path
 
+        if not isinstance(path, Path):
+            raise FypError(f"the report is in the object store, not on this machine: {path}")
         webbrowser.open(path.as_uri())

@@ -14,36 +14,35 @@ import html
 import io
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
+from fyplake import storage
 from fyplake.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
 
-def reports_dir(settings: Settings | None = None) -> Path:
+def latest_report(settings: Settings | None = None) -> str | Path | None:
+    """The latest nightly report: a local path, or its URL when the lake is in an object
+    store (``fyplake.run_files``)."""
+    from fyplake.run_files import reports_dir
+
     settings = settings or get_settings()
-    return Path(settings.home) / "reports" / "nightly"
-
-
-def latest_report(settings: Settings | None = None) -> Path | None:
-    latest = reports_dir(settings) / "latest.html"
+    latest = storage.join(reports_dir(settings), "latest.html")
+    if storage.is_remote(latest):
+        fs, path = storage.filesystem(latest, settings)
+        return latest if fs.exists(path) else None
     return latest if latest.exists() else None
 
 
 # --- inputs -----------------------------------------------------------------------------------
 
 
-def _job_results(run_dir: Path) -> dict[str, dict]:
-    results = {}
-    for path in sorted(run_dir.glob("*.json")) if run_dir.exists() else []:
-        try:
-            results[path.stem] = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            logger.warning("unreadable job result %s", path)
-    return results
+def _job_results(settings: Settings, run_dir: str | Path) -> dict[str, dict]:
+    from fyplake.run_files import read_results
+
+    return read_results(run_dir, settings)
 
 
 def _delta_table(settings: Settings, full_name: str):  # noqa: ANN202 - deltalake.DeltaTable
@@ -297,7 +296,7 @@ def gini(counts) -> float:  # noqa: ANN001
     return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
 
 
-def build_report(settings: Settings, ds: dt.date, run_dir: Path, title: str) -> str:
+def build_report(settings: Settings, ds: dt.date, run_dir: str | Path, title: str) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -306,7 +305,7 @@ def build_report(settings: Settings, ds: dt.date, run_dir: Path, title: str) -> 
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p>data interval date: <b>{ds}</b></p>"]
 
     # 1. stage timings
-    results = _job_results(run_dir)
+    results = _job_results(settings, run_dir)
     timings = [(k, float(v.get("seconds", 0))) for k, v in results.items() if "seconds" in v]
     parts.append("<h2>Stage timings</h2>")
     if timings:
@@ -394,15 +393,14 @@ def build_report(settings: Settings, ds: dt.date, run_dir: Path, title: str) -> 
 
 
 def write_report(
-    settings: Settings, ds: dt.date, run_dir: Path, run_id: str, title: str | None = None
-) -> Path:
-    out_dir = reports_dir(settings) / ds.isoformat()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    safe_run = run_id.replace(":", "_").replace("+", "_").replace("/", "_")
-    path = out_dir / f"{safe_run}.html"
-    path.write_text(build_report(settings, ds, run_dir, title or f"fyp_nightly {ds} ({run_id})"))
-    latest = reports_dir(settings) / "latest.html"
-    shutil.copyfile(path, latest)
+    settings: Settings, ds: dt.date, run_dir: str | Path, run_id: str, title: str | None = None
+) -> str | Path:
+    from fyplake.run_files import report_path, reports_dir
+
+    page = build_report(settings, ds, run_dir, title or f"fyp_nightly {ds} ({run_id})").encode()
+    path = report_path(settings, ds.isoformat(), run_id)
+    storage.write_atomic(path, page, settings)
+    storage.write_atomic(storage.join(reports_dir(settings), "latest.html"), page, settings)
     return path
 
 
@@ -414,5 +412,5 @@ def write_run_report(context: dict[str, Any], ds: dt.date) -> str:
     from fyplake.run_files import run_dir
 
     path = write_report(settings, ds, run_dir(settings, dag_id, run_id), run_id)
-    logger.info("nightly report: %s", path.as_uri())
+    logger.info("nightly report: %s", path.as_uri() if isinstance(path, Path) else path)
     return str(path)

@@ -157,3 +157,15 @@ def glob(pattern: str | Path, settings: Settings | None = None) -> list[str | Pa
     fs, path = filesystem(pattern, settings)
     scheme = str(pattern).split("://", 1)[0]
     return [f"{scheme}://{m}" for m in sorted(fs.glob(path))]
+
+
+def remove(location: str | Path, settings: Settings | None = None) -> None:
+    """Delete one file or object if it exists."""
+    if not is_remote(location):
+        Path(location).unlink(missing_ok=True)
+        return
+    fs, path = filesystem(location, settings)
+    try:
+        fs.rm_file(path)
+    except FileNotFoundError:
+        pass

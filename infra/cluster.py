@@ -18,6 +18,7 @@ real deployment edits: ``FYP_CONFIG``) and ``state.json`` (what it started: pids
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
@@ -25,6 +26,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,8 @@ CELERY_EXECUTOR = "airflow.providers.celery.executors.celery_executor.CeleryExec
 #: Valkey database of Celery's broker (the product's keys live in database 0).
 BROKER_DB = 1
 WORKERS, WORKER_CORES, WORKER_MEMORY = 2, 1, "1536m"
+#: Java options of the local cluster's drivers and executors (see ``_write_config``).
+SHORT_LIVED_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def cluster_dir(settings: Settings) -> Path:
@@ -212,14 +217,23 @@ class LocalCluster:
             "spark_task_mode": "submit",
             "spark_driver_memory": "1g",
             "airflow_home": str(self.root / "airflow"),
-            "spark_shuffle_partitions": 4,
+            "spark_shuffle_partitions": 2,
             "spark_conf": {
                 # the driver runs on the Celery worker's machine (client mode)
                 "spark.driver.host": "127.0.0.1",
-                # a tiny lake: Delta's log replay in a few tasks, not 50
-                "spark.databricks.delta.snapshotPartitions": "4",
                 "spark.executor.memory": "1g",
                 "spark.executor.cores": "1",
+                # What follows suits a cluster on one small machine and a tiny lake; a real
+                # deployment drops it. Each application gets one executor (the other worker
+                # stands by for a failure); its JVMs are short-lived, so they compile with C1
+                # only and collect with one thread; Delta's log replay and shuffles use two
+                # tasks, not 50 and 200; adaptive re-planning of every stage costs more than it
+                # saves on a few thousand rows.
+                "spark.cores.max": "1",
+                "spark.driver.defaultJavaOptions": SHORT_LIVED_JVM,
+                "spark.executor.defaultJavaOptions": SHORT_LIVED_JVM,
+                "spark.databricks.delta.snapshotPartitions": "2",
+                "spark.sql.adaptive.enabled": "false",
             },
         }
         path = config_path(s)
@@ -420,3 +434,81 @@ class AirflowApi:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{dag_id} {run_id} still {run['state']} after {timeout_s:.0f}s")
             time.sleep(5)
+
+    def fail_live_runs(self, dag_id: str, wait_s: float = 0.0) -> int:
+        """Mark the DAG's queued or running *scheduled* runs failed; with ``wait_s``, first
+        wait that long for the one that unpausing a time-scheduled DAG creates for the live
+        clock's latest interval. Returns how many were failed."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            live = [
+                r
+                for r in self.runs(dag_id)
+                if r["run_type"] == "scheduled" and r["state"] in ("queued", "running")
+            ]
+            if live or time.monotonic() >= deadline:
+                break
+            time.sleep(1)
+        for run in live:
+            self.set_run_state(dag_id, run["dag_run_id"], "failed")
+        return len(live)
+
+    def run_day(
+        self,
+        day: str,
+        run_id: str,
+        *,
+        on_nightly: Callable[[str], None] | None = None,
+        timeout_s: float = 2400.0,
+    ) -> DayRun:
+        """One day of a world through the scheduler: ``fyp_hourly`` triggered for the day's
+        last hour (``run_id``), and the ``fyp_nightly`` run its day-closed Asset event
+        schedules. Live-clock runs of ``fyp_hourly`` are failed before they take the lake
+        writers' pool, and the DAG is paused again once its run is done. ``on_nightly`` is
+        called with the nightly's run id as soon as it exists (e.g. to start a fault)."""
+        next_day = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+        self.set_paused("fyp_nightly", False)
+        self.set_paused("fyp_hourly", False)
+        # unpausing schedules the live clock's latest hour; this run is about ``day``
+        self.fail_live_runs("fyp_hourly", wait_s=30)
+        t0 = time.monotonic()
+        self.trigger("fyp_hourly", f"{next_day}T00:00:00Z", run_id)
+        result = DayRun(hourly_id=run_id)
+        try:
+            result.hourly = self.wait_run("fyp_hourly", run_id, timeout_s=timeout_s)
+        finally:
+            # the live clock's next hours would take the lake writers' pool from the nightly
+            self.set_paused("fyp_hourly", True)
+            self.fail_live_runs("fyp_hourly")
+        result.hourly_s = time.monotonic() - t0
+        if result.hourly != "success":
+            return result
+        deadline = time.monotonic() + 120
+        while result.nightly_id is None:
+            result.nightly_id = next((r["dag_run_id"] for r in self.runs("fyp_nightly")), None)
+            if result.nightly_id is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("fyp_nightly was not scheduled by the hourly's Asset event")
+                time.sleep(2)
+        if on_nightly is not None:
+            on_nightly(result.nightly_id)
+        t1 = time.monotonic()
+        result.nightly = self.wait_run("fyp_nightly", result.nightly_id, timeout_s=timeout_s)
+        result.nightly_s = time.monotonic() - t1
+        return result
+
+    def task_durations(self, dag_id: str, run_id: str) -> dict[str, float | None]:
+        """Each task's duration in the run (seconds; ``None`` if it did not run)."""
+        return {t["task_id"]: t.get("duration") for t in self.task_instances(dag_id, run_id)}
+
+
+@dataclass
+class DayRun:
+    """What :meth:`AirflowApi.run_day` saw: each DAG's run id, final state and wall time."""
+
+    hourly_id: str
+    hourly: str | None = None
+    hourly_s: float | None = None
+    nightly_id: str | None = None
+    nightly: str | None = None
+    nightly_s: float | None = None

@@ -8,11 +8,9 @@ import inspect
 import json
 import logging
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 RunFn = Callable[..., dict]
@@ -101,10 +99,8 @@ def job_main(name: str, run: RunFn, argv: list[str] | None = None) -> None:
     )
     result = run_job(name, run, parse_ds(args.ds), params=parse_params(args.param))
     text = json.dumps(result, default=str)
-    if args.result_file:
-        path = Path(args.result_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    if args.result_file:  # a local path or an object-store URL (fyplake.run_files)
+        from fyplake.run_files import write_result
+
+        write_result(args.result_file, json.loads(text))
     sys.stdout.write("FYP_RESULT " + text + "\n")

@@ -134,6 +134,15 @@ def build(
     out["as_of"] = ds.isoformat()
     reporter.info(_as_of_line(ds, span, picked=as_of is None))
 
+    if ds < span[0]:
+        # no event on or before the as-of date: every nightly job would learn from nothing
+        reporter.info(
+            f"no events up to the end of {ds}: no nightly job runs, nothing published "
+            "(the feeds being served stay), no evaluation"
+        )
+        out["published"] = False
+        return out
+
     publishable: bool | None = None  # decided before the first task that needs feed rows
 
     def skip(task: Task) -> bool:

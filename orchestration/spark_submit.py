@@ -9,7 +9,6 @@ cached jars, endpoints from Airflow Connections as FYP_* environment, and the jo
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -45,22 +44,23 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
         self.run_if_param = run_if_param
 
     def execute(self, context: Any) -> dict | None:
-        if self.run_if_param and not (context.get("params") or {}).get(self.run_if_param, True):
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            raise AirflowSkipException(f"skipped: the run's param {self.run_if_param!r} is false")
+        from fyplake import storage
         from fyplake.config import reload_settings
-        from fyplake.run_files import run_dir
+        from fyplake.run_files import read_result, run_dir
         from infra.spark import _packages, cached_jars, spark_conf
         from orchestration.connections import endpoint_env
 
+        if self.run_if_param and not run_param(context, self.run_if_param, reload_settings()):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"skipped: the run's {self.run_if_param!r} is false")
         env = endpoint_env()
         os.environ.update(env)
         settings = reload_settings()
         ds = run_ds(context).isoformat()
         run_files = run_dir(settings, self.dag_id, context["run_id"])
-        result_file = run_files / f"{self.task_id}.json"
-        result_file.unlink(missing_ok=True)
+        result_file = storage.join(run_files, f"{self.task_id}.json")
+        storage.remove(result_file)
         if settings.spark_task_mode == "inprocess":
             return self._run_in_process(ds, result_file)
 
@@ -85,19 +85,31 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
             args += ["--param", f"{key}={value}"]
         self.application_args = args
         super().execute(context)
-        if result_file.exists():
-            result = json.loads(result_file.read_text())
+        result = read_result(result_file)
+        if result is not None:
             self.log.info("job %s result: %s", self.job, result)
-            return result
-        return None
+        return result
 
-    def _run_in_process(self, ds: str, result_file: Path) -> dict:
+    def _run_in_process(self, ds: str, result_file: str | Path) -> dict:
         """The embedded default's shortcut: the same job entry point on this worker's local
         Spark session (reused by later tasks in the same process), no spark-submit JVM start."""
+        from fyplake.run_files import read_result, write_result
         from jobs._entry import parse_ds
 
         result = run_task(self.job, parse_ds(ds), self.job_params)
         self.log.info("job %s result (in process): %s", self.job, result)
-        result_file.parent.mkdir(parents=True, exist_ok=True)
-        result_file.write_text(json.dumps(result, default=str))
-        return json.loads(result_file.read_text())  # JSON-safe for XCom
+        write_result(result_file, result)
+        return read_result(result_file)  # JSON-safe for XCom
+
+
+def run_param(context: Any, name: str, settings: Any) -> bool:
+    """A boolean DAG param as the run asked for it: its conf's value when the conf names it,
+    else the deployment's default for runs that do not say (``FYP_NIGHTLY_<NAME>``, e.g. an
+    Asset-scheduled nightly), else the DAG's default."""
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    if name in conf:
+        return bool(conf[name])
+    deployment_default = getattr(settings, f"nightly_{name}", None)
+    if deployment_default is not None:
+        return bool(deployment_default)
+    return bool((context.get("params") or {}).get(name, True))

@@ -52,3 +52,23 @@ def test_two_homes_do_not_share_state(monkeypatch, tmp_path):
     b = Settings()
     assert Path(a.services_dir) != Path(b.services_dir)
     assert a.lake != b.lake
+
+
+def test_run_files_quality_results_and_reports_sit_beside_a_lake_in_an_object_store(tmp_path):
+    """Drivers, Airflow workers and the report task may each run on another machine: with the
+    lake in S3, what they hand each other lives beside the lake, not under a local home."""
+    from fyplake.run_files import report_path, run_dir
+
+    local = Settings(home=tmp_path)
+    assert local.quality_dir == str(tmp_path.resolve() / "quality")
+    assert run_dir(local, "fyp_nightly", "manual__2026-11-01T00:00:00+00:00") == (
+        tmp_path.resolve() / "runs" / "fyp_nightly" / "manual__2026-11-01T00_00_00_00_00"
+    )
+    remote = Settings(home=tmp_path, lake="s3://bucket/lake")
+    assert remote.quality_dir == "s3://bucket/lake/_quality"
+    assert run_dir(remote, "fyp_hourly", "r:1") == "s3://bucket/lake/_runs/fyp_hourly/r_1"
+    assert report_path(remote, "2026-11-01", "r+1") == (
+        "s3://bucket/lake/_reports/nightly/2026-11-01/r_1.html"
+    )
+    # an explicit quality dir wins
+    assert Settings(home=tmp_path, lake="s3://b/l", quality_dir="/q").quality_dir == "/q"

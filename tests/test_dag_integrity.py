@@ -64,18 +64,37 @@ def test_dag_files_are_cheap_to_import(settings):
     assert seconds < 5, f"parsing all DAG files took {seconds}s"
 
 
-def test_nightly_evaluation_can_be_left_out_of_a_run(dagbag):
+def test_nightly_evaluation_can_be_left_out_of_a_run(dagbag, monkeypatch):
     """`--conf '{"evaluate": false}'` skips the evaluation task (a long backfill's biggest
-    cost on a small world) and the run report still runs after it."""
+    cost on a small world) and the run report still runs after it; a deployment can leave it
+    out of the runs that do not say (the Asset-scheduled ones), and a run's conf still wins."""
+    from types import SimpleNamespace
+
     from airflow.sdk.exceptions import AirflowSkipException
+
+    from fyplake.config import Settings
+    from orchestration.spark_submit import run_param
+
+    def run(conf: dict) -> SimpleNamespace:
+        return SimpleNamespace(conf=conf)
 
     dag = dagbag.dags["fyp_nightly"]
     assert dag.params["evaluate"] is True
     evaluation = dag.get_task("evaluation")
     with pytest.raises(AirflowSkipException, match="'evaluate' is false"):
-        evaluation.execute({"params": {"evaluate": False}})
+        evaluation.execute({"params": {"evaluate": False}, "dag_run": run({"evaluate": False})})
     assert dag.get_task("report").trigger_rule == "none_failed"
     assert evaluation.downstream_task_ids == {"report"}
+
+    scheduled = {"params": {"evaluate": True}, "dag_run": run({})}
+    assert run_param(scheduled, "evaluate", Settings()) is True
+    off = Settings(nightly_evaluate=False)
+    assert run_param(scheduled, "evaluate", off) is False
+    asked = {"params": {"evaluate": True}, "dag_run": run({"evaluate": True})}
+    assert run_param(asked, "evaluate", off) is True
+    monkeypatch.setenv("FYP_NIGHTLY_EVALUATE", "false")
+    with pytest.raises(AirflowSkipException, match="'evaluate' is false"):
+        evaluation.execute(scheduled)
 
 
 def test_every_spark_tasks_parameters_are_its_jobs(dagbag):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastsettings import validated_at_their_priors
 from testhomes import own_home
 
 pytestmark = [
@@ -51,25 +52,6 @@ FEATURE_TABLES = (
     "coldstart_pools",
 )
 NIGHTLY_JOBS = ("features", "embeddings", "exploration", "candidates", "rank")
-
-
-def validated_at_their_priors() -> dict[str, str]:
-    """The settings the engine otherwise validates each run (the hybrid blend, the cold-start
-    prior, the popularity half-life) as environment variables, at the values it falls back to
-    when a validation cannot run."""
-    import dataclasses
-
-    from jobs.recsys import blend, coldstart
-    from jobs.recsys.params import RecParams
-
-    defaults = RecParams()
-    fallback = blend.with_prior(defaults).replace(
-        cold_prior_strength=coldstart.PRIOR_FALLBACK,
-        popularity_half_life_days=defaults.freshness_half_life_days,
-    )
-    setting = {f.name: f.metadata.get("setting") for f in dataclasses.fields(RecParams)}
-    keys = (*blend.BLEND_KEYS, "cold_prior_strength", "popularity_half_life_days")
-    return {f"FYP_{setting[k].upper()}": str(getattr(fallback, k)) for k in keys}
 
 
 @dataclass

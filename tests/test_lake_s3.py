@@ -93,18 +93,22 @@ def test_spark_writes_the_delta_tables_into_the_bucket(s3, env, ingested):
     assert rows == [{"n": 40}], rows
 
 
-def test_api_event_landing_and_counts_go_to_the_bucket(s3, env, ingested):
-    from fyplake.landing_stats import landing_counts
-    from fyplake.serving.events import append_events
-
+def _settings(s3, env) -> Settings:
     # the credentials from the settings this time (the commands above took the AWS env)
-    settings = Settings(
+    return Settings(
         home=env["FYP_HOME"],
         lake=env["FYP_LAKE"],
         s3_endpoint_url=s3.endpoint,
         s3_access_key_id=ACCESS_KEY,
         s3_secret_access_key=SECRET_KEY,
     )
+
+
+def test_api_event_landing_and_counts_go_to_the_bucket(s3, env, ingested):
+    from fyplake.landing_stats import landing_counts
+    from fyplake.serving.events import append_events
+
+    settings = _settings(s3, env)
     before = landing_counts(settings)["events"]
     event = {
         "event_id": "s3-api-1",
@@ -122,3 +126,35 @@ def test_api_event_landing_and_counts_go_to_the_bucket(s3, env, ingested):
     body = s3.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert json.loads(body)["event_id"] == "s3-api-1"
     assert after == (before[0] + 1, before[1] + 1)
+
+
+def test_job_results_and_the_nightly_report_go_to_the_bucket(s3, env, ingested):
+    """The driver that writes a task's result, the Airflow worker that reads it back and the
+    report task may run on three machines: all of it sits beside the lake."""
+    import datetime as dt
+
+    from fyplake.report import latest_report, write_report
+    from fyplake.run_files import read_result, read_results, run_dir, write_result
+    from fyplake.storage import join, remove
+
+    settings = _settings(s3, env)
+    run = run_dir(settings, "fyp_nightly", "manual__2026-11-01T00:00:00+00:00")
+    assert run == f"s3://{BUCKET}/lake/_runs/fyp_nightly/manual__2026-11-01T00_00_00_00_00"
+    write_result(join(run, "ingest.json"), {"job": "ingest", "rows": 7}, settings)
+    write_result(join(run, "silver.json"), {"job": "silver", "ds": dt.date(2026, 11, 1)}, settings)
+    assert read_results(run, settings) == {
+        "ingest": {"job": "ingest", "rows": 7},
+        "silver": {"job": "silver", "ds": "2026-11-01"},
+    }
+    remove(join(run, "silver.json"), settings)
+    remove(join(run, "silver.json"), settings)  # already gone: no error
+    assert read_result(join(run, "silver.json"), settings) is None
+    assert "lake/_runs/fyp_nightly/manual__2026-11-01T00_00_00_00_00/ingest.json" in _keys(
+        s3, "lake/_runs/"
+    )
+
+    path = write_report(settings, dt.date(2026, 11, 1), run, "manual__2026-11-01")
+    assert path == f"s3://{BUCKET}/lake/_reports/nightly/2026-11-01/manual__2026-11-01.html"
+    assert latest_report(settings) == f"s3://{BUCKET}/lake/_reports/nightly/latest.html"
+    page = s3.client().get_object(Bucket=BUCKET, Key="lake/_reports/nightly/latest.html")
+    assert b"<html" in page["Body"].read()

@@ -72,7 +72,9 @@ class Settings(
         if not self.airflow_home:
             self.airflow_home = str(self.home / "airflow")
         if not self.quality_dir:
-            self.quality_dir = str(self.home / "quality")
+            # beside the lake when it is in an object store: every gate's driver writes there
+            local = not _is_uri(self.lake)
+            self.quality_dir = str(self.home / "quality") if local else self.lake_path("_quality")
         return self
 
     @classmethod

@@ -24,6 +24,12 @@ class AirflowSettings(BaseModel):
         "Airflow start and, in process, one Spark driver per batch; a long backfill still "
         "starts a fresh driver every batch).",
     )
+    nightly_evaluate: bool = Field(
+        default=True,
+        description="Whether a `fyp_nightly` run whose conf does not say (a scheduled run) "
+        "runs the offline evaluation; a run's conf `evaluate` wins. Off where the nightly's "
+        "time budget is tight: `fyp evaluate` runs it on demand.",
+    )
     faults: str = Field(
         default="",
         description="Test hook: fault points at which jobs die on purpose, `point[=times]` "

@@ -32,7 +32,9 @@ class LakeSettings(BaseModel):
         "at most this many seconds before it.",
     )
     quality_dir: str = Field(
-        default="", description="Quality gate results and HTML data docs. Default: <home>/quality."
+        default="",
+        description="Quality gate results and HTML data docs. Default: <home>/quality, or "
+        "<lake>/_quality for a lake in an object store.",
     )
     quality_pandas_max_rows: int = Field(
         default=500_000,

@@ -5,7 +5,9 @@ Each table has an expectation suite in ``suites/<layer>.<table>.json`` (GX 1.x s
 slice of the table the interval's run wrote (partitioned tables) or the whole table
 (dimensions), on Spark, so every count is over all of its rows. A GX file context under
 ``<quality_dir>/gx`` keeps every validation result and renders them as HTML data docs;
-``<quality_dir>/results/<ds>/`` keeps a JSON summary per gate run.
+``<quality_dir>/results/<ds>/`` keeps a JSON summary per gate run. A quality dir in an object
+store (the default beside an ``s3://`` lake) gets the same files: GX works in a local context on
+the driver and the gate copies out what it wrote.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fyplake import catalog, delta_io
+from fyplake import catalog, delta_io, storage
 from fyplake.config import Settings
 from jobs.lake.dates import date_col_in, rebuild_dates, touched_event_dates
 
@@ -132,12 +135,48 @@ def scoped_frame(
     return df
 
 
+def _gx_root(settings: Settings) -> Path:
+    """GX's file context: ``<quality_dir>/gx``, or a local working copy on this driver when the
+    quality dir is in an object store (``_publish_remote`` copies out what a gate wrote)."""
+    if storage.is_remote(settings.quality_dir):
+        return Path(settings.home) / "scratch" / "quality"
+    return Path(settings.quality_dir)
+
+
+def _publish_remote(settings: Settings, since: float) -> None:
+    """Copy the validation results and data docs pages this gate wrote from the local GX
+    context to ``<quality_dir>/gx`` in the object store (the same layout as a local one)."""
+    root = _gx_root(settings)
+    written = [
+        path
+        for part in ("validations", "data_docs")  # not config_variables.yml: it may hold secrets
+        for path in sorted((root / "gx" / "uncommitted" / part).rglob("*"))
+    ]
+    for path in written:
+        if path.is_file() and path.stat().st_mtime >= since:
+            rel = path.relative_to(root).as_posix()
+            storage.write_atomic(storage.join(settings.quality_dir, rel), path.read_bytes())
+
+
+def _docs_location(settings: Settings, local_url: str | None) -> str | None:
+    """Where a reader finds the data docs page: the object-store copy of a local page."""
+    if not local_url or not storage.is_remote(settings.quality_dir):
+        return local_url
+    from urllib.parse import unquote, urlparse
+
+    try:
+        rel = Path(unquote(urlparse(local_url).path)).relative_to(_gx_root(settings).resolve())
+    except ValueError:
+        return local_url
+    return str(storage.join(settings.quality_dir, rel.as_posix()))
+
+
 def _gx_context(settings: Settings):
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    root = Path(settings.quality_dir)
+    root = _gx_root(settings)
     root.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(root))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -259,6 +298,7 @@ def run_gate(
 
     tables = _tables(layer_or_table)
     dates = rebuild_dates(touched_event_dates(spark, settings, ds), ds)
+    started = time.time() - 1.0  # file mtimes may be rounded down
     ctx = _gx_context(settings)  # sets GX's environment before its first import
     import great_expectations as gx
 
@@ -303,6 +343,9 @@ def run_gate(
         logger.info("gate %s %s: %s on %d rows", layer_or_table, table, validation.success, rows)
     docs = ctx.build_data_docs(resource_identifiers=_new_pages(ctx, tables, stored_before))
     docs_path = next(iter(docs.values()), None) if docs else None
+    if storage.is_remote(settings.quality_dir):
+        _publish_remote(settings, started)
+        docs_path = _docs_location(settings, docs_path)
     result = GateResult(
         gate=layer_or_table,
         ds=ds.isoformat(),
@@ -310,13 +353,13 @@ def run_gate(
         tables=results,
         docs_path=docs_path,
     )
-    out_dir = Path(settings.quality_dir) / "results" / ds.isoformat()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = storage.join(settings.quality_dir, "results", ds.isoformat())
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    path = out_dir / f"{layer_or_table}-{stamp}.json"
+    path = storage.join(out_dir, f"{layer_or_table}-{stamp}.json")
     result.results_path = str(path)
-    path.write_text(json.dumps(result.to_dict(), indent=2, default=str))
-    (out_dir / f"{layer_or_table}-latest.json").write_text(path.read_text())
+    summary = json.dumps(result.to_dict(), indent=2, default=str).encode()
+    storage.write_atomic(path, summary, settings)
+    storage.write_atomic(storage.join(out_dir, f"{layer_or_table}-latest.json"), summary, settings)
     if not result.success and raise_on_failure:
         raise QualityGateFailed(result)
     logger.info(result.message())
