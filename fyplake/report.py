@@ -30,19 +30,10 @@ def latest_report(settings: Settings | None = None) -> str | Path | None:
 
     settings = settings or get_settings()
     latest = storage.join(reports_dir(settings), "latest.html")
-    if storage.is_remote(latest):
-        fs, path = storage.filesystem(latest, settings)
-        return latest if fs.exists(path) else None
-    return latest if latest.exists() else None
+    return latest if storage.exists(latest, settings) else None
 
 
 # --- inputs -----------------------------------------------------------------------------------
-
-
-def _job_results(settings: Settings, run_dir: str | Path) -> dict[str, dict]:
-    from fyplake.run_files import read_results
-
-    return read_results(run_dir, settings)
 
 
 def _delta_table(settings: Settings, full_name: str):  # noqa: ANN202 - deltalake.DeltaTable
@@ -305,7 +296,9 @@ def build_report(settings: Settings, ds: dt.date, run_dir: str | Path, title: st
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p>data interval date: <b>{ds}</b></p>"]
 
     # 1. stage timings
-    results = _job_results(settings, run_dir)
+    from fyplake.run_files import read_results
+
+    results = read_results(run_dir, settings)
     timings = [(k, float(v.get("seconds", 0))) for k, v in results.items() if "seconds" in v]
     parts.append("<h2>Stage timings</h2>")
     if timings:

@@ -9,11 +9,14 @@ leading underscore keeps them out of Spark's and Delta's view of the lake's tabl
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from fyplake import storage
 from fyplake.config import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def _safe(name: str) -> str:
@@ -37,8 +40,11 @@ def report_path(settings: Settings, ds: str, run_id: str) -> str | Path:
     return storage.join(reports_dir(settings), ds, f"{_safe(run_id)}.html")
 
 
-def write_result(location: str | Path, result: Any, settings: Settings | None = None) -> None:
-    storage.write_atomic(location, json.dumps(result, default=str).encode(), settings)
+def write_result(location: str | Path, result: Any, settings: Settings | None = None) -> Any:
+    """Write a task's result JSON; returns it as a reader will see it (JSON-safe, for XCom)."""
+    text = json.dumps(result, default=str)
+    storage.write_atomic(location, text.encode(), settings)
+    return json.loads(text)
 
 
 def read_result(location: str | Path, settings: Settings | None = None) -> Any | None:
@@ -57,5 +63,5 @@ def read_results(run: str | Path, settings: Settings | None = None) -> dict[str,
         try:
             results[Path(str(path)).stem] = read_result(path, settings)
         except json.JSONDecodeError:
-            continue
+            logger.warning("unreadable job result %s", path)
     return results

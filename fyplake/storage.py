@@ -159,6 +159,13 @@ def glob(pattern: str | Path, settings: Settings | None = None) -> list[str | Pa
     return [f"{scheme}://{m}" for m in sorted(fs.glob(path))]
 
 
+def exists(location: str | Path, settings: Settings | None = None) -> bool:
+    if not is_remote(location):
+        return Path(location).exists()
+    fs, path = filesystem(location, settings)
+    return fs.exists(path)
+
+
 def remove(location: str | Path, settings: Settings | None = None) -> None:
     """Delete one file or object if it exists."""
     if not is_remote(location):

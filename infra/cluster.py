@@ -497,10 +497,6 @@ class AirflowApi:
         result.nightly_s = time.monotonic() - t1
         return result
 
-    def task_durations(self, dag_id: str, run_id: str) -> dict[str, float | None]:
-        """Each task's duration in the run (seconds; ``None`` if it did not run)."""
-        return {t["task_id"]: t.get("duration") for t in self.task_instances(dag_id, run_id)}
-
 
 @dataclass
 class DayRun:

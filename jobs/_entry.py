@@ -102,5 +102,5 @@ def job_main(name: str, run: RunFn, argv: list[str] | None = None) -> None:
     if args.result_file:  # a local path or an object-store URL (fyplake.run_files)
         from fyplake.run_files import write_result
 
-        write_result(args.result_file, json.loads(text))
+        write_result(args.result_file, result)
     sys.stdout.write("FYP_RESULT " + text + "\n")

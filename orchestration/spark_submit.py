@@ -93,13 +93,12 @@ class FypSparkSubmitOperator(SparkSubmitOperator):
     def _run_in_process(self, ds: str, result_file: str | Path) -> dict:
         """The embedded default's shortcut: the same job entry point on this worker's local
         Spark session (reused by later tasks in the same process), no spark-submit JVM start."""
-        from fyplake.run_files import read_result, write_result
+        from fyplake.run_files import write_result
         from jobs._entry import parse_ds
 
         result = run_task(self.job, parse_ds(ds), self.job_params)
         self.log.info("job %s result (in process): %s", self.job, result)
-        write_result(result_file, result)
-        return read_result(result_file)  # JSON-safe for XCom
+        return write_result(result_file, result)
 
 
 def run_param(context: Any, name: str, settings: Any) -> bool:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fastsettings import validated_at_their_priors
+from fastsettings import wiring_only
 from testhomes import own_home
 
 pytestmark = [pytest.mark.cluster]
@@ -54,8 +54,7 @@ def cluster():
     # Spark job like the others, ~100 s here; the end-to-end module runs it); a failed task is
     # retried after 10 s, not Airflow's 5 minutes
     env.update(
-        validated_at_their_priors(),
-        FYP_REC_ALS_MAX_ITER="4",
+        wiring_only(),
         FYP_NIGHTLY_EVALUATE="false",
         AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY="10",
     )

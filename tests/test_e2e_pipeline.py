@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from fastsettings import validated_at_their_priors
+from fastsettings import wiring_only
 from testhomes import own_home
 
 pytestmark = [
@@ -177,17 +177,11 @@ def world():
         # of a job's time (the evaluation task: 88 s with it, 48 s without); results are equal.
         "FYP_SPARK_CONF": json.dumps({"spark.sql.adaptive.enabled": "false"}),
         "FYP_INGEST_CATCHUP_HOURS": "120",
-        # What this module checks (wiring, idempotence, invariants) does not depend on how well
-        # ALS converges: half the iterations halve the embeddings job's largest cost.
-        "FYP_REC_ALS_MAX_ITER": "4",
-        # Nor on the per-run validations: the hybrid blend, the cold-start prior and the
-        # popularity half-life are set here to the priors the engine falls back to. Their
-        # searches ran ~10 times in this module (each features, ranking and evaluation run;
-        # with the backfill cut to two dates, the module went from ~42 to ~26 minutes of one
-        # CI worker); they run end to end as shipped in the "Bring your own log" recipes
-        # (tests/test_build_cmd*.py), and their own tests check the choices and that the same
-        # inputs give the same choice (test_recsys_blend, test_recsys_coldstart).
-        **validated_at_their_priors(),
+        # What this module checks (wiring, idempotence, invariants) depends neither on how
+        # well ALS converges nor on the per-run validations (the hybrid blend, the cold-start
+        # prior, the popularity half-life): their searches ran ~10 times in this module (with
+        # the backfill cut to two dates, it went from ~42 to ~26 minutes of one CI worker).
+        **wiring_only(),
         "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "1",
     }
     env.pop("FYP_FAULTS", None)
