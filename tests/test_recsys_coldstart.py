@@ -130,3 +130,54 @@ def test_too_few_validation_users_keep_the_fallback_prior(spark):
     )
     assert got["cold_prior_source"] == "prior"
     assert got["cold_prior"] == coldstart.PRIOR_FALLBACK
+
+
+def test_the_validation_scores_pools_as_the_evaluation_metric_does(spark):
+    """The prior's validation ranks and scores on the driver; the same pools, labels and seen
+    videos through the offline evaluation's own metric (``evaluation.per_user_metrics`` on
+    Spark) give the same mean nDCG@10 per prior."""
+    from pyspark.sql import functions as F
+
+    from jobs.recsys import evaluation
+    from jobs.recsys.common import held_out_flags, top_per_key
+
+    events, users, ready = _world(spark, informative=True, n_users=120, n_segments=3, seed=4)
+    # one user of a segment no pool covers: scores 0 either way
+    users = users.unionByName(spark.createDataFrame([(999, "nobody", "FR", "fr")], users.schema))
+    events = events.unionByName(
+        events.where("user_id = 0").withColumn("user_id", F.lit(999).cast("bigint"))
+    )
+    tagged = held_out_flags(events, "random", 3, coldstart.PRIOR_FRACTION).cache()
+    labels, seen = coldstart._labels_and_seen(tagged, ready, 0.5)
+    pools = coldstart._pools(events, users.where("user_id != 999"), ready, 20, [0.0, 50.0, 1e9])
+    got = coldstart._pool_ndcg(pools, users, labels, seen)
+
+    label_df = spark.createDataFrame(
+        [(u, v) for u, vs in labels.items() for v in vs], "user_id bigint, video_id bigint"
+    )
+    seen_df = spark.createDataFrame(
+        [(u, v) for u, vs in seen.items() for v in vs], "user_id bigint, video_id bigint"
+    )
+    val_users = users.join(label_df.select("user_id").distinct(), "user_id").select(
+        "user_id", *coldstart._segment_cols()
+    )
+    recs = top_per_key(
+        val_users.join(pools.drop("rank"), coldstart.SEGMENT).join(
+            seen_df, ["user_id", "video_id"], "left_anti"
+        ),
+        ["prior", "user_id"],
+        "score",
+        coldstart.NDCG_K,
+    )
+    per_user = evaluation.per_user_metrics(
+        recs.withColumnRenamed("prior", "model"), label_df, coldstart.NDCG_K
+    )
+    want = {
+        float(r["model"]): float(r["ndcg"])
+        for r in per_user.groupBy("model").agg(F.mean("ndcg").alias("ndcg")).collect()
+    }
+    assert 999 in labels  # the user no pool covers is scored (0)
+    assert set(got) == set(want) == {0.0, 50.0, 1e9}
+    for prior, value in want.items():
+        assert abs(got[prior] - value) < 1e-12, prior
+    assert len({round(v, 6) for v in got.values()}) > 1  # the priors differ: a real comparison

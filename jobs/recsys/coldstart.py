@@ -30,10 +30,11 @@ import json
 import logging
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.recsys import evaluation
 from jobs.recsys.common import held_out_flags, top_per_key
 from jobs.recsys.cowatch import is_positive
 from jobs.sparkconf import session_conf
@@ -184,51 +185,22 @@ def choose_prior(
         tagged = held_out_flags(
             events.join(sample, "user_id", "left_semi"), kind, seed, PRIOR_FRACTION
         ).cache()
-        labels = None
         try:
-            held = tagged.where(F.col("_held"))
-            seen = tagged.where(~F.col("_held")).select("user_id", "video_id").distinct()
-            labels = (
-                held.where(is_positive(min_completion, "completion"))
-                .select("user_id", "video_id")
-                .distinct()
-                .join(seen, ["user_id", "video_id"], "left_anti")
-                .join(ready.select("video_id"), "video_id", "left_semi")
-                .cache()
-            )
-            n_users = labels.select("user_id").distinct().count()
+            labels, seen = _labels_and_seen(tagged, ready, min_completion)
+            n_users = len(labels)
             out["cold_prior_users"] = n_users
             if n_users < PRIOR_MIN_USERS:
                 out["cold_prior_note"] = f"{n_users} validation users < {PRIOR_MIN_USERS}"
                 return out
             fit = events.join(
-                held.select("user_id", "video_id", "event_time"),
+                tagged.where(F.col("_held")).select("user_id", "video_id", "event_time"),
                 ["user_id", "video_id", "event_time"],
                 "left_anti",
             )
             pools = _pools(fit, users, ready, NDCG_K + PRIOR_SEEN_MARGIN, list(priors))
-            val_users = users.join(labels.select("user_id").distinct(), "user_id").select(
-                "user_id", *_segment_cols()
-            )
-            recs = top_per_key(
-                val_users.join(pools.drop("rank"), SEGMENT).join(
-                    seen, ["user_id", "video_id"], "left_anti"
-                ),
-                ["prior", "user_id"],
-                "score",
-                NDCG_K,
-            )
-            per_user = evaluation.per_user_metrics(
-                recs.withColumnRenamed("prior", "model"), labels, NDCG_K
-            )
-            means = {
-                float(r["model"]): float(r["ndcg"])
-                for r in per_user.groupBy("model").agg(F.mean("ndcg").alias("ndcg")).collect()
-            }
+            means = _pool_ndcg(pools, users, labels, seen)
         finally:
             tagged.unpersist()
-            if labels is not None:
-                labels.unpersist()
         best = max(priors, key=lambda x: (round(means.get(float(x), 0.0), 9), x == fallback))
         out.update(
             cold_prior=float(best),
@@ -244,6 +216,71 @@ def choose_prior(
             out["cold_prior_ndcg"],
         )
         return out
+
+
+def _labels_and_seen(
+    tagged: DataFrame, ready: DataFrame, min_completion: float
+) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+    """From the sample's impressions (``held_out_flags``), collected once: per user, the
+    held-out ready videos engaged with and not otherwise seen (the labels; users with none are
+    left out), and every video seen outside the held-out slice."""
+    tab = tagged.select(
+        "user_id", "video_id", "_held", is_positive(min_completion, "completion").alias("_pos")
+    ).toArrow()
+    user = tab.column("user_id").to_numpy()
+    video = tab.column("video_id").to_numpy()
+    held = tab.column("_held").to_numpy(zero_copy_only=False)
+    pos = tab.column("_pos").fill_null(False).to_numpy(zero_copy_only=False)
+    ready_ids = set(ready.select("video_id").toArrow().column(0).to_pylist())
+    seen: dict[int, set[int]] = {}
+    for u, v in zip(user[~held].tolist(), video[~held].tolist(), strict=True):
+        seen.setdefault(u, set()).add(v)
+    labels: dict[int, set[int]] = {}
+    for u, v in zip(user[held & pos].tolist(), video[held & pos].tolist(), strict=True):
+        if v in ready_ids and v not in seen.get(u, ()):
+            labels.setdefault(u, set()).add(v)
+    return labels, seen
+
+
+def _pool_ndcg(
+    pools: DataFrame,
+    users: DataFrame,
+    labels: dict[int, set[int]],
+    seen: dict[int, set[int]],
+) -> dict[float, float]:
+    """Mean nDCG@10 per prior of serving each labelled user their segment's pool minus what
+    they saw (``evaluation.per_user_metrics``' binary nDCG; a user whose segment has no pool
+    scores 0). The pools (priors x segments x ``NDCG_K + PRIOR_SEEN_MARGIN``) and the users'
+    segments are collected once; the ranking and metric run here, on the driver: on Spark they
+    were a dozen small jobs for a few thousand rows."""
+    spark = users.sparkSession
+    ids = pa.table({"user_id": pa.array(sorted(labels), pa.int64())})
+    segs = (
+        users.join(F.broadcast(spark.createDataFrame(ids)), "user_id", "left_semi")
+        .select("user_id", *_segment_cols())
+        .toArrow()
+        .to_pylist()
+    )
+    segment_of = {r["user_id"]: tuple(r[c] for c in SEGMENT) for r in segs}
+    rows = pools.select("prior", *SEGMENT, "rank", "video_id").toArrow().to_pylist()
+    lists: dict[tuple, list[tuple[int, int]]] = {}
+    for r in rows:
+        lists.setdefault((r["prior"], *(r[c] for c in SEGMENT)), []).append(
+            (r["rank"], r["video_id"])
+        )
+    pool_of = {key: [v for _, v in sorted(entries)] for key, entries in lists.items()}
+    disc = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
+    means: dict[float, float] = {}
+    for prior in {key[0] for key in pool_of}:
+        total = 0.0
+        for user, relevant in labels.items():
+            pool = pool_of.get((prior, *segment_of.get(user, ())), [])
+            skip = seen.get(user, set())
+            top = [v for v in pool if v not in skip][:NDCG_K]
+            dcg = sum(float(disc[i]) for i, v in enumerate(top) if v in relevant)
+            total += dcg / float(disc[: min(len(relevant), NDCG_K)].sum())
+        means[float(prior)] = total / len(labels)
+    return means
 
 
 def earlier_prior(runs: DataFrame, ds: dt.date, job: str = "features") -> dict[str, Any] | None:
