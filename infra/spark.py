@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fyplake.config import Settings, get_settings
+from infra import class_archive
 from infra.codeship import project_zip, ships_code
 
 if TYPE_CHECKING:
@@ -104,7 +105,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.default.parallelism": str(max(2, settings.spark_shuffle_partitions)),
         "spark.driver.memory": settings.spark_driver_memory,
         "spark.sql.warehouse.dir": str(home / "spark-warehouse"),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home / 'derby'}",
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={home / 'derby'} {class_archive.java_option(settings)}"
+        ).strip(),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.databricks.delta.retentionDurationCheck.enabled": "true",
