@@ -2,10 +2,9 @@
 
 Every Spark application starts a JVM that loads and verifies thousands of Spark classes before
 it does any work; every Airflow task in ``submit`` mode is such an application. A dynamic CDS
-archive of those classes (Java 13+) cuts that: on the 2-core development VM a session start went
-from 5.3-6.3 s to 3.6-3.7 s and session + first Delta query from 14.1-16.8 s to 11.3-11.8 s
-(README, issue 16). ``python -m infra.class_archive`` (run by ``make bootstrap``) starts one
-throw-away session that writes, merges and reads a small Delta table, and the JVM dumps what it
+archive of those classes (Java 13+) cuts that by about 4 s a start (``bench/jvm_start.py``
+prints the ratio; figures in the README). ``python -m infra.class_archive`` (run by ``make
+bootstrap``) starts one throw-away session that writes, merges and reads a small Delta table, and the JVM dumps what it
 loaded when it exits; ``spark_conf`` then passes the archive to every driver.
 
 Safe by construction: the archive sits in the user-level cache under a name keyed on the
@@ -90,8 +89,6 @@ def build(settings: Settings) -> Path | None:
 def _workload() -> None:
     """The session whose JVM writes the archive: a Delta write, MERGE and read, so the classes
     of a typical job are in it; then the JVM is asked to exit and waited for (it dumps then)."""
-    from pyspark.sql import SparkSession
-
     from infra.spark import get_spark
 
     dump = f"-XX:ArchiveClassesAtExit={os.environ['FYP_CDS_DUMP']} {QUIET}"
@@ -100,7 +97,7 @@ def _workload() -> None:
     spark = get_spark("fyp-class-archive", settings)
     from delta.tables import DeltaTable
 
-    path = str(Path(settings.lake_path("cds_warmup")))
+    path = str(settings.lake_path("cds_warmup"))
     spark.range(1000).selectExpr("id", "id % 7 AS k").write.format("delta").save(path)
     updates = spark.range(500, 1500).selectExpr("id", "id % 5 AS k")
     (
@@ -114,7 +111,6 @@ def _workload() -> None:
     spark.read.format("delta").load(path).groupBy("k").count().collect()
     proc = getattr(spark.sparkContext._gateway, "proc", None)
     spark.stop()
-    SparkSession._instantiatedSession = None
     if proc is not None:  # the gateway JVM exits when its stdin closes, and dumps on exit
         proc.stdin.close()
         proc.wait(timeout=300)
