@@ -5,7 +5,8 @@ it does any work; every Airflow task in ``submit`` mode is such an application. 
 archive of those classes (Java 13+) cuts that by about 4 s a start (``bench/jvm_start.py``
 prints the ratio; figures in the README). ``python -m infra.class_archive`` (run by ``make
 bootstrap``) starts one throw-away session that writes, merges and reads a small Delta table,
-and the JVM dumps what it loaded when it exits; ``spark_conf`` then passes the archive to every driver.
+and the JVM dumps what it loaded when it exits; ``spark_conf`` then passes the archive to
+every driver.
 
 Safe by construction: the archive sits in the user-level cache under a name keyed on the
 PySpark version and the Java executable, is renamed into place only once complete, and a JVM
